@@ -1,0 +1,40 @@
+"""genlab: generative models of every family behind one interface.
+
+>>> import genlab
+>>> ds = genlab.datasets.load("eight_gaussians")
+>>> m = genlab.create("gmm", ds.shape).fit(ds.train)
+>>> m.log_prob(ds.test).mean()  # doctest: +SKIP
+"""
+
+from genlab import data as datasets
+from genlab import models
+from genlab.errors import CheckpointError, ConfigError, DataError, GenlabError
+from genlab.models import create, load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "create",
+    "load",
+    "datasets",
+    "models",
+    "BayesClassifier",
+    "AnomalyDetector",
+    "GenlabError",
+    "DataError",
+    "ConfigError",
+    "CheckpointError",
+]
+
+
+def __getattr__(name):  # the applications load on first use
+    if name == "BayesClassifier":
+        from genlab.apps.classifier import BayesClassifier
+
+        return BayesClassifier
+    if name == "AnomalyDetector":
+        from genlab.apps.anomaly import AnomalyDetector
+
+        return AnomalyDetector
+    raise AttributeError(f"module 'genlab' has no attribute {name!r}")

@@ -1,0 +1,145 @@
+"""Checkpoints: a run directory with ``model.safetensors`` (tensors) and ``config.json`` (everything else).
+
+Writes are atomic (temporary file in the same directory, then ``os.replace``). Loading never
+unpickles anything and checks what it reads: foreign or truncated files, unknown model names,
+shape mismatches and missing tensors raise :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from genlab.errors import CheckpointError, ConfigError
+
+__all__ = ["save", "load", "read_config", "WEIGHTS", "CONFIG", "FORMAT"]
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+FORMAT = "genlab-checkpoint/1"
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model, path) -> Path:
+    """Save ``model`` into the directory ``path`` (created if needed)."""
+    from safetensors.torch import save_file
+
+    from genlab import __version__
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"cannot save into '{path}': it is a file, not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "genlab_version": __version__,
+        "model": model.name,
+        "shape": list(model.shape),
+        "config": dataclasses.asdict(model.config),
+        "likelihood": model.likelihood,
+        "training_step": int(model.trained_steps),
+        "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
+        "extra": model.extra_state(),
+    }
+    _atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT, "model": model.name}))
+    _atomic_write(path / CONFIG, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    return path
+
+
+def read_config(path) -> dict:
+    """Read and check ``config.json`` of a run directory."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at '{path}'")
+    if not path.is_dir():
+        raise CheckpointError(f"'{path}' is not a run directory (expected {CONFIG} and {WEIGHTS} inside it)")
+    cfg_path = path / CONFIG
+    if not cfg_path.is_file():
+        raise CheckpointError(f"'{path}' has no {CONFIG}: not a genlab run directory")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg_path} is not a genlab checkpoint (format {FORMAT!r} expected)")
+    for key in ("model", "shape", "config"):
+        if key not in meta:
+            raise CheckpointError(f"{cfg_path} lacks '{key}'")
+    return meta
+
+
+def load(path, get_class, *, expect_model: str | None = None):
+    """Load the run directory ``path``; ``get_class(name)`` maps a model name to its class."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from genlab.registry import make_config
+
+    path = Path(path)
+    meta = read_config(path)
+    name = meta["model"]
+    if expect_model is not None and name != expect_model:
+        raise CheckpointError(f"checkpoint holds model '{name}', not '{expect_model}'")
+    try:
+        cls = get_class(name)
+        config = make_config(cls.Config, meta["config"], model=name)
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint at '{path}' cannot be used: {exc}") from None
+    model = cls(tuple(meta["shape"]), config)
+    model.load_extra_state(meta.get("extra", {}))
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"'{path}' has no {WEIGHTS}")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{weights} is not a readable safetensors file (truncated or foreign): {exc}") from None
+    _assign(model, tensors, weights)
+    model.trained_steps = int(meta.get("training_step", 0))
+    model.fitted = True
+    model.eval()
+    return model
+
+
+def _assign(model, tensors: dict[str, torch.Tensor], where: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{where} does not match model '{model.name}': missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for key, value in tensors.items():
+            if key in params:
+                if params[key].shape != value.shape:
+                    raise CheckpointError(
+                        f"{where}: tensor '{key}' has shape {tuple(value.shape)}, model expects {tuple(params[key].shape)}"
+                    )
+                params[key].copy_(value)
+            else:  # a buffer: its size may depend on the data (e.g. a GMM's components)
+                owner_name, _, attr = key.rpartition(".")
+                owner = model.get_submodule(owner_name) if owner_name else model
+                current = getattr(owner, attr)
+                if current.shape != value.shape and current.numel() > 0 and not getattr(owner, "_resizable_buffers", False):
+                    raise CheckpointError(
+                        f"{where}: tensor '{key}' has shape {tuple(value.shape)}, model expects {tuple(current.shape)}"
+                    )
+                setattr(owner, attr, value.to(current.dtype))

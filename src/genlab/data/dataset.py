@@ -1,0 +1,58 @@
+"""The :class:`Dataset` record every loader returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from genlab.errors import DataError
+
+__all__ = ["Dataset"]
+
+
+@dataclass
+class Dataset:
+    """Train/test splits plus, for synthetic sets, the exact density and a sampler.
+
+    ``train``/``test`` are float32 tensors ``(N, *shape)``; labels are int64 ``(N,)`` or None.
+    ``log_prob`` (synthetic sets only) returns the exact log-density in nats, ``(N,)``.
+    ``discrete_levels`` is the number of integer levels of discrete data (17 for digits), else None.
+    """
+
+    name: str
+    train: torch.Tensor
+    test: torch.Tensor
+    labels_train: torch.Tensor | None = None
+    labels_test: torch.Tensor | None = None
+    discrete_levels: int | None = None
+    _log_prob: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    _sample: Callable[[int, torch.Generator], torch.Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.shape[1:])
+
+    @property
+    def has_density(self) -> bool:
+        return self._log_prob is not None
+
+    @property
+    def num_classes(self) -> int | None:
+        if self.labels_train is None:
+            return None
+        return int(max(self.labels_train.max(), -1 if self.labels_test is None else self.labels_test.max())) + 1
+
+    def log_prob(self, x) -> torch.Tensor:
+        if self._log_prob is None:
+            raise DataError(f"dataset '{self.name}' has no known density")
+        from genlab.data.validate import as_tensor
+
+        return self._log_prob(as_tensor(x, self.shape))
+
+    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+        if self._sample is None:
+            raise DataError(f"dataset '{self.name}' cannot be sampled (only synthetic sets can)")
+        g = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**31))
+        return self._sample(int(n), g)

@@ -1,0 +1,241 @@
+"""The model contract: one base class behind which every family lives.
+
+A family subclasses :class:`GenerativeModel`, declares a ``Config`` dataclass (a subclass of
+:class:`ModelConfig`) and a ``likelihood`` label, and implements hooks that work on flattened,
+standardised data ``z`` of shape ``(N, D)``:
+
+- ``build()``: create networks from ``self.config`` (called by ``__init__``);
+- ``_fit(z, y, spec)``: train; neural families usually just define ``loss(z, y) -> (N,)`` and keep
+  the default, which runs the shared training loop (:func:`genlab.train.train`);
+- ``_sample(n, y, **opts) -> z``;  ``_log_prob(z, y, **opts) -> (N,)`` (density of z);
+- ``_impute(z, mask, **opts) -> z`` (mask True = observed; observed entries of z are given).
+
+The base class validates inputs, standardises/unstandardises, adds the Jacobian of the
+standardisation to every log-density, seeds the random streams, and restores observed entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlab.data.transforms import Standardizer
+from genlab.data.validate import as_labels, as_mask, as_tensor
+from genlab.errors import ConfigError, DataError
+from genlab.train import TrainSpec, train
+
+__all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS", "seeded"]
+
+LIKELIHOODS = ("exact", "bound", "estimate", "none")
+
+
+@dataclass
+class ModelConfig:
+    """Options every model has. Families extend it with their own fields (all with defaults)."""
+
+    normalize: bool = True  # standardise each dimension before modelling (Jacobian included in log_prob)
+
+
+@dataclass
+class NeuralConfig(ModelConfig):
+    """Training options of families that use the shared training loop."""
+
+    steps: int = 2000  # default training steps when fit() gets neither steps nor time_budget
+    batch_size: int = 256
+    lr: float = 1e-3
+    ema: float = 0.0  # EMA decay of the weights used after training; 0 = off
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run a block with the global torch RNG seeded (and restored afterwards); ``None`` leaves it alone."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genlab model (see the module docstring for the hooks)."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    likelihood: str = "none"  # "exact" | "bound" | "estimate" | "none"; an instance may refine it in build()
+    conditional: ClassVar[bool] = False  # accepts labels y in fit/sample/log_prob
+    eval_batch: ClassVar[int] = 4096  # chunk size for log_prob
+
+    def __init__(self, shape, config: ModelConfig | None = None):
+        super().__init__()
+        shape = tuple(int(s) for s in shape)
+        if not shape or any(s <= 0 for s in shape):
+            raise ConfigError(f"shape must be a tuple of positive ints, got {shape}")
+        self.shape = shape
+        self.dim = math.prod(shape)
+        self.config = config if config is not None else self.Config()
+        self.normalizer = Standardizer(self.dim)
+        self.num_classes: int | None = None
+        self.history: list[dict[str, float]] = []
+        self.trained_steps = 0
+        self.fitted = False
+        self.fit_time: float | None = None
+        self.build()
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}")
+
+    # ----------------------------------------------------------------- hooks for families
+    def build(self) -> None:
+        """Create networks; ``self.shape``, ``self.dim``, ``self.config``, ``self.num_classes`` are set."""
+
+    def loss(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} defines neither loss() nor _fit()")
+
+    def _fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
+        self.history = train(self, self.loss, z, y, spec)
+
+    def _sample(self, n: int, y: torch.Tensor | None, **opts) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _log_prob(self, z: torch.Tensor, y: torch.Tensor | None, **opts) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _impute(self, z: torch.Tensor, mask: torch.Tensor, **opts) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _on_labels(self, num_classes: int) -> None:
+        """Called before build() on the first conditional fit (or on load) to size label embeddings."""
+        self.num_classes = num_classes
+
+    # ----------------------------------------------------------------- the public contract
+    def fit(self, x, y=None, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0, progress=True):
+        """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds."""
+        x = as_tensor(x, self.shape)
+        y = as_labels(y, x.shape[0])
+        if y is not None and not self.conditional:
+            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        if time_budget is not None and not (float(time_budget) > 0):
+            raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
+        if y is not None:
+            k = int(y.max()) + 1
+            if self.num_classes is None or self.num_classes < k:
+                self._on_labels(k)
+                self.build()
+        cfg = self.config
+        spec = TrainSpec(
+            steps=steps if steps is not None else (None if time_budget is not None else getattr(cfg, "steps", 1000)),
+            time_budget=None if time_budget is None else float(time_budget),
+            batch_size=int(batch_size or getattr(cfg, "batch_size", 256)),
+            lr=float(lr if lr is not None else getattr(cfg, "lr", 1e-3)),
+            seed=int(seed),
+            progress=bool(progress),
+            ema=getattr(cfg, "ema", 0.0),
+            weight_decay=getattr(cfg, "weight_decay", 0.0),
+            grad_clip=getattr(cfg, "grad_clip", 0.0),
+            label=self.name,
+        )
+        if spec.batch_size < 1 or spec.lr <= 0:
+            raise ConfigError("batch_size and lr must be positive")
+        flat = x.reshape(x.shape[0], -1)
+        self.normalizer.fit(flat, enabled=cfg.normalize)
+        t0 = time.perf_counter()
+        with seeded(seed):
+            self.train()
+            self._fit(self.normalizer(flat), y, spec)
+            self.eval()
+        self.fit_time = time.perf_counter() - t0
+        self.trained_steps += len(self.history)
+        self.fitted = True
+        return self
+
+    def sample(self, n, *, y=None, seed=None, **sampler_options) -> torch.Tensor:
+        """Draw ``n`` samples, (n, *shape), in data units."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"n must be a positive integer, got {n!r}")
+        y = self._labels_for(y, n)
+        with seeded(seed):
+            self.eval()
+            z = self._sample(n, y, **sampler_options)
+        return self.normalizer.inverse(z.detach().reshape(n, self.dim)).reshape(n, *self.shape)
+
+    def log_prob(self, x, *, y=None, seed=None, **options) -> torch.Tensor:
+        """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included)."""
+        if self.likelihood == "none":
+            raise ConfigError(f"model '{self.name}' has no likelihood (likelihood='none'); it can only sample")
+        x = as_tensor(x, self.shape)
+        y = self._labels_for(y, x.shape[0])
+        z = self.normalizer(x.reshape(x.shape[0], -1))
+        out = []
+        with seeded(seed):
+            self.eval()
+            for i in range(0, z.shape[0], self.eval_batch):
+                yi = None if y is None else y[i : i + self.eval_batch]
+                out.append(self._log_prob(z[i : i + self.eval_batch], yi, **options).detach())
+        return torch.cat(out) + self.normalizer.log_abs_det()
+
+    def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
+        """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing)."""
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array(x))
+        t = t.detach().to(torch.float32)
+        if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
+            raise DataError(f"impute input has shape {tuple(t.shape)}, expected (N, {', '.join(map(str, self.shape))})")
+        mask = torch.isfinite(t) if mask is None else as_mask(mask, t.shape)
+        if not torch.isfinite(t[mask]).all():
+            raise DataError("observed entries (mask True) must be finite; mark missing entries in the mask")
+        filled = torch.where(mask, t, torch.zeros(()))
+        flat_mask = mask.reshape(t.shape[0], -1)
+        z = self.normalizer(filled.reshape(t.shape[0], -1))
+        z = torch.where(flat_mask, z, torch.zeros(()))
+        with seeded(seed):
+            self.eval()
+            z = self._impute(z, flat_mask, **options).detach()
+        out = self.normalizer.inverse(z).reshape(t.shape)
+        return torch.where(mask, t, out)
+
+    def save(self, path) -> None:
+        """Write ``path/model.safetensors`` and ``path/config.json`` (atomically)."""
+        from genlab.checkpoint import save
+
+        save(self, path)
+
+    # ----------------------------------------------------------------- helpers
+    def _labels_for(self, y, n: int) -> torch.Tensor | None:
+        if y is None:
+            return None
+        if not self.conditional:
+            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
+        if isinstance(y, int) and not isinstance(y, bool):
+            y = torch.full((n,), y, dtype=torch.int64)
+        y = as_labels(y, n)
+        if self.num_classes is None or int(y.max()) >= self.num_classes:
+            raise DataError(f"label {int(y.max())} was not seen in training (classes: {self.num_classes})")
+        return y
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-serialisable facts a checkpoint must keep beyond tensors (families may extend)."""
+        return {"num_classes": self.num_classes}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if state.get("num_classes"):
+            self._on_labels(int(state["num_classes"]))
+            self.build()
+
+
+def _as_float_array(x):
+    import numpy as np
+
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataError("impute input must be a numeric array (NaN marks missing entries)") from None
+    return arr

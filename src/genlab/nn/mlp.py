@@ -1,0 +1,72 @@
+"""Multilayer perceptrons for vector data, optionally conditioned on a noise level and/or a class label."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "ConditionalMLP"]
+
+
+def _activation(name: str) -> nn.Module:
+    acts = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "softplus": nn.Softplus}
+    if name not in acts:
+        from genlab.errors import ConfigError
+
+        raise ConfigError(f"unknown activation '{name}'; choose from {', '.join(sorted(acts))}")
+    return acts[name]()
+
+
+class MLP(nn.Sequential):
+    """``depth`` hidden layers of width ``hidden``; the last layer is linear."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3, activation: str = "silu"):
+        layers: list[nn.Module] = []
+        d = in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, hidden), _activation(activation)]
+            d = hidden
+        layers.append(nn.Linear(d, out_dim))
+        super().__init__(*layers)
+
+
+class ConditionalMLP(nn.Module):
+    """An MLP f(x, t[, y]) whose hidden layers receive an embedding of t (and of a class label y).
+
+    Conditioning is additive per layer (as in DDPM's residual blocks), with a residual connection
+    between equal-width hidden layers. ``num_classes`` reserves one extra "null" label index
+    (``num_classes``) for classifier-free guidance.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 128,
+        depth: int = 3,
+        embedding: nn.Module | None = None,
+        emb_dim: int = 64,
+        num_classes: int | None = None,
+        activation: str = "silu",
+        out_dim: int | None = None,
+    ):
+        super().__init__()
+        from genlab.nn.embedding import SinusoidalEmbedding
+
+        self.embed_t = embedding if embedding is not None else SinusoidalEmbedding(emb_dim)
+        self.embed_y = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
+        self.cond = nn.Sequential(nn.Linear(emb_dim, hidden), _activation(activation), nn.Linear(hidden, hidden))
+        self.inp = nn.Linear(dim, hidden)
+        self.hidden = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
+        self.cond_proj = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
+        self.act = _activation(activation)
+        self.out = nn.Linear(hidden, out_dim if out_dim is not None else dim)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        e = self.embed_t(t.expand(x.shape[0]) if t.ndim == 0 else t)
+        if self.embed_y is not None and y is not None:
+            e = e + self.embed_y(y)
+        c = self.act(self.cond(e))
+        h = self.inp(x)
+        for lin, proj in zip(self.hidden, self.cond_proj, strict=True):
+            h = h + lin(self.act(h + proj(c)))
+        return self.out(self.act(h))

@@ -1,0 +1,113 @@
+"""Name -> model class, and typed validation of config overrides.
+
+Families register their classes with :func:`register`; :mod:`genlab.models` imports the
+families so every built-in name is present before anyone asks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from genlab.errors import ConfigError
+
+__all__ = ["register", "get", "names", "make_config", "parse_value"]
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: add a model class under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"model name '{cls.name}' is registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str):
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ConfigError(f"unknown model '{name}'; choose from: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def _field_types(config_cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_cls)}
+
+
+def parse_value(tp, value: Any, key: str):
+    """Check ``value`` against the annotation ``tp``; strings (from the CLI) are converted."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return parse_value(arg, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config '{key}': cannot use {value!r} as {tp}")
+    if origin in (tuple, list):
+        items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"config '{key}' must be a list, got {value!r}")
+        (inner, *_rest) = typing.get_args(tp) or (Any,)
+        return tuple(parse_value(inner, v, key) for v in items) if origin is tuple else [parse_value(inner, v, key) for v in items]
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ConfigError(f"config '{key}' must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"config '{key}' must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"config '{key}' must be an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"config '{key}' must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config '{key}' must be a number, got {value!r}") from None
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config '{key}' must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config '{key}': unsupported type {tp}")
+
+
+def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
+    """Build ``config_cls`` from defaults plus ``overrides``; unknown keys and ill-typed values raise ConfigError."""
+    types_ = _field_types(config_cls)
+    unknown = sorted(set(overrides) - set(types_))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
+            f"'{model}'; valid keys: {', '.join(sorted(types_))}"
+        )
+    values = {k: parse_value(types_[k], v, k) for k, v in overrides.items()}
+    return config_cls(**values)
