@@ -62,11 +62,14 @@ def _limits(lim) -> tuple[tuple[float, float], tuple[float, float]] | None:
         return None
     if isinstance(lim, (int, float)):
         return (-float(lim), float(lim)), (-float(lim), float(lim))
-    lim = list(lim)
-    if len(lim) == 2 and all(isinstance(v, (int, float)) for v in lim):
-        return (float(lim[0]), float(lim[1])), (float(lim[0]), float(lim[1]))
-    if len(lim) == 2 and all(len(v) == 2 for v in lim):
-        return (float(lim[0][0]), float(lim[0][1])), (float(lim[1][0]), float(lim[1][1]))
+    try:
+        lim = list(lim)
+        if len(lim) == 2 and all(isinstance(v, (int, float)) for v in lim):
+            return (float(lim[0]), float(lim[1])), (float(lim[0]), float(lim[1]))
+        if len(lim) == 2 and all(len(v) == 2 for v in lim):
+            return (float(lim[0][0]), float(lim[0][1])), (float(lim[1][0]), float(lim[1][1]))
+    except (TypeError, ValueError):
+        pass
     raise ConfigError(f"lim must be L, (lo, hi) or ((xlo, xhi), (ylo, yhi)), got {lim}")
 
 
@@ -132,8 +135,7 @@ def density_comparison(model_logp_fn: Callable, true_logp_fn: Callable | None, p
     extent = (lims[0][0], lims[0][1], lims[1][0], lims[1][1])
     for i, (name, dens) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0.0, vmax=vmax, aspect="equal",
-                  interpolation="nearest")
+        ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0.0, vmax=vmax, aspect="equal")
         ax.set_title(name)
     if title:
         fig.suptitle(title)
@@ -166,7 +168,7 @@ def image_grid(images, path, *, nrow: int | None = None, title: str | None = Non
     for k in range(n):
         r, q = divmod(k, ncol)
         canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = a[k].transpose(1, 2, 0)
-    scale = min(0.12 * max(h, 8) / 8, 12.0 / max(ncol, rows))
+    scale = min(max(0.6, max(h, w) / 100), 10.0 / max(ncol, rows))  # inches per image
     fig = _figure(max(2.0, ncol * scale), max(2.0, rows * scale) + (0.4 if title else 0.0))
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0.0, vmax=1.0,

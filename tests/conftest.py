@@ -1,0 +1,16 @@
+"""Shared fixtures: small seeded data sets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def gauss2d():
+    """2000 points of a correlated 2-D Gaussian with mean (1, -2), and its exact parameters."""
+    g = torch.Generator().manual_seed(0)
+    mean = torch.tensor([1.0, -2.0])
+    L = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
+    x = torch.randn(2000, 2, generator=g) @ L.T + mean
+    return x, mean, L @ L.T
