@@ -1,0 +1,60 @@
+"""Built-in data sets and user data files.
+
+``names()`` lists the built-in sets; ``load(name_or_path)`` returns a :class:`Dataset` with train/test splits.
+Synthetic sets (:mod:`genlab.data.synthetic`) have an exact ``log_prob`` and ``sample``; real sets
+(:mod:`genlab.data.sklearn_sets`) and files (:mod:`genlab.data.files`) have neither.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from genlab.data.dataset import Dataset
+from genlab.data.files import SUFFIXES, load_file
+from genlab.data.sklearn_sets import REAL, load_real
+from genlab.data.split import check_count, check_seed
+from genlab.data.synthetic import SYNTHETIC, load_synthetic
+from genlab.errors import DataError
+
+__all__ = ["Dataset", "names", "load"]
+
+
+def names() -> list[str]:
+    """All built-in data set names, sorted."""
+    return sorted([*SYNTHETIC, *REAL])
+
+
+def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) -> Dataset:
+    """Load a built-in set by name, or a data file / PNG folder by path.
+
+    Synthetic sets draw ``n_train`` (default 10000) and ``n_test`` (default 5000) samples; real sets and files
+    are split 70/30 (seeded, stratified by label), with ``n_train``/``n_test`` taking subsets.
+    ``label_column`` (name or 0-based index) applies to .csv files only.
+    """
+    n_train, n_test = check_count(n_train, "n_train"), check_count(n_test, "n_test")
+    seed = check_seed(seed)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise DataError(f"expected a data set name or a file path, got {type(name_or_path).__name__}")
+    text = os.fspath(name_or_path)
+    builtin = text if text in SYNTHETIC or text in REAL else None
+    if builtin is None and not Path(text).exists():
+        key = text.strip().lower().replace("-", "_")
+        builtin = key if key in SYNTHETIC or key in REAL else None
+    if builtin is not None:
+        if label_column is not None:
+            raise DataError(f"label_column applies only to .csv files, not to the built-in set '{builtin}'")
+        if builtin in SYNTHETIC:
+            return load_synthetic(builtin, n_train=n_train, n_test=n_test, seed=seed)
+        return load_real(builtin, n_train=n_train, n_test=n_test, seed=seed)
+    p = Path(text)
+    if p.exists():
+        return load_file(p, n_train=n_train, n_test=n_test, seed=seed, label_column=label_column)
+    if p.suffix.lower() in SUFFIXES or "/" in text or os.sep in text:
+        raise DataError(f"data file not found: {text}")
+    close = difflib.get_close_matches(text, names(), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise DataError(
+        f"unknown data set '{text}'{hint}: not a built-in name and no such file; built-in sets: {', '.join(names())}"
+    )

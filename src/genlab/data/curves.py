@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -108,7 +108,7 @@ class CurveMixture:
         return torch.cat(out).to(torch.float32)
 
     def sample(self, n: int, g: torch.Generator):
-        """Arm k ~ weights (returned as the label), t ~ U[a_k, b_k], x = c_k(t) + s_k(t) N(0, I)."""
+        """Arm k ~ weights (returned as the label when there are several arms), t ~ U[a_k, b_k], x = c_k(t) + s_k(t) N(0, I)."""
         k = torch.multinomial(self._w, n, replacement=True, generator=g)
         u = torch.rand(n, generator=g, dtype=F64)
         eps = torch.randn(n, 2, generator=g, dtype=F64)
@@ -117,14 +117,14 @@ class CurveMixture:
             m = k == j
             t = arm.a + (arm.b - arm.a) * u[m]
             x[m] = arm.curve(t) + arm.std(t)[:, None] * eps[m]
-        return x.to(torch.float32), k
+        return x.to(torch.float32), (k if len(self.arms) > 1 else None)
 
 
 def _const(v: float) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda t: torch.full_like(t, v)
 
 
-@lru_cache(maxsize=None)
+@cache
 def two_moons() -> CurveMixture:
     """sklearn-style moons: upper (cos t, sin t), lower (1 - cos t, 0.5 - sin t), t ~ U[0, pi], + N(0, 0.1^2 I)."""
     s = TWO_MOONS["std"]
@@ -133,15 +133,21 @@ def two_moons() -> CurveMixture:
     return CurveMixture([upper, lower])
 
 
-@lru_cache(maxsize=None)
+@cache
 def swiss_roll() -> CurveMixture:
     """2-D swiss roll: c(t) = t (cos t, sin t) / 5, t ~ U[1.5 pi, 4.5 pi], + N(0, 0.2^2 I)."""
     p = SWISS_ROLL
-    arm = Arm(1.0, p["t_min"], p["t_max"], lambda t: t[:, None] * torch.stack([t.cos(), t.sin()], 1) / p["scale"], _const(p["std"]))
+    arm = Arm(
+        1.0,
+        p["t_min"],
+        p["t_max"],
+        lambda t: t[:, None] * torch.stack([t.cos(), t.sin()], 1) / p["scale"],
+        _const(p["std"]),
+    )
     return CurveMixture([arm])
 
 
-@lru_cache(maxsize=None)
+@cache
 def pinwheel() -> CurveMixture:
     """5 spiral arms c_k(t) = t (cos, sin)(2 pi k/5 + 0.6 t), t ~ U[0.3, 3], noise s(t) = 0.03 + 0.06 t (arms widen outwards)."""
     p = PINWHEEL

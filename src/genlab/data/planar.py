@@ -115,7 +115,13 @@ def rings_log_prob(x: torch.Tensor) -> torch.Tensor:
     s = RINGS["std"]
     rho = x.norm(dim=1, keepdim=True)
     z = rho * r[None] / s**2
-    lp = w.log()[None] - LOG_2PI - 2.0 * math.log(s) - 0.5 * (rho - r[None]) ** 2 / s**2 + torch.log(torch.special.i0e(z))
+    lp = (
+        w.log()[None]
+        - LOG_2PI
+        - 2.0 * math.log(s)
+        - 0.5 * (rho - r[None]) ** 2 / s**2
+        + torch.log(torch.special.i0e(z))
+    )
     return torch.logsumexp(lp, 1).to(torch.float32)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torchdiffeq import odeint
 
+from genlab.diffusion.samplers import _ADAPTIVE
 from genlab.diffusion.sde import SDE, randn_like
 from genlab.errors import ConfigError
 
@@ -58,13 +59,14 @@ def _hutchinson_div(out: torch.Tensor, y: torch.Tensor, probes: list[torch.Tenso
 def ode_log_likelihood(score_fn: Callable, sde: SDE, x: torch.Tensor, *, rtol: float = 1e-5, atol: float = 1e-5,
                        eps: float = 1e-5, method: str = "dopri5", divergence: str = "auto", probes: int = 1,
                        probe_dist: str = "rademacher", exact_max_dim: int = 16,
-                       generator: torch.Generator | None = None) -> LikelihoodResult:
+                       generator: torch.Generator | None = None, steps: int = 200) -> LikelihoodResult:
     """log p_eps(x) in nats, shape (N,), by the probability-flow ODE.
 
     ``divergence``: ``'exact'`` (D backward passes per evaluation), ``'hutchinson'`` (unbiased estimate with
     ``probes`` fixed probe vectors drawn once per call from ``probe_dist`` = ``'rademacher'`` or ``'gaussian'``,
     Hutchinson 1990 / Skilling 1989 as in FFJORD), or ``'auto'``: exact when D <= ``exact_max_dim``, Hutchinson
-    above. ``score_fn(x, t)`` is called with grad enabled on x.
+    above. ``score_fn(x, t)`` is called with grad enabled on x. ``steps`` only sets the grid of fixed-step
+    methods (``'euler'``, ``'rk4'``, ...); adaptive methods use ``rtol``/``atol``.
     """
     if divergence not in ("auto", "exact", "hutchinson"):
         raise ConfigError(f"divergence must be 'auto', 'exact' or 'hutchinson', got '{divergence}'")
@@ -97,7 +99,9 @@ def ode_log_likelihood(score_fn: Callable, sde: SDE, x: torch.Tensor, *, rtol: f
     ts = torch.tensor([eps, sde.T], dtype=x.dtype, device=x.device)
     state0 = (x.detach(), torch.zeros(len(x), dtype=x.dtype, device=x.device))
     try:
-        zs, deltas = odeint(f, state0, ts, rtol=rtol, atol=atol, method=method)
+        # adaptive: never step past T; fixed-grid: `steps` equal steps
+        options = {"step_t": ts[-1:]} if method in _ADAPTIVE else {"step_size": (sde.T - eps) / max(int(steps), 1)}
+        zs, deltas = odeint(f, state0, ts, rtol=rtol, atol=atol, method=method, options=options)
     except ValueError as err:
         if "method" not in str(err).lower():
             raise

@@ -149,13 +149,16 @@ def pc(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, 
     return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
 
 
+_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+
+
 @torch.no_grad()
 def ode(score_fn, x, sde, *, steps: int | None = None, eps: float = 1e-3, callback=None, generator=None,
         denoise: bool = True, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5"):
     """Probability-flow ODE (Song et al. 2021, Eq. 13) from T to eps with ``torchdiffeq.odeint``.
 
     Adaptive by default (``steps`` is ignored by adaptive methods; for fixed-grid methods such as
-    ``'euler'``/``'rk4'`` it sets the number of steps). The callback is called at every evaluation of the
+    ``'euler'``/``'rk4'`` it sets the number of steps, default 100). The callback is called at every evaluation of the
     ODE function (i = evaluation count). Deterministic: ``generator`` is unused.
     """
     sde = _require_sde(sde, "ode")
@@ -170,8 +173,10 @@ def ode(score_fn, x, sde, *, steps: int | None = None, eps: float = 1e-3, callba
 
     ts = torch.tensor([sde.T, eps], dtype=x.dtype, device=x.device)
     options = {}
-    if steps is not None and method in ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"):
-        options["step_size"] = (sde.T - eps) / _check_steps(steps, "ode")
+    if method in _ADAPTIVE:
+        options["step_t"] = ts[-1:]  # land exactly on eps: never evaluate the score at t < eps
+    else:
+        options["step_size"] = (sde.T - eps) / _check_steps(100 if steps is None else steps, "ode")
     try:
         x = odeint(f, x, ts, rtol=rtol, atol=atol, method=method, options=options or None)[-1]
     except (ValueError, KeyError) as err:
