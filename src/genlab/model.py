@@ -116,8 +116,13 @@ class GenerativeModel(nn.Module):
         self.num_classes = num_classes
 
     # ----------------------------------------------------------------- the public contract
-    def fit(self, x, y=None, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0, progress=True):
-        """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds."""
+    def fit(self, x, y=None, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0, progress=True,
+            dequantize=False):
+        """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds.
+
+        ``dequantize=True`` is for integer-valued (discrete) data: every training batch gets fresh uniform noise,
+        x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`).
+        """
         x = as_tensor(x, self.shape)
         y = as_labels(y, x.shape[0])
         if y is not None and not self.conditional:
@@ -147,7 +152,14 @@ class GenerativeModel(nn.Module):
         if spec.batch_size < 1 or spec.lr <= 0:
             raise ConfigError("batch_size and lr must be positive")
         flat = x.reshape(x.shape[0], -1)
-        self.normalizer.fit(flat, enabled=cfg.normalize)
+        if dequantize:
+            # statistics of x + U[0, 1): mean shifts by 1/2, variance grows by 1/12
+            self.normalizer.fit(flat + 0.5, enabled=cfg.normalize)
+            if cfg.normalize:
+                self.normalizer.std.copy_(torch.sqrt(self.normalizer.std**2 + 1 / 12))
+            spec.dequantize = 1.0 / self.normalizer.std
+        else:
+            self.normalizer.fit(flat, enabled=cfg.normalize)
         t0 = time.perf_counter()
         with seeded(seed):
             self.train()

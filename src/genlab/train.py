@@ -31,6 +31,11 @@ class TrainSpec:
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     label: str = "training"
+    dequantize: torch.Tensor | None = None  # per-dimension width of uniform noise added to every batch
+
+    def noisy(self, z: torch.Tensor) -> torch.Tensor:
+        """Uniform dequantization of a batch: z + U[0, 1) in data units (``dequantize`` = 1/std in z units)."""
+        return z if self.dequantize is None else z + torch.rand_like(z) * self.dequantize
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator):
@@ -104,7 +109,7 @@ def train(
     max_steps = spec.steps if spec.steps is not None else sys.maxsize
     try:
         for step, idx in enumerate(batches(x.shape[0], spec.batch_size, gen), start=1):
-            xb = x[idx]
+            xb = spec.noisy(x[idx])
             yb = None if y is None else y[idx]
             if step_fn is not None:
                 record = step_fn(xb, yb, step)

@@ -77,6 +77,7 @@ class GMM(GenerativeModel):
         c = self.config
         if c.covariance_type not in ("full", "diag", "tied", "spherical"):
             raise ConfigError(f"covariance_type must be full, diag, tied or spherical, got {c.covariance_type!r}")
+        z = spec.noisy(z)
         k = max(1, min(c.n_components, z.shape[0]))
         gm = GaussianMixture(k, covariance_type=c.covariance_type, reg_covar=c.reg_covar, max_iter=c.max_iter,
                              n_init=c.n_init, random_state=spec.seed).fit(z.double().numpy())
@@ -158,6 +159,7 @@ class KDE(GenerativeModel):
         c = self.config
         if c.bandwidth < 0:
             raise ConfigError(f"bandwidth must be >= 0 (0 = cross-validated), got {c.bandwidth}")
+        z = spec.noisy(z)
         if z.shape[0] > c.max_points:
             z = z[torch.randperm(z.shape[0])[: c.max_points]]
         h = c.bandwidth or self._cv_bandwidth(z, spec.seed)

@@ -1,0 +1,333 @@
+"""Equal-budget comparison: every requested model trains for the same wall-clock budget on the same data,
+then is scored on the same held-out points.
+
+Models are reached only through the registry and the contract (``genlab.models.names``, ``genlab.create``, ``fit``,
+``sample``, ``log_prob``, ``likelihood``, and ``last_nfe`` when a model reports it). The classical references
+``gmm`` and ``kde`` are always added as peers. A model whose creation, ``fit``, ``sample`` or ``log_prob`` raises
+is reported as failed with a one-line reason, and the bench goes on.
+
+Evaluation cost is capped so that slow likelihoods (ODE-based) cannot blow the run:
+
+* the test set is a fixed seeded subset of at most ``MAX_TEST = 2000`` points, the same for every model; KL to
+  truth and the sample metrics use ``N_SAMPLES = 1000`` points (:func:`genlab.metrics.evaluate`);
+* a 64-point ``log_prob`` probe measures the per-point cost; when the likelihood work would exceed
+  ``eval_cap = max(20 s, time_budget)`` both counts shrink in proportion (never below ``MIN_EVAL = 200``), and
+  ``n_test``/``n_samples`` in the results say what was used;
+* samplers that take ``steps=`` are swept over ``SWEEP_STEPS = (10, 30, 100)`` (1000 samples each) for the
+  quality-against-NFE plot, skipping step counts whose extrapolated time exceeds ``eval_cap``;
+* 2-D density heatmaps size their grid (20 to 100 per side) from the measured per-point ``log_prob`` cost, and are
+  skipped when even the coarsest grid is too slow (:func:`genlab.bench.figures.density_grid_size`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import genlab
+from genlab import metrics, registry
+from genlab.bench import figures, report
+from genlab.bench.progress import STAGES, BenchProgress
+from genlab.data import Dataset
+from genlab.errors import ConfigError
+
+__all__ = ["ModelResult", "BenchResult", "run_bench", "resolve_models", "REFERENCES", "MAX_TEST", "N_SAMPLES",
+           "MIN_EVAL", "SWEEP_STEPS"]
+
+REFERENCES = ("gmm", "kde")
+MAX_TEST, N_SAMPLES, MIN_EVAL, PROBE = 2000, 1000, 200, 64
+SWEEP_STEPS = (10, 30, 100)
+
+
+@dataclass
+class ModelResult:
+    """One leaderboard row; metric fields are None where they do not apply (or the model failed)."""
+
+    name: str
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None  # "stage: ExceptionType: first line of the message"
+    likelihood: str | None = None
+    nll: float | None = None
+    nll_nonfinite: int | None = None
+    bits_per_dim: float | None = None
+    kl_to_truth: float | None = None
+    kl_stderr: float | None = None
+    sliced_wasserstein: float | None = None
+    mmd: float | None = None
+    nfe: int | None = None  # network evaluations per sample (model.last_nfe), None when not reported
+    fit_time_s: float | None = None
+    train_steps: int | None = None
+    sample_time_s: float | None = None
+    log_prob_time_s: float | None = None
+    n_test: int | None = None
+    n_samples: int | None = None
+    sweep: list[dict[str, Any]] = field(default_factory=list)  # {steps, nfe, nfe_reported, sliced_wasserstein, sample_time_s}
+    notes: list[str] = field(default_factory=list)
+    rank: int | None = None
+    best: bool = False
+
+
+@dataclass
+class BenchResult:
+    """A finished bench: settings, rows in leaderboard order, and the files written (``plots``: kind -> [(caption, path)])."""
+
+    out_dir: Path
+    settings: dict[str, Any]
+    results: list[ModelResult]
+    files: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> ModelResult | None:
+        return next((r for r in self.results if r.best), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return report.to_json(self)
+
+
+def _check_budget(time_budget) -> float:
+    try:
+        b = float(time_budget)
+    except (TypeError, ValueError):
+        raise ConfigError(f"time budget must be a number of seconds, got {time_budget!r}") from None
+    if not (math.isfinite(b) and b > 0):
+        raise ConfigError(f"time budget must be a positive number of seconds, got {time_budget!r}")
+    return b
+
+
+def resolve_models(models) -> list[str]:
+    """Names to run: ``models`` is a list (or comma-separated string); ``all`` means every registered model;
+    the references ``gmm`` and ``kde`` are appended when missing. Unknown names raise ConfigError."""
+    if isinstance(models, str):
+        models = models.split(",")
+    items = [str(m).strip() for m in (models or []) if str(m).strip()]
+    if not items:
+        raise ConfigError("no models given: name at least one model, or 'all'")
+    registered = genlab.models.names()
+    out: list[str] = []
+    for m in items:
+        out += registered if m.lower() == "all" else [genlab.models.get(m).name]
+    out += [r for r in REFERENCES if r in registered]
+    return list(dict.fromkeys(out))
+
+
+def _check_overrides(overrides, names: list[str]) -> dict[str, dict[str, Any]]:
+    overrides = dict(overrides or {})
+    for name, ov in overrides.items():
+        if name not in names:
+            raise ConfigError(f"config overrides given for model '{name}', which is not in this bench ({', '.join(names)})")
+        if not isinstance(ov, dict):
+            raise ConfigError(f"config overrides for '{name}' must be a dict of key -> value")
+        registry.make_config(genlab.models.get(name).Config, ov, model=name)
+    return overrides
+
+
+def _check_out(out_dir, force: bool) -> Path:
+    p = Path(out_dir)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"output path {p} is a file, not a directory")
+    if p.is_dir() and any(p.iterdir()) and not force:
+        raise ConfigError(f"output directory {p} exists and is not empty; use --force (force=True) to write into it")
+    return p
+
+
+def _one_line(stage: str, exc: BaseException) -> str:
+    msg = (str(exc).strip().splitlines() or [""])[0]
+    return f"{stage}: {type(exc).__name__}" + (f": {msg[:300]}" if msg else "")
+
+
+def _num(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def _nfe(model) -> int | None:
+    v = getattr(model, "last_nfe", None)
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+class _Watched:
+    """Forwards to a model, remembering which contract call runs (for the failure reason) and the last samples."""
+
+    def __init__(self, model):
+        self._m, self.stage, self.samples = model, "evaluate", None
+
+    def __getattr__(self, key):
+        return getattr(self._m, key)
+
+    def log_prob(self, *args, **kwargs):
+        self.stage = "log_prob"
+        return self._m.log_prob(*args, **kwargs)
+
+    def sample(self, *args, **kwargs):
+        self.stage = "sample"
+        self.samples = self._m.sample(*args, **kwargs)
+        return self.samples
+
+
+def _sweep(model, ref: torch.Tensor, seed: int, cap_s: float, r: ModelResult) -> None:
+    """Sample at each of SWEEP_STEPS when the sampler takes ``steps=``; record SW1 and NFE per step count.
+
+    A sampler "takes" ``steps=`` when it accepts the option and, with the same seed, 10 and 30 steps give different
+    samples (a model that ignores the option, or an adaptive ODE solver, gets no sweep).
+    """
+    first = None
+    for k in SWEEP_STEPS:
+        if r.sweep and r.sweep[-1]["sample_time_s"] * k / r.sweep[-1]["steps"] > cap_s:
+            r.notes.append(f"steps sweep stopped before {k} steps (extrapolated time over the {cap_s:.0f} s cap)")
+            return
+        t0 = time.perf_counter()
+        try:
+            s = model.sample(N_SAMPLES, seed=seed, steps=k)
+        except (ConfigError, TypeError):
+            if r.sweep:
+                r.notes.append(f"sampler refused steps={k}")
+            return
+        except Exception as exc:  # a sampler that breaks at some step count does not fail the model
+            r.notes.append(_one_line(f"steps sweep ({k} steps)", exc))
+            return
+        dt = time.perf_counter() - t0
+        s = torch.as_tensor(s).detach().to("cpu", torch.float32)
+        if first is None:
+            first = s
+        elif len(r.sweep) == 1 and torch.equal(first, s):
+            r.sweep.clear()
+            return
+        finite = bool(torch.isfinite(s).all())
+        sw = metrics.sliced_wasserstein(s, ref, seed=seed) if finite else math.inf
+        nfe = _nfe(model)
+        r.sweep.append({"steps": k, "nfe": nfe if nfe is not None else k, "nfe_reported": nfe is not None,
+                        "sliced_wasserstein": sw, "sample_time_s": dt})
+
+
+def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budget: float, seed: int,
+             overrides: dict, bar: BenchProgress, plots_dir: Path, lim, plots: dict) -> ModelResult:
+    r = ModelResult(name=name)
+    cap = max(20.0, budget)
+    stage, watched, done = "create", None, 0
+    try:
+        model = genlab.create(name, ds.shape, **overrides)
+        r.likelihood = str(model.likelihood)
+        stage = "fit"
+        bar.start(name, "fit", budget)
+        t0 = time.perf_counter()
+        model.fit(ds.train, time_budget=budget, seed=seed, progress=False, dequantize=ds.discrete_levels is not None)
+        r.fit_time_s = time.perf_counter() - t0
+        r.train_steps = len(getattr(model, "history", []) or []) or None
+        if r.fit_time_s > 1.5 * budget + 1.0:
+            r.notes.append(f"fit took {r.fit_time_s:.1f} s against a {budget:g} s budget")
+        bar.advance()
+        done += 1
+        bar.start(name, "evaluate")
+        n_test, n_samples, per_point = min(MAX_TEST, test.shape[0]), N_SAMPLES, None
+        watched = _Watched(model)
+        if model.likelihood != "none":
+            stage = "log_prob"
+            t0 = time.perf_counter()
+            model.log_prob(ref[:PROBE], seed=seed)
+            per_point = (time.perf_counter() - t0) / min(PROBE, test.shape[0])
+            need = per_point * (n_test + (n_samples if ds.has_density else 0))
+            if need > cap:
+                f = cap / need
+                n_test, n_samples = max(MIN_EVAL, int(n_test * f)), max(MIN_EVAL, int(n_samples * f))
+                r.notes.append(f"slow likelihood: evaluated on {n_test} test points and {n_samples} samples")
+        stage = "evaluate"
+        ev = metrics.evaluate(watched, test[:n_test], truth=ds if ds.has_density else None, levels=ds.discrete_levels,
+                              n_samples=n_samples, seed=seed)
+        r.nfe = _nfe(model)
+        for k in ("nll", "bits_per_dim", "kl_to_truth", "kl_stderr", "sliced_wasserstein", "mmd", "sample_time_s",
+                  "log_prob_time_s"):
+            setattr(r, k, _num(ev.get(k)))
+        r.nll_nonfinite, r.n_test, r.n_samples = ev.get("nll_nonfinite"), ev["n_test"], ev["n_samples"]
+        if r.log_prob_time_s is not None:  # the batched cost, more accurate than the small probe
+            per_point = r.log_prob_time_s / max(1, n_test)
+        bar.advance()
+        done += 1
+        stage = "steps sweep"
+        bar.start(name, stage)
+        _sweep(model, ref, seed, cap, r)
+        bar.advance()
+    except Exception as exc:
+        where = watched.stage if stage == "evaluate" and watched is not None else stage
+        r.status, r.error = "failed", _one_line(where, exc)
+        bar.advance(len(STAGES) - done)
+        return r
+    bar.start(name, "plots")
+    try:
+        grid = figures.density_grid_size(per_point, cap_s=min(cap, 8.0))
+        if grid is None and len(ds.shape) == 1 and ds.shape[0] == 2 and r.likelihood != "none":
+            r.notes.append("density heatmap skipped: log_prob too slow for a grid")
+        samples = None if watched.samples is None else torch.as_tensor(watched.samples).detach().float()
+        for kind, items in figures.plot_model(name, model, samples, ds, test, plots_dir, lim, grid).items():
+            plots.setdefault(kind, []).extend(items)
+    except Exception as exc:  # a figure that cannot be drawn is a note, not a failure
+        r.notes.append(_one_line("plots", exc))
+    bar.advance()
+    return r
+
+
+def _machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "torch": torch.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.is_available()}
+
+
+def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int = 0, force: bool = False,
+              progress: bool = True, quiet: bool = False, config_overrides: dict[str, dict] | None = None) -> BenchResult:
+    """Train every model in ``models`` for ``time_budget`` seconds on ``data`` (name, path or Dataset), score them on
+    the same test points, and write the leaderboard files, plots and ``report.html`` into ``out_dir``.
+
+    ``config_overrides`` maps a model name to config keys. Bad input raises before any work: unknown model, data
+    set or config key (ConfigError/DataError), a non-positive budget, an ``out_dir`` that is a file, or an existing
+    non-empty ``out_dir`` without ``force`` (with ``force`` files are written into it).
+    """
+    budget = _check_budget(time_budget)
+    seed = int(seed)
+    names = resolve_models(models)
+    overrides = _check_overrides(config_overrides, names)
+    out = _check_out(out_dir, force)
+    ds = data if isinstance(data, Dataset) else genlab.datasets.load(data, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    test = ds.test[torch.randperm(ds.test.shape[0], generator=g)[:MAX_TEST]]
+    ref = metrics.dequantize(test, g) if ds.discrete_levels else test
+    by = "kl_to_truth" if ds.has_density else "nll"
+    settings = {
+        "data": ds.name if isinstance(data, Dataset) else os.fspath(data), "data_shape": list(ds.shape),
+        "n_train": int(ds.train.shape[0]), "n_test": int(ds.test.shape[0]), "has_density": bool(ds.has_density),
+        "discrete_levels": ds.discrete_levels, "models": names,
+        "requested_models": models.split(",") if isinstance(models, str) else list(models),
+        "time_budget": budget, "seed": seed, "config_overrides": overrides, "ranked_by": by,
+        "evaluation": {"max_test_points": MAX_TEST, "n_samples": N_SAMPLES, "min_eval_points": MIN_EVAL,
+                       "eval_cap_s": max(20.0, budget), "sweep_steps": list(SWEEP_STEPS)},
+        "genlab_version": genlab.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    plots_dir = out / "plots"
+    lim = figures.view_limits(test) if tuple(ds.shape) == (2,) else None
+    plots: dict[str, list] = figures.plot_reference(ds, test, plots_dir, lim)
+    results = []
+    t_start = time.perf_counter()
+    with BenchProgress(progress and not quiet, len(names)) as bar:
+        for name in names:
+            results.append(_run_one(name, ds, test, ref, budget, seed, overrides.get(name, {}), bar, plots_dir, lim, plots))
+            gc.collect()
+        bar.start("report", "leaderboard files and report.html")
+        plots.update(figures.plot_nfe(results, plots_dir))
+        for kind, ncol in (("samples", 4), ("density", 2), ("images", 4)):
+            path = figures.tile([p for _, p in plots.get(kind, [])], out / f"{kind}_grid.png", ncol=ncol)
+            if path is not None:
+                settings.setdefault("composites", {})[kind] = path.name
+        settings["wall_time_s"] = round(time.perf_counter() - t_start, 2)
+        result = BenchResult(out_dir=out, settings=settings, results=report.rank(results, by))
+        result.files["plots"] = {k: [(c, str(Path(p).relative_to(out))) for c, p in v] for k, v in plots.items()}
+        report.write_all(result)
+        bar.advance()
+    return result
