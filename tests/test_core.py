@@ -202,3 +202,25 @@ def test_gmm_integrates_to_one_and_fits(gauss2d):
     s = m.sample(4000, seed=0)
     assert torch.allclose(s.mean(0), mean, atol=0.1)
     assert torch.allclose(torch.cov(s.T), cov, atol=0.12)
+
+
+def test_unknown_options_are_rejected():
+    m = genlab.create("gmm", (2,)).fit(torch.randn(100, 2))
+    with pytest.raises(ConfigError, match="unknown sample option 'sampler'"):
+        m.sample(5, sampler="pc")
+    with pytest.raises(ConfigError, match="unknown log_prob option"):
+        m.log_prob(torch.randn(3, 2), rtol=1e-3)
+    with pytest.raises(ConfigError, match="accepted: method"):
+        m.impute(torch.tensor([[0.0, float("nan")]]), steps=5)
+    with pytest.raises(ConfigError, match="'mean' or 'sample'"):
+        m.impute(torch.tensor([[0.0, float("nan")]]), method="median")
+
+
+def test_dequantized_fit_is_a_density_over_the_cells():
+    """Fitted with dequantize=True on integer data, the model is a density over [0, L)^D: the uniform
+    dequantization of a 1-D variable uniform on 4 levels has density 1/4, so log p ~ -log 4."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 4, (4000, 1), generator=g).float()
+    m = genlab.create("kde", (1,), bandwidth=0.05).fit(x, dequantize=True, seed=0)
+    lp = m.log_prob(x[:2000] + torch.rand(2000, 1, generator=g))
+    assert abs(float(lp.mean()) + np.log(4)) < 0.1

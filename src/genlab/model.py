@@ -17,6 +17,7 @@ standardisation to every log-density, seeds the random streams, and restores obs
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -177,7 +178,7 @@ class GenerativeModel(nn.Module):
         y = self._labels_for(y, n)
         with seeded(seed):
             self.eval()
-            z = self._sample(n, y, **sampler_options)
+            z = self._sample(n, y, **self._options(self._sample, sampler_options, "sample"))
         return self.normalizer.inverse(z.detach().reshape(n, self.dim)).reshape(n, *self.shape)
 
     def log_prob(self, x, *, y=None, seed=None, **options) -> torch.Tensor:
@@ -187,6 +188,7 @@ class GenerativeModel(nn.Module):
         x = as_tensor(x, self.shape)
         y = self._labels_for(y, x.shape[0])
         z = self.normalizer(x.reshape(x.shape[0], -1))
+        options = self._options(self._log_prob, options, "log_prob")
         out = []
         with seeded(seed):
             self.eval()
@@ -210,7 +212,7 @@ class GenerativeModel(nn.Module):
         z = torch.where(flat_mask, z, torch.zeros(()))
         with seeded(seed):
             self.eval()
-            z = self._impute(z, flat_mask, **options).detach()
+            z = self._impute(z, flat_mask, **self._options(self._impute, options, "impute")).detach()
         out = self.normalizer.inverse(z).reshape(t.shape)
         return torch.where(mask, t, out)
 
@@ -221,6 +223,24 @@ class GenerativeModel(nn.Module):
         save(self, path)
 
     # ----------------------------------------------------------------- helpers
+    def _options(self, hook, options: dict, what: str) -> dict:
+        """Check ``options`` against the keyword parameters of ``hook``: an unknown one is a ConfigError.
+
+        A hook that takes ``**opts`` checks its options itself.
+        """
+        params = inspect.signature(hook).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return options
+        accepted = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+                    or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigError(
+                f"unknown {what} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
+                f"'{self.name}'; accepted: {', '.join(accepted) or 'none'}"
+            )
+        return options
+
     def _labels_for(self, y, n: int) -> torch.Tensor | None:
         if y is None:
             return None

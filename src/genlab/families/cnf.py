@@ -36,7 +36,7 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
-from genlab.nn.mlp import _activation
+from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
 
 __all__ = ["CNF", "CNFConfig", "ConcatSquashMLP", "ODEFunc"]
@@ -191,14 +191,11 @@ class CNF(GenerativeModel):
         return -logp + c.kinetic * kin + c.jacobian * frob
 
     def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
-                  trace: str = "auto", **opts) -> torch.Tensor:
-        _no_extra(opts, "log_prob")
+                  trace: str = "auto") -> torch.Tensor:
         with torch.no_grad():
             return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace)
 
-    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
-                **opts) -> torch.Tensor:
-        _no_extra(opts, "sample")
+    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50) -> torch.Tensor:
         field = self.odefunc.field
         with torch.no_grad():
             eps = torch.randn(n, self.dim)
@@ -207,9 +204,7 @@ class CNF(GenerativeModel):
         return z
 
     def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5,
-                method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto",
-                **opts) -> torch.Tensor:
-        _no_extra(opts, "impute")
+                method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto") -> torch.Tensor:
         c = self.config
         eps = rademacher(z) if self._trace_method(trace) == "hutchinson" else None
 
@@ -223,8 +218,3 @@ class CNF(GenerativeModel):
 def _check_solver(method: str) -> None:
     if method not in _ADAPTIVE + _FIXED:
         raise ConfigError(f"unknown ODE solver {method!r}; choose from {', '.join(_ADAPTIVE + _FIXED)}")
-
-
-def _no_extra(opts: dict, what: str) -> None:
-    if opts:
-        raise ConfigError(f"unknown cnf {what} option(s): {', '.join(sorted(opts))}")

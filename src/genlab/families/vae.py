@@ -130,8 +130,7 @@ class VAE(GenerativeModel):
         beta = min(1.0, self._step / c.kl_warmup) if c.kl_warmup > 0 else 1.0
         return -self.elbo(z, 1, beta)
 
-    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae", **opts) -> torch.Tensor:
-        _no_extra(opts, "log_prob")
+    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae") -> torch.Tensor:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         with torch.no_grad():
@@ -141,16 +140,14 @@ class VAE(GenerativeModel):
                 return self.elbo(z, k)
         raise ConfigError(f"bound must be 'iwae' or 'elbo', got {bound!r}")
 
-    def _sample(self, n, y, *, noise: bool = True, **opts) -> torch.Tensor:
-        _no_extra(opts, "sample")
+    def _sample(self, n, y, *, noise: bool = True) -> torch.Tensor:
         with torch.no_grad():
             mean = self.decoder(torch.randn(n, self.latent))
             return mean + torch.exp(0.5 * self.decoder_log_var()) * torch.randn_like(mean) if noise else mean
 
     @torch.no_grad()
     def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean",
-                sampler: str = "mwg", **opts) -> torch.Tensor:
-        _no_extra(opts, "impute")
+                sampler: str = "mwg") -> torch.Tensor:
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
         if sampler not in ("mwg", "pseudo_gibbs"):
@@ -179,8 +176,3 @@ class VAE(GenerativeModel):
         if method == "mean" and kept:
             x = torch.where(mask, z, total / kept)
         return x
-
-
-def _no_extra(opts: dict, what: str) -> None:
-    if opts:
-        raise ConfigError(f"unknown vae {what} option(s): {', '.join(sorted(opts))}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MLP", "ConditionalMLP"]
+__all__ = ["MLP", "ConditionalMLP", "make_activation"]
 
 
-def _activation(name: str) -> nn.Module:
+def make_activation(name: str) -> nn.Module:
     acts = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "softplus": nn.Softplus}
     if name not in acts:
         from genlab.errors import ConfigError
@@ -24,7 +24,7 @@ class MLP(nn.Sequential):
         layers: list[nn.Module] = []
         d = in_dim
         for _ in range(depth):
-            layers += [nn.Linear(d, hidden), _activation(activation)]
+            layers += [nn.Linear(d, hidden), make_activation(activation)]
             d = hidden
         layers.append(nn.Linear(d, out_dim))
         super().__init__(*layers)
@@ -54,11 +54,11 @@ class ConditionalMLP(nn.Module):
 
         self.embed_t = embedding if embedding is not None else SinusoidalEmbedding(emb_dim)
         self.embed_y = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        self.cond = nn.Sequential(nn.Linear(emb_dim, hidden), _activation(activation), nn.Linear(hidden, hidden))
+        self.cond = nn.Sequential(nn.Linear(emb_dim, hidden), make_activation(activation), nn.Linear(hidden, hidden))
         self.inp = nn.Linear(dim, hidden)
         self.hidden = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
         self.cond_proj = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
-        self.act = _activation(activation)
+        self.act = make_activation(activation)
         self.out = nn.Linear(hidden, out_dim if out_dim is not None else dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
