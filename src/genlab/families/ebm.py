@@ -136,10 +136,7 @@ class EBM(GenerativeModel):
         return res
 
     def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None,
-                  ais_transition: str = "mala", refresh: bool = False, **opts) -> torch.Tensor:
-        if opts:
-            raise ConfigError(f"unknown ebm log_prob option(s) {sorted(opts)}; valid: ais_steps, ais_chains, "
-                              "ais_transition, refresh")
+                  ais_transition: str = "mala", refresh: bool = False) -> torch.Tensor:
         want = [int(ais_steps or self.config.ais_steps), int(ais_chains or self.config.ais_chains)]
         if refresh or torch.isnan(self.log_Z) or self.ais_settings.tolist() != want:
             self.estimate_log_Z(*want, ais_transition=ais_transition)
@@ -148,10 +145,7 @@ class EBM(GenerativeModel):
 
     # ------------------------------------------------------------------ sampling and imputation
     def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None,
-                mala_steps: int = 100, **opts) -> torch.Tensor:
-        if opts:
-            raise ConfigError(f"unknown ebm sampler option(s) {sorted(opts)}; valid: sampler, steps, step_size, "
-                              "mala_steps")
+                mala_steps: int = 100) -> torch.Tensor:
         steps = int(steps if steps is not None else self.config.sample_steps)
         if steps < 1 or mala_steps < 0:
             raise ConfigError(f"steps must be >= 1 and mala_steps >= 0, got {steps}, {mala_steps}")
@@ -169,9 +163,6 @@ class EBM(GenerativeModel):
             return mala_sample(lambda x: -self.energy(x), z, steps, step_size=h)
         raise ConfigError(f"unknown ebm sampler {sampler!r}; choose 'ald' or 'mala'")
 
-    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean",
-                **opts) -> torch.Tensor:
-        if opts:
-            raise ConfigError(f"unknown ebm impute option(s) {sorted(opts)}; valid: steps, step_size, method")
+    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean") -> torch.Tensor:
         h = 0.5 * self.ladder.sigma_min**2 if step_size is None else float(step_size)
         return langevin_impute(lambda x: -self.energy(x), z, mask, steps=int(steps), step_size=h, method=method)

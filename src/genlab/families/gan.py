@@ -101,17 +101,12 @@ class GAN(GenerativeModel):
 
         self.history = train(self, None, z, y, spec, step_fn=step)
 
-    def _sample(self, n, y, **opts) -> torch.Tensor:
-        if opts:
-            raise ConfigError(f"gan sampling takes no options, got {sorted(opts)}")
+    def _sample(self, n, y) -> torch.Tensor:
         with torch.no_grad():
             return self.generator(torch.randn(n, self.config.latent_dim))
 
     def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01,
-                realism: float = 1.0, **opts) -> torch.Tensor:
-        if opts:
-            raise ConfigError(f"unknown gan impute option(s) {sorted(opts)}; valid: steps, restarts, lr, prior, "
-                              "realism")
+                realism: float = 1.0) -> torch.Tensor:
         if int(steps) < 1 or int(restarts) < 1 or not lr > 0 or prior < 0 or realism < 0:
             raise ConfigError("gan impute needs steps >= 1, restarts >= 1, lr > 0, prior >= 0 and realism >= 0")
         n, r, k = z.shape[0], int(restarts), self.config.latent_dim
