@@ -89,7 +89,8 @@ class GenerativeModel(nn.Module):
         self.trained_steps = 0
         self.fitted = False
         self.fit_time: float | None = None
-        self.build()
+        with seeded(0):  # initial weights do not depend on the caller's global RNG state
+            self.build()
         if self.likelihood not in LIKELIHOODS:
             raise ConfigError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}")
 

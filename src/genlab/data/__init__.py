@@ -11,6 +11,7 @@ import difflib
 import os
 from pathlib import Path
 
+from genlab.data.color_digits import COLOR_SETS
 from genlab.data.dataset import Dataset
 from genlab.data.files import SUFFIXES, load_file
 from genlab.data.sklearn_sets import REAL, load_real
@@ -23,7 +24,7 @@ __all__ = ["Dataset", "names", "load"]
 
 def names() -> list[str]:
     """All built-in data set names, sorted."""
-    return sorted([*SYNTHETIC, *REAL])
+    return sorted([*SYNTHETIC, *REAL, *COLOR_SETS])
 
 
 def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) -> Dataset:
@@ -38,15 +39,17 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) 
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise DataError(f"expected a data set name or a file path, got {type(name_or_path).__name__}")
     text = os.fspath(name_or_path)
-    builtin = text if text in SYNTHETIC or text in REAL else None
+    builtin = text if text in names() else None
     if builtin is None and not Path(text).exists():
         key = text.strip().lower().replace("-", "_")
-        builtin = key if key in SYNTHETIC or key in REAL else None
+        builtin = key if key in names() else None
     if builtin is not None:
         if label_column is not None:
             raise DataError(f"label_column applies only to .csv files, not to the built-in set '{builtin}'")
         if builtin in SYNTHETIC:
             return load_synthetic(builtin, n_train=n_train, n_test=n_test, seed=seed)
+        if builtin in COLOR_SETS:
+            return COLOR_SETS[builtin](builtin, n_train=n_train, n_test=n_test, seed=seed)
         return load_real(builtin, n_train=n_train, n_test=n_test, seed=seed)
     p = Path(text)
     if p.exists():
