@@ -161,7 +161,9 @@ def test_gmm10_entropy_and_moments():
 def test_names():
     names = gd.names()
     assert names == sorted(names)
-    assert set(names) == set(TWO_D) | set(N_D) | set(REAL)
+    from genlab.data.color_digits import COLOR_SETS
+
+    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS)
     assert set(gd.__all__) == {"Dataset", "names", "load"}
 
 

@@ -1,0 +1,9 @@
+"""Uses of a density: a generative (Bayes) classifier and an anomaly detector, both scikit-learn estimators.
+
+They reach models only through the registry and the contract (:mod:`genlab.apps.density`).
+"""
+
+from genlab.apps.anomaly import AnomalyDetector
+from genlab.apps.classifier import BayesClassifier
+
+__all__ = ["BayesClassifier", "AnomalyDetector"]

@@ -1,0 +1,131 @@
+"""``genlab classify`` and ``genlab anomaly``: apply a saved BayesClassifier / AnomalyDetector to a data file.
+
+Both read the run directory written by ``BayesClassifier.save`` / ``AnomalyDetector.save`` and an input file
+(.npy, .npz with array ``x``, .csv). Rows whose width equals the model's number of values are reshaped to its
+per-sample shape (so a CSV of flattened 8x8 images works with an image model). Output (``--out``):
+``.npy`` holds the predictions only; ``.npz`` and ``.csv`` hold everything; without ``--out`` the CSV table goes
+to stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import click
+import numpy as np
+
+from genlab.cli.common import SETTINGS, check_suffix, say
+
+__all__ = ["classify", "anomaly", "read_input", "write_table"]
+
+_OUT_SUFFIXES = (".npy", ".npz", ".csv")
+_OUT_HELP = "Output file: .npy (predictions only), .npz or .csv (all columns). Default: CSV on stdout."
+
+
+def read_input(path: str, shape) -> tuple[np.ndarray, np.ndarray | None]:
+    """The samples of ``path`` in the model's per-sample ``shape`` and its labels (or None); DataError otherwise."""
+    from genlab.data.files import read_data
+    from genlab.errors import DataError
+
+    x, y, _ = read_data(path)
+    shape = tuple(shape)
+    if tuple(x.shape[1:]) != shape:
+        if math.prod(x.shape[1:]) != math.prod(shape):
+            raise DataError(f"--input {path} has per-sample shape {tuple(x.shape[1:])}, but the model was trained on "
+                            f"shape {shape} ({math.prod(shape)} values per sample)")
+        x = x.reshape(len(x), *shape)
+    return x, y
+
+
+def write_table(columns: dict[str, np.ndarray], out: Path | None, main: str) -> None:
+    """Write ``columns`` to ``out`` (.npy: column ``main`` only; .npz: every column; .csv) or as CSV to stdout."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = None if out is None else out.suffix.lower()
+    if suffix == ".npy":
+        np.save(out, columns[main])
+        return
+    if suffix == ".npz":
+        np.savez(out, **columns)
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(columns))
+    for row in zip(*columns.values(), strict=True):
+        writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v for v in row])
+    if out is None:
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        out.write_text(buf.getvalue())
+
+
+def _out_path(out: str | None) -> Path | None:
+    return None if out is None else check_suffix(out, _OUT_SUFFIXES, "--out")
+
+
+@click.command("classify", context_settings=SETTINGS)
+@click.argument("run_dir")
+@click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x', optional labels "
+              "'y') or .csv file of samples.")
+@click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
+@click.option("--quiet", is_flag=True, help="No summary line.")
+def classify(run_dir, input_, out, quiet):
+    """Classify the samples in --input with the BayesClassifier saved in RUN_DIR.
+
+    Columns: prediction, then p_<class> (posterior probability of every class). When the input carries labels
+    (array 'y' of a .npz), the summary line reports the accuracy.
+
+    \b
+    Saving a classifier (Python):
+      genlab.BayesClassifier("gmm", config={"n_components": 1}).fit(x, y).save("runs/clf")
+    Examples:
+      genlab classify runs/clf --input digits.npz --out predictions.csv
+      genlab classify runs/clf --input digits.npy
+    """
+    from genlab.apps.classifier import BayesClassifier
+
+    out_path = _out_path(out)
+    clf = BayesClassifier.load(run_dir)
+    x, y = read_input(input_, clf.shape_)
+    proba = clf.predict_proba(x)
+    pred = clf.classes_[np.argmax(proba, axis=1)]
+    columns = {"prediction": pred, **{f"p_{c}": proba[:, k] for k, c in enumerate(clf.classes_.tolist())}}
+    write_table(columns, out_path, "prediction")
+    if out_path is not None:
+        acc = "" if y is None or y.shape != pred.shape else f", accuracy {np.mean(pred == y):.4f}"
+        say(f"classified {len(x)} samples into {len(clf.classes_)} classes{acc} -> {out_path}", quiet)
+
+
+@click.command("anomaly", context_settings=SETTINGS)
+@click.argument("run_dir")
+@click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x') or .csv file of "
+              "samples.")
+@click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
+@click.option("--quiet", is_flag=True, help="No summary line.")
+def anomaly(run_dir, input_, out, quiet):
+    """Score the samples in --input with the AnomalyDetector saved in RUN_DIR.
+
+    Columns: prediction (+1 normal, -1 anomaly), score (log-likelihood, nats), decision (score - threshold;
+    negative for anomalies).
+
+    \b
+    Saving a detector (Python):
+      genlab.AnomalyDetector("gmm", contamination=0.05).fit(x_normal).save("runs/det")
+    Examples:
+      genlab anomaly runs/det --input new.csv --out flags.csv
+    """
+    from genlab.apps.anomaly import AnomalyDetector
+
+    out_path = _out_path(out)
+    det = AnomalyDetector.load(run_dir)
+    x, _ = read_input(input_, det.shape_)
+    score = det.score_samples(x)
+    decision = score - det.threshold_
+    pred = np.where(np.nan_to_num(decision, nan=-np.inf) < 0, -1, 1)
+    write_table({"prediction": pred, "score": score, "decision": decision}, out_path, "prediction")
+    if out_path is not None:
+        say(f"flagged {int((pred < 0).sum())} of {len(x)} samples as anomalies (threshold {det.threshold_:.4g} "
+            f"nats) -> {out_path}", quiet)
