@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+torch.set_num_threads(1)  # small networks: one thread per test worker is faster and avoids oversubscription
+
 
 @pytest.fixture
 def gauss2d():

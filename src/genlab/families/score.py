@@ -164,8 +164,11 @@ class ScoreModel(GenerativeModel):
         """
         if not isinstance(module, nn.Module):
             raise ConfigError(f"a backbone must be a torch.nn.Module, got {type(module).__name__}")
-        with torch.no_grad():
-            out = module(torch.zeros(2, self.dim), torch.full((2,), 0.5), y=None)
+        try:
+            with torch.no_grad():
+                out = module(torch.zeros(2, self.dim), torch.full((2,), 0.5), y=None)
+        except (TypeError, RuntimeError) as err:
+            raise ConfigError(f"the backbone must be callable as net(x, t, y=None): {err}") from None
         if tuple(out.shape) != (2, self.dim):
             raise ConfigError(f"backbone output has shape {tuple(out.shape)} for input (2, {self.dim}); expected (2, {self.dim})")
         self.net, self._custom_backbone = module, True
