@@ -53,6 +53,7 @@ class NeuralConfig(ModelConfig):
     ema: float = 0.0  # EMA decay of the weights used after training; 0 = off
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 = off
+    lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 5% of lr over the steps or the time budget)
 
 
 @contextlib.contextmanager
@@ -149,10 +150,13 @@ class GenerativeModel(nn.Module):
             ema=getattr(cfg, "ema", 0.0),
             weight_decay=getattr(cfg, "weight_decay", 0.0),
             grad_clip=getattr(cfg, "grad_clip", 0.0),
+            lr_schedule=getattr(cfg, "lr_schedule", "constant"),
             label=self.name,
         )
         if spec.batch_size < 1 or spec.lr <= 0:
             raise ConfigError("batch_size and lr must be positive")
+        if spec.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"lr_schedule must be 'constant' or 'cosine', got {spec.lr_schedule!r}")
         flat = x.reshape(x.shape[0], -1)
         if dequantize:
             # statistics of x + U[0, 1): mean shifts by 1/2, variance grows by 1/12

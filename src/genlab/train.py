@@ -1,6 +1,7 @@
 """The one training loop shared by every neural family.
 
-Adam (AdamW when ``weight_decay`` > 0), optional gradient clipping and EMA of the weights,
+Adam (AdamW when ``weight_decay`` > 0), an optional cosine learning-rate decay (Loshchilov & Hutter 2017)
+over the steps or the time budget, optional gradient clipping and EMA of the weights,
 ``steps`` and/or a wall-clock ``time_budget`` (whichever ends first; the loop stops cleanly
 between steps), seeded epoch shuffling, a progress bar on terminals, and a per-step history.
 Losses are callables returning a per-sample loss ``(B,)``; the loop reduces with the mean.
@@ -8,6 +9,7 @@ Losses are callables returning a per-sample loss ``(B,)``; the loop reduces with
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ class TrainSpec:
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     label: str = "training"
+    lr_schedule: str = "constant"  # or "cosine": decays to 5% of lr over the steps or the time budget
     dequantize: torch.Tensor | None = None  # per-dimension width of uniform noise added to every batch
 
     def noisy(self, z: torch.Tensor) -> torch.Tensor:
@@ -69,6 +72,14 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _progress(step: int, steps: int | None, elapsed: float, budget: float | None) -> float:
+    """Fraction of training done: by steps or by time, whichever is further along."""
+    done = step / steps if steps else 0.0
+    if budget:
+        done = max(done, elapsed / budget)
+    return min(done, 1.0)
 
 
 def train(
@@ -114,6 +125,10 @@ def train(
             if step_fn is not None:
                 record = step_fn(xb, yb, step)
             else:
+                if spec.lr_schedule == "cosine":
+                    progress = _progress(step - 1, spec.steps, time.perf_counter() - start, spec.time_budget)
+                    for group in opt.param_groups:
+                        group["lr"] = spec.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
                 loss = loss_fn(xb, yb).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

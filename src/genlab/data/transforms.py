@@ -30,7 +30,7 @@ class Standardizer(nn.Module):
             return self
         self.mean.copy_(x.mean(0))
         std = x.std(0, unbiased=False) if x.shape[0] > 1 else torch.ones_like(self.std)
-        floor = max(float(std.mean()) * 1e-3, 1e-6)
+        floor = max(float(std.mean()) * 1e-2, 1e-6)
         self.std.copy_(std.clamp_min(floor))
         return self
 

@@ -66,6 +66,7 @@ class ScoreConfig(NeuralConfig):
     steps: int = 4000
     batch_size: int = 512
     lr: float = 2e-3
+    lr_schedule: str = "cosine"
     ema: float = 0.999
     hidden: int = 128  # width of the ConditionalMLP
     depth: int = 3  # residual hidden layers

@@ -52,7 +52,7 @@ def _log_normal(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> t
 @dataclass
 class VAEConfig(NeuralConfig):
     latent_dim: int = 0  # L; 0 = auto: min(16, max(2, D // 4))
-    hidden: int = 256
+    hidden: int = 64  # small by default: wider decoders overfit ~1k-image sets like digits (docs/benchmarks.md)
     depth: int = 2  # hidden layers of the encoder and of the decoder (0 = linear maps)
     activation: str = "silu"
     decoder_variance: str = "dim"  # "dim" (one sigma^2 per dimension) or "global"
