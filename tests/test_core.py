@@ -73,7 +73,7 @@ def test_train_loop_steps_history_and_seed():
     runs = []
     for _ in range(2):
         mod = _Quadratic()
-        hist = train(mod, lambda xb, yb: (xb - mod.w).pow(2).sum(1), x, None, TrainSpec(steps=300, lr=0.05, progress=False, seed=4))
+        hist = train(mod, lambda xb, yb, mod=mod: (xb - mod.w).pow(2).sum(1), x, None, TrainSpec(steps=300, lr=0.05, progress=False, seed=4))
         runs.append(mod.w.detach().clone())
         assert len(hist) == 300 and hist[-1]["step"] == 300 and hist[-1]["loss"] < hist[0]["loss"]
     assert torch.equal(runs[0], runs[1])
