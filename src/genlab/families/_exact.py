@@ -3,6 +3,7 @@
 - :func:`no_options`: hooks that take no options reject any they are given (ConfigError).
 - :func:`langevin_fill`: imputation through the model's own log-density with MALA
   (:func:`genlab.inverse.langevin_impute`), with its option names checked.
+- :class:`MaximumLikelihood`: the hooks of a model trained by maximum likelihood on its own ``_logp(z)``.
 - :func:`activation`: an activation *constructor* by name (for zuko's MLPs, which build one per layer).
 """
 
@@ -18,7 +19,7 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.nn.mlp import make_activation as _activation
 
-__all__ = ["no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
+__all__ = ["MaximumLikelihood", "no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
 
 LANGEVIN_OPTIONS = frozenset(inspect.signature(langevin_impute).parameters) - {"log_prob", "z", "mask"}
 
@@ -44,3 +45,22 @@ def activation(name: str) -> Callable[[], nn.Module]:
         return _activation(name)
 
     return make
+
+
+class MaximumLikelihood:
+    """Mixin for families with a tractable ``_logp(z) -> (N,)``: the loss is -log p(z), ``_log_prob`` is ``_logp``.
+
+    The first fit re-creates the weights under the fit seed, so that ``fit(seed=s)`` reproduces.
+    """
+
+    def _fit(self, z, y, spec) -> None:
+        if not self.fitted:
+            self.build()
+        super()._fit(z, y, spec)
+
+    def loss(self, z, y) -> torch.Tensor:
+        return -self._logp(z)
+
+    def _log_prob(self, z, y) -> torch.Tensor:
+        with torch.set_grad_enabled(z.requires_grad):
+            return self._logp(z)

@@ -38,6 +38,15 @@ def _check_method(method: str) -> None:
         raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
 
 
+def _mask_patterns(mask: torch.Tensor):
+    """Group rows by their mask: yields (rows, observed columns, missing columns) for patterns with a gap."""
+    patterns, inverse = torch.unique(mask, dim=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        m = (~pattern).nonzero().squeeze(1)
+        if m.numel():
+            yield (inverse == p).nonzero().squeeze(1), pattern.nonzero().squeeze(1), m
+
+
 def _mvn_logpdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
     """log N(x; mean, cov) for x (N, d), mean (K, d), cov (K, d, d) -> (N, K)."""
     L = torch.linalg.cholesky(cov)
@@ -106,12 +115,7 @@ class GMM(GenerativeModel):
     def _impute(self, z, mask, *, method: str = "mean") -> torch.Tensor:
         _check_method(method)
         out = z.double().clone()
-        patterns, inverse = torch.unique(mask, dim=0, return_inverse=True)
-        for p, pattern in enumerate(patterns):
-            rows = (inverse == p).nonzero().squeeze(1)
-            o, m = pattern.nonzero().squeeze(1), (~pattern).nonzero().squeeze(1)
-            if m.numel() == 0:
-                continue
+        for rows, o, m in _mask_patterns(mask):
             S = self.covariances
             mu_m = self.means[:, m].expand(rows.numel(), -1, -1)  # (R, K, dm)
             cov_m = S[:, m][:, :, m]
@@ -195,12 +199,7 @@ class KDE(GenerativeModel):
     def _impute(self, z, mask, *, method: str = "mean") -> torch.Tensor:
         _check_method(method)
         out = z.clone()
-        patterns, inverse = torch.unique(mask, dim=0, return_inverse=True)
-        for p, pattern in enumerate(patterns):
-            rows = (inverse == p).nonzero().squeeze(1)
-            o, m = pattern.nonzero().squeeze(1), (~pattern).nonzero().squeeze(1)
-            if m.numel() == 0:
-                continue
+        for rows, o, m in _mask_patterns(mask):
             if o.numel() > 0:
                 r = torch.softmax(self._kernel_logits(out[rows][:, o], o), dim=1)  # (R, n)
             else:

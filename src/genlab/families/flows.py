@@ -42,7 +42,7 @@ import zuko
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.families._exact import activation, langevin_fill
+from genlab.families._exact import MaximumLikelihood, activation, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.registry import register
 
@@ -82,7 +82,7 @@ class NSFConfig(MAFConfig):
     passes: int = 0  # 0 = fully autoregressive (D passes to sample); 2 = coupling
 
 
-class ZukoFlow(GenerativeModel):
+class ZukoFlow(MaximumLikelihood, GenerativeModel):
     """A zuko normalizing flow behind the genlab contract; subclasses choose ``zuko_flow`` and its arguments."""
 
     Config = FlowConfig
@@ -116,17 +116,6 @@ class ZukoFlow(GenerativeModel):
         return self.dist().log_prob(z)
 
     # ------------------------------------------------------------------ hooks
-    def _fit(self, z, y, spec) -> None:
-        if not self.fitted:  # initialise the weights from the fit seed, so that fit(seed=s) reproduces
-            self.build()
-        super()._fit(z, y, spec)
-
-    def loss(self, z, y) -> torch.Tensor:
-        return -self._logp(z)
-
-    def _log_prob(self, z, y) -> torch.Tensor:
-        with torch.set_grad_enabled(z.requires_grad):
-            return self._logp(z)
 
     def _sample(self, n, y) -> torch.Tensor:
         with torch.no_grad():

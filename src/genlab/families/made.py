@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
-from genlab.families._exact import LANGEVIN_OPTIONS, langevin_fill, no_options
+from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, langevin_fill, no_options
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
@@ -100,7 +100,7 @@ class MADEConfig(NeuralConfig):
 
 
 @register
-class MADE(GenerativeModel):
+class MADE(MaximumLikelihood, GenerativeModel):
     """MADE with K-component Gaussian-mixture conditionals (Germain et al. 2015; MoG as in Papamakarios et al. 2017)."""
 
     name = "made"
@@ -148,17 +148,6 @@ class MADE(GenerativeModel):
         return (z - mu[..., 0]) * torch.exp(-log_sigma[..., 0])
 
     # ------------------------------------------------------------------ hooks
-    def _fit(self, z, y, spec) -> None:
-        if not self.fitted:  # initialise the weights from the fit seed, so that fit(seed=s) reproduces
-            self.build()
-        super()._fit(z, y, spec)
-
-    def loss(self, z, y) -> torch.Tensor:
-        return -self._logp(z)
-
-    def _log_prob(self, z, y) -> torch.Tensor:
-        with torch.set_grad_enabled(z.requires_grad):
-            return self._logp(z)
 
     @torch.no_grad()
     def _ancestral(self, z: torch.Tensor, start: int) -> torch.Tensor:
