@@ -138,3 +138,23 @@ def test_impute_conditional_mean_of_correlated_gaussian(gauss2d):
     assert torch.equal(filled[:, 0], query[:, 0])
     est = filled[:, 1].view(20, 3).mean(0)
     assert torch.allclose(est, -2 + 0.8 * (x1 - 1), atol=0.15)
+
+
+def test_conditional_flow_through_zuko_context():
+    """Two labelled blobs: p(x | y) puts each class at its own blob; p(x) mixes them; checkpoints keep it."""
+    import genlab
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (1000,), generator=g)
+    centers = torch.tensor([[-3.0, 0.0], [3.0, 0.0]])
+    x = centers[y] + 0.5 * torch.randn(1000, 2, generator=g)
+    m = genlab.create("maf", (2,), dropout=0.0).fit(x, y, steps=300, seed=0, progress=False)
+    for k in (0, 1):
+        s = m.sample(200, y=k, seed=1)
+        assert ((s[:, 0] > 0) == bool(k)).float().mean() > 0.95
+    pts = centers.clone()
+    lp_cond = m.log_prob(pts, y=torch.tensor([0, 0]))
+    assert lp_cond[0] > lp_cond[1] + 5  # blob 0 is likely under class 0, blob 1 is not
+    lp_marg = m.log_prob(pts)  # mixture over a uniform label
+    assert torch.allclose(lp_marg, torch.logsumexp(torch.stack([m.log_prob(pts, y=torch.full((2,), k)) for k in (0, 1)]), 0)
+                          - torch.log(torch.tensor(2.0)), atol=1e-4)

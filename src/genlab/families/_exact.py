@@ -48,7 +48,7 @@ def activation(name: str) -> Callable[[], nn.Module]:
 
 
 class MaximumLikelihood:
-    """Mixin for families with a tractable ``_logp(z) -> (N,)``: the loss is -log p(z), ``_log_prob`` is ``_logp``.
+    """Mixin for families with a tractable ``_logp(z, y=None) -> (N,)``: loss -log p(z | y); ``_log_prob`` is ``_logp``.
 
     The first fit re-creates the weights under the fit seed, so that ``fit(seed=s)`` reproduces.
     """
@@ -59,8 +59,8 @@ class MaximumLikelihood:
         super()._fit(z, y, spec)
 
     def loss(self, z, y) -> torch.Tensor:
-        return -self._logp(z)
+        return -self._logp(z, y)
 
     def _log_prob(self, z, y) -> torch.Tensor:
         with torch.set_grad_enabled(z.requires_grad):
-            return self._logp(z)
+            return self._logp(z, y)

@@ -34,6 +34,7 @@ Imputation samples the conditional p(z_m | z_o) with MALA on the model's own log
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -87,6 +88,7 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
 
     Config = FlowConfig
     likelihood = "exact"
+    conditional = True  # with labels, a conditional flow p(z | y): the one-hot label is zuko's context
     zuko_flow: ClassVar[type] = zuko.flows.MAF
 
     def flow_kwargs(self) -> dict:
@@ -102,24 +104,33 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
         if not 0.0 <= c.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {c.dropout}")
         self.flow = self.zuko_flow(
-            self.dim, 0, transforms=c.transforms, hidden_features=tuple(c.hidden_features),
+            self.dim, self.num_classes or 0, transforms=c.transforms, hidden_features=tuple(c.hidden_features),
             activation=activation(c.activation), **self.flow_kwargs(),
         )
         if c.dropout > 0:
             _add_dropout(self.flow, c.dropout)
 
     def dist(self, y: torch.Tensor | None = None) -> torch.distributions.Distribution:
-        """The flow's distribution p(z) (later: p(z | context))."""
-        return self.flow(None)
+        """The flow's distribution: p(z), or p(z | y) with the one-hot label ``y`` as zuko's context."""
+        if y is None:
+            return self.flow(None)
+        return self.flow(nn.functional.one_hot(y, self.num_classes).to(torch.float32))
 
-    def _logp(self, z: torch.Tensor) -> torch.Tensor:
-        return self.dist().log_prob(z)
+    def _logp(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes and y is None:  # p(z) = sum_y p(y) p(z | y), with a uniform p(y)
+            k = self.num_classes
+            labels = torch.arange(k).repeat_interleave(z.shape[0])
+            lp = self.dist(labels).log_prob(z.repeat(k, 1)).reshape(k, -1)
+            return torch.logsumexp(lp, 0) - math.log(k)
+        return self.dist(y).log_prob(z)
 
     # ------------------------------------------------------------------ hooks
 
     def _sample(self, n, y) -> torch.Tensor:
+        if self.num_classes and y is None:  # a uniform label per sample
+            y = torch.randint(self.num_classes, (n,))
         with torch.no_grad():
-            return self.dist().sample((n,))
+            return self.dist().sample((n,)) if y is None else self.dist(y).sample()
 
     def _impute(self, z, mask, **opts) -> torch.Tensor:
         return langevin_fill(self._logp, z, mask, opts)

@@ -137,7 +137,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
         u = (z.unsqueeze(-1) - mu) * torch.exp(-log_sigma)
         return torch.logsumexp(log_pi - 0.5 * u.pow(2) - log_sigma - _LOG_SQRT_2PI, dim=-1)
 
-    def _logp(self, z: torch.Tensor) -> torch.Tensor:
+    def _logp(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # unconditional: y is None
         return self._logp_dims(z).sum(1)
 
     def to_base(self, z: torch.Tensor) -> torch.Tensor:
