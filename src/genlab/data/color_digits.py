@@ -14,10 +14,10 @@ stratified). Labels are the digit classes; values are continuous (``discrete_lev
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from genlab.data.dataset import Dataset
-from genlab.data.split import rng_for, split_indices
+from genlab.data.sklearn_sets import labelled_split
+from genlab.data.split import rng_for
 
 __all__ = ["COLOR_SETS", "load_color_digits", "hsv_to_rgb", "digit_colours"]
 
@@ -50,15 +50,7 @@ def load_color_digits(name: str = "color_digits", *, n_train: int | None = None,
     gray = np.asarray(bunch.data, dtype=np.float64).reshape(-1, 1, 8, 8)
     y = np.asarray(bunch.target, dtype=np.int64)
     x = (gray * digit_colours(y)[:, :, None, None]).astype(np.float32)
-    tr, te = split_indices(len(x), y, seed, n_train=n_train, n_test=n_test, fixed_split=True, name=name)
-    return Dataset(
-        name=name,
-        train=torch.from_numpy(np.ascontiguousarray(x[tr])),
-        test=torch.from_numpy(np.ascontiguousarray(x[te])),
-        labels_train=torch.from_numpy(y[tr]),
-        labels_test=torch.from_numpy(y[te]),
-        discrete_levels=None,
-    )
+    return labelled_split(name, x, y, seed, n_train=n_train, n_test=n_test, levels=None)
 
 
 #: derived real sets: name -> loader(name, n_train=, n_test=, seed=)

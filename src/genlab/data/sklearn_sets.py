@@ -15,7 +15,7 @@ import torch
 from genlab.data.dataset import Dataset
 from genlab.data.split import split_indices
 
-__all__ = ["REAL", "real_names", "load_real"]
+__all__ = ["REAL", "real_names", "load_real", "labelled_split"]
 
 #: name -> (sklearn loader name, per-sample shape or None for flat, discrete levels)
 REAL: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
@@ -40,11 +40,17 @@ def load_real(name: str, *, n_train: int | None = None, n_test: int | None = Non
     y = np.asarray(bunch.target, dtype=np.int64)
     if shape is not None:
         x = x.reshape(len(x), *shape)
+    return labelled_split(name, x, y, seed, n_train=n_train, n_test=n_test, levels=levels)
+
+
+def labelled_split(name: str, x: np.ndarray, y: np.ndarray, seed: int, *, n_train: int | None, n_test: int | None,
+                   levels: int | None) -> Dataset:
+    """A :class:`Dataset` from arrays with labels, split by the seeded stratified split of the real sets."""
     tr, te = split_indices(len(x), y, seed, n_train=n_train, n_test=n_test, fixed_split=True, name=name)
     return Dataset(
         name=name,
-        train=torch.from_numpy(np.ascontiguousarray(x[tr])),
-        test=torch.from_numpy(np.ascontiguousarray(x[te])),
+        train=torch.from_numpy(np.ascontiguousarray(x[tr], dtype=np.float32)),
+        test=torch.from_numpy(np.ascontiguousarray(x[te], dtype=np.float32)),
         labels_train=torch.from_numpy(y[tr]),
         labels_test=torch.from_numpy(y[te]),
         discrete_levels=levels,
