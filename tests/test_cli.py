@@ -323,3 +323,14 @@ def test_bad_use_of_a_run(run_dir, tmp_path, args, words):
     r = run(*[str(a).format(run=run_dir, tmp=tmp_path) for a in args])
     assert_usage_error(r, *words)
     assert not (tmp_path / "s.npy").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_train_conditional_flag(tmp_path):
+    r = run("train", "gmm", "--data", "eight_gaussians", "--steps", 1, "--conditional", "--out", tmp_path / "g")
+    assert r.exit_code == 2 and "unconditional" in r.stderr
+    r = run("train", "maf", "--data", "eight_gaussians", "--steps", 2, "--conditional", "--out", tmp_path / "m",
+            "--quiet")
+    assert r.exit_code == 0, r.stderr
+    import genlab
+
+    assert genlab.load(tmp_path / "m").num_classes == 8

@@ -11,12 +11,19 @@ __all__ = ["train", "fit_model"]
 
 
 def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0,
-              quiet=False):
-    """Create ``name`` for ``ds`` and fit it on the training split (with labels when both have them)."""
+              quiet=False, conditional=False):
+    """Create ``name`` for ``ds`` and fit it on the training split (on its labels too when ``conditional``)."""
     import genlab
+    from genlab.errors import ConfigError, DataError
 
     cls = genlab.models.get(name)
-    labels = ds.labels_train if cls.conditional else None
+    labels = None
+    if conditional:
+        if not cls.conditional:
+            raise ConfigError(f"model '{name}' is unconditional: train it without --conditional")
+        if ds.labels_train is None:
+            raise DataError("--conditional needs labelled data (a built-in labelled set, .npz with 'y', or --label-column)")
+        labels = ds.labels_train
     model = genlab.create(name, ds.shape, **overrides)
     return model.fit(ds.train, labels, steps=steps, time_budget=time_budget, batch_size=batch_size, lr=lr,
                      seed=seed, progress=not quiet, dequantize=ds.discrete_levels is not None)
@@ -35,19 +42,21 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
 @click.option("--seed", type=int, default=0, metavar="N", help="Seed of the data split and of training.")
 @click.option("--batch-size", type=POSITIVE_INT, default=None, metavar="B", help="Batch size (default: the model's config).")
 @click.option("--lr", type=POSITIVE_FLOAT, default=None, metavar="LR", help="Learning rate (default: the model's config).")
+@click.option("--conditional", is_flag=True, help="Train p(x | label) on the data's labels (score models, flows).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Overwrite a run directory that already holds a checkpoint.")
-def train(model, data, steps, time_budget, out, overrides, label_column, seed, batch_size, lr, quiet, force):
+def train(model, data, steps, time_budget, out, overrides, label_column, seed, batch_size, lr, conditional, quiet,
+          force):
     """Train MODEL on --data and save it to --out (checkpoint, history.json, train.json).
 
-    Give --steps, --time-budget or both. Labelled data train conditional models conditionally; other
-    models ignore the labels.
+    Give --steps, --time-budget or both. With --conditional, a conditional model (score models, flows)
+    learns p(x | label) from the data's labels; otherwise labels are not used.
 
     \b
     Examples:
       genlab train gmm --data eight_gaussians --steps 1 --out runs/gmm
       genlab train nsf --data eight_gaussians --time-budget 60 --out runs/nsf --set hidden=128
-      genlab train vp_sde --data points.csv --label-column class --steps 5000 --out runs/vp --force
+      genlab train vp_sde --data points.csv --label-column class --conditional --steps 5000 --out runs/vp --force
     """
     import genlab
     from genlab import registry
@@ -58,8 +67,8 @@ def train(model, data, steps, time_budget, out, overrides, label_column, seed, b
     target = check_target(out, force=force)
     ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
     fitted = fit_model(model, ds, overrides, steps=steps, time_budget=time_budget, batch_size=batch_size, lr=lr,
-                       seed=seed, quiet=quiet)
-    info = {**data_reference(data), "label_column": label_column, "conditional": bool(fitted.conditional and ds.labels_train is not None),
+                       seed=seed, quiet=quiet, conditional=conditional)
+    info = {**data_reference(data), "label_column": label_column, "conditional": conditional,
             "seed": seed, "requested_steps": steps, "time_budget_s": time_budget, "batch_size": batch_size, "lr": lr,
             "overrides": overrides, "n_train": int(ds.train.shape[0])}
     save_run(target, fitted, info)
