@@ -334,3 +334,15 @@ def test_train_conditional_flag(tmp_path):
     import genlab
 
     assert genlab.load(tmp_path / "m").num_classes == 8
+
+
+def test_sample_label(tmp_path):
+    r = run("train", "maf", "--data", "eight_gaussians", "--steps", 2, "--conditional", "--out", tmp_path / "m", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    r = run("sample", tmp_path / "m", "-n", 5, "--label", 3, "--out", tmp_path / "s.npy")
+    assert r.exit_code == 0, r.stderr
+    assert np.load(tmp_path / "s.npy").shape == (5, 2)
+    assert_usage_error(run("sample", tmp_path / "m", "-n", 5, "--label", 30, "--out", tmp_path / "s.npy"), "label")
+    assert_usage_error(run("sample", tmp_path / "m", "-n", 5, "--guidance", 1, "--out", tmp_path / "s.npy"), "--label")
+    assert_usage_error(run("sample", tmp_path / "m", "-n", 5, "--label", 1, "--guidance", 1, "--out", tmp_path / "s.npy"),
+                       "guidance")

@@ -19,15 +19,20 @@ __all__ = ["sample"]
 @click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Sampler steps, where the sampler has steps.")
 @click.option("--out", required=True, metavar="FILE.npy", help="Where to write the samples, (n, *shape).")
 @click.option("--plot", default=None, metavar="FILE.png", help="Also draw them: scatter (2-D) or image grid.")
+@click.option("--label", type=click.IntRange(min=0), default=None, metavar="Y",
+              help="Class to generate, for a model trained with --conditional.")
+@click.option("--guidance", type=float, default=None, metavar="W",
+              help="Classifier-free guidance weight with --label (score models; 0 = none).")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def sample(run_dir, n, sampler, steps, out, plot, seed, quiet):
+def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, quiet):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
     Examples:
       genlab sample runs/gmm -n 1000 --out samples.npy
       genlab sample runs/vp -n 2000 --sampler pc --steps 500 --out s.npy --plot s.png
+      genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
     """
     import numpy as np
 
@@ -41,8 +46,10 @@ def sample(run_dir, n, sampler, steps, out, plot, seed, quiet):
     model, _ = load_run(run_dir)
     if plot is not None:
         check_plottable(model.shape)
-    options = {k: v for k, v in (("sampler", sampler), ("steps", steps)) if v is not None}
-    x = model.sample(n, seed=seed, **options)
+    if guidance is not None and label is None:
+        raise ConfigError("--guidance needs --label")
+    options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)) if v is not None}
+    x = model.sample(n, y=label, seed=seed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, x.numpy())
     if plot is not None:
