@@ -17,7 +17,7 @@ import torch
 
 from genlab.errors import CheckpointError, ConfigError
 
-__all__ = ["save", "load", "read_config", "WEIGHTS", "CONFIG", "FORMAT"]
+__all__ = ["save", "load", "read_config", "read_json", "WEIGHTS", "CONFIG", "FORMAT"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -62,25 +62,31 @@ def save(model, path) -> Path:
     return path
 
 
-def read_config(path) -> dict:
-    """Read and check ``config.json`` of a run directory."""
+def read_json(path, filename: str, fmt: str, what: str) -> dict:
+    """Read ``path/filename``, a JSON object whose ``format`` is ``fmt``; CheckpointError naming ``what`` otherwise."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"no checkpoint at '{path}'")
+        raise CheckpointError(f"no {what} at '{path}'")
     if not path.is_dir():
-        raise CheckpointError(f"'{path}' is not a run directory (expected {CONFIG} and {WEIGHTS} inside it)")
-    cfg_path = path / CONFIG
-    if not cfg_path.is_file():
-        raise CheckpointError(f"'{path}' has no {CONFIG}: not a genlab run directory")
+        raise CheckpointError(f"'{path}' is not a {what} directory (expected {filename} inside it)")
+    file = path / filename
+    if not file.is_file():
+        raise CheckpointError(f"'{path}' has no {filename}: not a {what}")
     try:
-        meta = json.loads(cfg_path.read_text())
+        meta = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{cfg_path} is not a genlab checkpoint (format {FORMAT!r} expected)")
+        raise CheckpointError(f"{file} is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise CheckpointError(f"{file} is not a genlab {what} (format {fmt!r} expected)")
+    return meta
+
+
+def read_config(path) -> dict:
+    """Read and check ``config.json`` of a run directory."""
+    meta = read_json(path, CONFIG, FORMAT, "checkpoint")
     for key in ("model", "shape", "config"):
         if key not in meta:
-            raise CheckpointError(f"{cfg_path} lacks '{key}'")
+            raise CheckpointError(f"{Path(path) / CONFIG} lacks '{key}'")
     return meta
 
 

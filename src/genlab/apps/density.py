@@ -109,19 +109,9 @@ def write_meta(path, filename: str, meta: dict) -> Path:
 
 def read_meta(path, filename: str, fmt: str) -> dict:
     """Read and check the JSON ``path/filename`` written by :func:`write_meta` with ``meta["format"] == fmt``."""
-    path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"no saved {fmt.split('/')[0]} at '{path}' (expected a directory)")
-    file = path / filename
-    if not file.is_file():
-        raise CheckpointError(f"'{path}' has no {filename}: not a saved {fmt.split('/')[0]}")
-    try:
-        meta = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{file} is not valid JSON ({type(exc).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        raise CheckpointError(f"{file} is not a {fmt} file")
-    return meta
+    from genlab.checkpoint import read_json
+
+    return read_json(path, filename, fmt, f"saved {fmt.split('/')[0]}")
 
 
 def check_labels(y, n: int) -> np.ndarray:

@@ -71,17 +71,21 @@ def _cb(callback, i, t, x):
         callback({"i": i, "t": t, "x": x})
 
 
+def _predict(step, name, score_fn, x, sde, steps, eps, callback, generator, denoise):
+    """The loop shared by the plain predictors: ``step(rsde, x, t, dt, generator)`` from T down to eps."""
+    sde, steps = _require_sde(sde, name), _check_steps(steps, name)
+    ts, rsde = _grid(sde, steps, eps, x), sde.reverse(score_fn)
+    for i in range(steps):
+        x = step(rsde, x, _full(ts[i], x), float(ts[i] - ts[i + 1]), generator)
+        _cb(callback, i, ts[i + 1], x)
+    return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
+
+
 @torch.no_grad()
 def euler_maruyama(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, generator=None,
                    denoise: bool = True):
     """Euler-Maruyama on the reverse-time SDE (Song et al. 2021, Eq. 6)."""
-    sde, steps = _require_sde(sde, "euler_maruyama"), _check_steps(steps, "euler_maruyama")
-    ts, rsde = _grid(sde, steps, eps, x), sde.reverse(score_fn)
-    for i in range(steps):
-        t, dt = _full(ts[i], x), float(ts[i] - ts[i + 1])
-        x = x - rsde.drift(x, t) * dt + _bcast(sde.diffusion(t), x) * math.sqrt(dt) * randn_like(x, generator)
-        _cb(callback, i, ts[i + 1], x)
-    return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
+    return _predict(_em_step, "euler_maruyama", score_fn, x, sde, steps, eps, callback, generator, denoise)
 
 
 def _rd_step(rsde, x, t, dt, generator):
@@ -97,12 +101,7 @@ def _em_step(rsde, x, t, dt, generator):
 def reverse_diffusion(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, generator=None,
                       denoise: bool = True):
     """Reverse-diffusion predictor (Song et al. 2021, Eq. 46): the forward discretisation run backwards."""
-    sde, steps = _require_sde(sde, "reverse_diffusion"), _check_steps(steps, "reverse_diffusion")
-    ts, rsde = _grid(sde, steps, eps, x), sde.reverse(score_fn)
-    for i in range(steps):
-        x = _rd_step(rsde, x, _full(ts[i], x), float(ts[i] - ts[i + 1]), generator)
-        _cb(callback, i, ts[i + 1], x)
-    return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
+    return _predict(_rd_step, "reverse_diffusion", score_fn, x, sde, steps, eps, callback, generator, denoise)
 
 
 def default_snr(sde) -> float:

@@ -19,7 +19,7 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.nn.mlp import make_activation as _activation
 
-__all__ = ["MaximumLikelihood", "no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
+__all__ = ["MaximumLikelihood", "check_network", "no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
 
 LANGEVIN_OPTIONS = frozenset(inspect.signature(langevin_impute).parameters) - {"log_prob", "z", "mask"}
 
@@ -64,3 +64,11 @@ class MaximumLikelihood:
     def _log_prob(self, z, y) -> torch.Tensor:
         with torch.set_grad_enabled(z.requires_grad):
             return self._logp(z, y)
+
+
+def check_network(c) -> None:
+    """Validate the shared network options ``hidden_features`` and ``dropout`` of a config (ConfigError)."""
+    if not c.hidden_features or any(h < 1 for h in c.hidden_features):
+        raise ConfigError(f"hidden_features must be positive widths, got {c.hidden_features}")
+    if not 0.0 <= c.dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {c.dropout}")

@@ -43,7 +43,7 @@ import zuko
 from torch import nn
 
 from genlab.errors import ConfigError
-from genlab.families._exact import MaximumLikelihood, activation, langevin_fill
+from genlab.families._exact import MaximumLikelihood, activation, check_network, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.registry import register
 
@@ -99,10 +99,7 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
         c = self.config
         if c.transforms < 1:
             raise ConfigError(f"transforms must be >= 1, got {c.transforms}")
-        if not c.hidden_features or any(h < 1 for h in c.hidden_features):
-            raise ConfigError(f"hidden_features must be positive widths, got {c.hidden_features}")
-        if not 0.0 <= c.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {c.dropout}")
+        check_network(c)
         self.flow = self.zuko_flow(
             self.dim, self.num_classes or 0, transforms=c.transforms, hidden_features=tuple(c.hidden_features),
             activation=activation(c.activation), **self.flow_kwargs(),

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
-from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, langevin_fill, no_options
+from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill, no_options
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
@@ -111,10 +111,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
         c = self.config
         if c.components < 1:
             raise ConfigError(f"components must be >= 1, got {c.components}")
-        if not c.hidden_features or any(h < 1 for h in c.hidden_features):
-            raise ConfigError(f"hidden_features must be positive widths, got {c.hidden_features}")
-        if not 0.0 <= c.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {c.dropout}")
+        check_network(c)
         K = c.components
         self.net = MADENet(self.dim, tuple(c.hidden_features), 3 * K, c.activation, c.dropout)
         with torch.no_grad():  # start as a mixture close to N(0, 1): means at normal quantiles, equal weights
