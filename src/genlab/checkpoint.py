@@ -17,11 +17,12 @@ import torch
 
 from genlab.errors import CheckpointError, ConfigError
 
-__all__ = ["save", "load", "read_config", "read_json", "WEIGHTS", "CONFIG", "FORMAT"]
+__all__ = ["save", "load", "read_config", "read_json", "WEIGHTS", "CONFIG", "FORMAT", "RAW_PREFIX"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "genlab-checkpoint/1"
+RAW_PREFIX = "_raw."  # safetensors keys of the raw weights of a model trained with an EMA
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -46,6 +47,8 @@ def save(model, path) -> Path:
         raise CheckpointError(f"cannot save into '{path}': it is a file, not a directory")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    # the raw (un-averaged) weights of an EMA-trained model ride along under a prefix
+    tensors.update({RAW_PREFIX + k: v.detach().cpu().contiguous().clone() for k, v in model.raw_weights.items()})
     meta = {
         "format": FORMAT,
         "genlab_version": __version__,
@@ -124,6 +127,12 @@ def load(path, get_class, *, expect_model: str | None = None):
 
 
 def _assign(model, tensors: dict[str, torch.Tensor], where: Path) -> None:
+    raw = {k[len(RAW_PREFIX):]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(RAW_PREFIX)}
+    names = dict(model.named_parameters())
+    if set(raw) - set(names):
+        raise CheckpointError(f"{where}: raw weights {sorted(set(raw) - set(names))[:5]} match no parameter")
+    model.raw_weights = raw
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

@@ -6,7 +6,7 @@ standardised data ``z`` of shape ``(N, D)``:
 
 - ``build()``: create networks from ``self.config`` (called by ``__init__``);
 - ``_fit(z, y, spec)``: train; neural families usually just define ``loss(z, y) -> (N,)`` and keep
-  the default, which runs the shared training loop (:func:`genlab.train.train`);
+  the default, which runs the shared training loop (:func:`genlab.training.train`);
 - ``_sample(n, y, **opts) -> z``;  ``_log_prob(z, y, **opts) -> (N,)`` (density of z);
 - ``_impute(z, mask, **opts) -> z`` (mask True = observed; observed entries of z are given).
 
@@ -29,7 +29,7 @@ from torch import nn
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_labels, as_mask, as_tensor
 from genlab.errors import ConfigError, DataError
-from genlab.train import TrainSpec, train
+from genlab.training import TrainSpec, train
 
 __all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS", "seeded"]
 
@@ -50,7 +50,8 @@ class NeuralConfig(ModelConfig):
     steps: int = 2000  # default training steps when fit() gets neither steps nor time_budget
     batch_size: int = 256
     lr: float = 1e-3
-    ema: float = 0.0  # EMA decay of the weights used after training; 0 = off
+    ema: float = 0.0  # EMA decay of the weights used for sampling and likelihood (with warm-up); 0 = off
+    ema_warmup: bool = True  # EMA decay at step t is min(ema, (1 + t) / (10 + t)) (genlab.training.ema)
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 5% of lr over the steps or the time budget)
@@ -90,6 +91,7 @@ class GenerativeModel(nn.Module):
         self.trained_steps = 0
         self.fitted = False
         self.fit_time: float | None = None
+        self.raw_weights: dict[str, torch.Tensor] = {}  # un-averaged weights when trained with an EMA (checkpointed)
         with seeded(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
         if self.likelihood not in LIKELIHOODS:
@@ -148,6 +150,7 @@ class GenerativeModel(nn.Module):
             seed=int(seed),
             progress=bool(progress),
             ema=getattr(cfg, "ema", 0.0),
+            ema_warmup=getattr(cfg, "ema_warmup", True),
             weight_decay=getattr(cfg, "weight_decay", 0.0),
             grad_clip=getattr(cfg, "grad_clip", 0.0),
             lr_schedule=getattr(cfg, "lr_schedule", "constant"),

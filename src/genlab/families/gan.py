@@ -8,7 +8,7 @@ do actually converge?", Eq. 9 with the non-saturating generator loss of Goodfell
     L_G = E_w[softplus(-D(G(w)))]
 
 One D step then one G step per batch, each with its own Adam (betas ``betas`` = (0.5, 0.9)), run through the
-shared loop :func:`genlab.train.train` with a ``step_fn`` (so time budget, seeding, EMA and history are shared).
+shared loop :func:`genlab.training.train` with a ``step_fn`` (so time budget, seeding, EMA and history are shared).
 The EMA of the weights (default decay 0.99; Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN
 training") is what sampling uses.
 ``likelihood = "none"``: a GAN defines no density, so ``log_prob`` raises ConfigError.
@@ -35,7 +35,7 @@ from genlab.errors import ConfigError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import MLP
 from genlab.registry import register
-from genlab.train import train
+from genlab.training import train
 
 __all__ = ["GAN", "GANConfig"]
 

@@ -1,7 +1,7 @@
 """The one training loop shared by every neural family.
 
 Adam (AdamW when ``weight_decay`` > 0), an optional cosine learning-rate decay (Loshchilov & Hutter 2017)
-over the steps or the time budget, optional gradient clipping and EMA of the weights,
+over the steps or the time budget, optional gradient clipping and an EMA of the weights with warm-up (:mod:`genlab.training.ema`),
 ``steps`` and/or a wall-clock ``time_budget`` (whichever ends first; the loop stops cleanly
 between steps), seeded epoch shuffling, a progress bar on terminals, and a per-step history.
 Losses are callables returning a per-sample loss ``(B,)``; the loop reduces with the mean.
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genlab.training.ema import EMA
+
 __all__ = ["TrainSpec", "train", "batches"]
 
 
@@ -29,7 +31,8 @@ class TrainSpec:
     lr: float = 1e-3
     seed: int = 0
     progress: bool = True
-    ema: float = 0.0
+    ema: float = 0.0  # EMA decay of the weights (0 = off); see genlab.training.ema
+    ema_warmup: bool = True  # decay_t = min(ema, (1 + t) / (10 + t))
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     label: str = "training"
@@ -108,11 +111,8 @@ def train(
             opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
         else:
             opt = torch.optim.Adam(params, lr=spec.lr)
-    ema = None
-    if spec.ema > 0:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(spec.ema), use_buffers=False)
+    named = [(k, p) for k, p in module.named_parameters()]
+    ema = EMA([p for _, p in named], spec.ema, warmup=spec.ema_warmup) if spec.ema > 0 else None
     history: list[dict[str, float]] = []
     bar = _Progress(spec.progress, spec.label, spec.steps, spec.time_budget)
     start = time.perf_counter()
@@ -137,7 +137,7 @@ def train(
                 opt.step()
                 record = {"loss": loss.item()}
             if ema is not None:
-                ema.update_parameters(module)
+                ema.update()
             now = time.perf_counter()
             record["step"] = step
             record["time"] = now - start
@@ -148,8 +148,7 @@ def train(
                 break
     finally:
         bar.close()
-    if ema is not None:
-        with torch.no_grad():
-            for p, q in zip(module.parameters(), ema.module.parameters(), strict=True):
-                p.copy_(q)
+    if ema is not None:  # the model keeps its raw weights beside it and samples/evaluates with the average
+        module.raw_weights = {k: p.detach().clone() for k, p in named}
+        ema.copy_to()
     return history
