@@ -163,13 +163,13 @@ class _Toy(GenerativeModel):
     def _fit(self, z, y, spec):
         self.history = [{"step": 1}]
 
-    def _sample(self, n, y, steps: int = 20, **opts):
+    def _sample(self, n, y, steps: int = 20, *, generator, **opts):
         if opts:
             raise ConfigError(f"unknown option(s) {sorted(opts)}")
         self.last_nfe = 2 * steps
-        return torch.randn(n, self.dim) * (1 + 3.0 / steps)
+        return torch.randn(n, self.dim, generator=generator) * (1 + 3.0 / steps)
 
-    def _log_prob(self, z, y, **opts):
+    def _log_prob(self, z, y, *, generator, **opts):
         return -0.5 * z.pow(2).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
 
 

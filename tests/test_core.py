@@ -73,7 +73,7 @@ def test_train_loop_steps_history_and_seed():
     runs = []
     for _ in range(2):
         mod = _Quadratic()
-        hist = train(mod, lambda xb, yb, mod=mod: (xb - mod.w).pow(2).sum(1), x, None, TrainSpec(steps=300, lr=0.05, progress=False, seed=4))
+        hist = train(mod, lambda xb, yb, mod=mod, generator=None: (xb - mod.w).pow(2).sum(1), x, None, TrainSpec(steps=300, lr=0.05, progress=False, seed=4))
         runs.append(mod.w.detach().clone())
         assert len(hist) == 300 and hist[-1]["step"] == 300 and hist[-1]["loss"] < hist[0]["loss"]
     assert torch.equal(runs[0], runs[1])
@@ -84,7 +84,7 @@ def test_train_loop_time_budget_stops_cleanly():
     mod = _Quadratic()
     x = torch.randn(100, 2)
 
-    def slow_loss(xb, yb):
+    def slow_loss(xb, yb, generator=None):
         time.sleep(0.01)
         return (xb - mod.w).pow(2).sum(1)
 
@@ -99,7 +99,7 @@ def test_train_loop_ema_averages_weights():
     lagging, warm = _Quadratic(), _Quadratic()
     for mod, warmup in ((lagging, False), (warm, True)):
         spec = TrainSpec(steps=20, lr=0.5, ema=0.99, ema_warmup=warmup, progress=False)
-        train(mod, lambda xb, yb, mod=mod: (xb - mod.w).pow(2).sum(1), x, None, spec)
+        train(mod, lambda xb, yb, mod=mod, generator=None: (xb - mod.w).pow(2).sum(1), x, None, spec)
         assert set(mod.raw_weights) == {"w"}  # the raw weights are kept beside the average
     # without warm-up the average over 20 steps at decay 0.99 still holds ~82 % of the initial weights (near 0);
     # with warm-up (decay_t = min(0.99, (1 + t) / (10 + t))) it has followed the weights most of the way to 5

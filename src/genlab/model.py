@@ -5,10 +5,15 @@ A family subclasses :class:`GenerativeModel`, declares a ``Config`` dataclass (a
 standardised data ``z`` of shape ``(N, D)``:
 
 - ``build()``: create networks from ``self.config`` (called by ``__init__``);
+- ``loss(z, y, *, generator) -> (N,)``: the per-sample training loss;
 - ``_fit(z, y, spec)``: train; neural families usually just define ``loss(z, y) -> (N,)`` and keep
   the default, which runs the shared training loop (:func:`genlab.training.train`);
-- ``_sample(n, y, **opts) -> z``;  ``_log_prob(z, y, **opts) -> (N,)`` (density of z);
-- ``_impute(z, mask, **opts) -> z`` (mask True = observed; observed entries of z are given).
+- ``_sample(n, y, *, generator, **opts) -> z``;  ``_log_prob(z, y, *, generator, **opts) -> (N,)`` (density of z);
+- ``_impute(z, mask, *, generator, **opts) -> z`` (mask True = observed; observed entries of z are given).
+
+Every hook gets ``generator``, a ``torch.Generator`` made from the caller's seed (:mod:`genlab.rng`); every random
+draw takes it. Hooks run inside :func:`genlab.rng.forked` seeded from the same seed, for the few APIs that take no
+generator (parameter initialisation, dropout, ``torch.distributions`` sampling).
 
 The base class validates inputs, standardises/unstandardises, adds the Jacobian of the
 standardisation to every log-density, seeds the random streams, and restores observed entries.
@@ -16,7 +21,6 @@ standardisation to every log-density, seeds the random streams, and restores obs
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import time
@@ -29,9 +33,10 @@ from torch import nn
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_labels, as_mask, as_tensor
 from genlab.errors import ConfigError, DataError
+from genlab.rng import derive_seed, forked, make_generator
 from genlab.training import TrainSpec, train
 
-__all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS", "seeded"]
+__all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS"]
 
 LIKELIHOODS = ("exact", "bound", "estimate", "none")
 
@@ -55,17 +60,6 @@ class NeuralConfig(ModelConfig):
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 5% of lr over the steps or the time budget)
-
-
-@contextlib.contextmanager
-def seeded(seed: int | None):
-    """Run a block with the global torch RNG seeded (and restored afterwards); ``None`` leaves it alone."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        yield
 
 
 class GenerativeModel(nn.Module):
@@ -92,7 +86,7 @@ class GenerativeModel(nn.Module):
         self.fitted = False
         self.fit_time: float | None = None
         self.raw_weights: dict[str, torch.Tensor] = {}  # un-averaged weights when trained with an EMA (checkpointed)
-        with seeded(0):  # initial weights do not depend on the caller's global RNG state
+        with forked(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
         if self.likelihood not in LIKELIHOODS:
             raise ConfigError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}")
@@ -101,19 +95,19 @@ class GenerativeModel(nn.Module):
     def build(self) -> None:
         """Create networks; ``self.shape``, ``self.dim``, ``self.config``, ``self.num_classes`` are set."""
 
-    def loss(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} defines neither loss() nor _fit()")
 
     def _fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
         self.history = train(self, self.loss, z, y, spec)
 
-    def _sample(self, n: int, y: torch.Tensor | None, **opts) -> torch.Tensor:
+    def _sample(self, n: int, y: torch.Tensor | None, *, generator: torch.Generator, **opts) -> torch.Tensor:
         raise NotImplementedError
 
-    def _log_prob(self, z: torch.Tensor, y: torch.Tensor | None, **opts) -> torch.Tensor:
+    def _log_prob(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator, **opts) -> torch.Tensor:
         raise NotImplementedError
 
-    def _impute(self, z: torch.Tensor, mask: torch.Tensor, **opts) -> torch.Tensor:
+    def _impute(self, z: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator, **opts) -> torch.Tensor:
         raise NotImplementedError
 
     def _on_labels(self, num_classes: int) -> None:
@@ -140,7 +134,8 @@ class GenerativeModel(nn.Module):
             k = int(y.max()) + 1
             if self.num_classes is None or self.num_classes < k:
                 self._on_labels(k)
-                self.build()
+                with forked(seed):  # label embeddings change the networks: build them from the fit seed
+                    self.build()
         cfg = self.config
         spec = TrainSpec(
             steps=steps if steps is not None else (None if time_budget is not None else getattr(cfg, "steps", 1000)),
@@ -170,7 +165,7 @@ class GenerativeModel(nn.Module):
         else:
             self.normalizer.fit(flat, enabled=cfg.normalize)
         t0 = time.perf_counter()
-        with seeded(seed):
+        with forked(seed):  # parameter initialisation and dropout draw from the global RNG, seeded from `seed`
             self.train()
             self._fit(self.normalizer(flat), y, spec)
             self.eval()
@@ -184,9 +179,11 @@ class GenerativeModel(nn.Module):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
         y = self._labels_for(y, n)
-        with seeded(seed):
+        options = self._options(self._sample, sampler_options, "sample")
+        seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
+        with forked(seed):
             self.eval()
-            z = self._sample(n, y, **self._options(self._sample, sampler_options, "sample"))
+            z = self._sample(n, y, generator=make_generator(seed), **options)
         return self.normalizer.inverse(z.detach().reshape(n, self.dim)).reshape(n, *self.shape)
 
     def log_prob(self, x, *, y=None, seed=None, **options) -> torch.Tensor:
@@ -198,11 +195,13 @@ class GenerativeModel(nn.Module):
         z = self.normalizer(x.reshape(x.shape[0], -1))
         options = self._options(self._log_prob, options, "log_prob")
         out = []
-        with seeded(seed):
+        seed = derive_seed(seed)
+        with forked(seed):
             self.eval()
+            g = make_generator(seed)
             for i in range(0, z.shape[0], self.eval_batch):
                 yi = None if y is None else y[i : i + self.eval_batch]
-                out.append(self._log_prob(z[i : i + self.eval_batch], yi, **options).detach())
+                out.append(self._log_prob(z[i : i + self.eval_batch], yi, generator=g, **options).detach())
         return torch.cat(out) + self.normalizer.log_abs_det()
 
     def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
@@ -218,9 +217,11 @@ class GenerativeModel(nn.Module):
         flat_mask = mask.reshape(t.shape[0], -1)
         z = self.normalizer(filled.reshape(t.shape[0], -1))
         z = torch.where(flat_mask, z, torch.zeros(()))
-        with seeded(seed):
+        options = self._options(self._impute, options, "impute")
+        seed = derive_seed(seed)
+        with forked(seed):
             self.eval()
-            z = self._impute(z, flat_mask, **self._options(self._impute, options, "impute")).detach()
+            z = self._impute(z, flat_mask, generator=make_generator(seed), **options).detach()
         out = self.normalizer.inverse(z).reshape(t.shape)
         return torch.where(mask, t, out)
 
@@ -236,11 +237,13 @@ class GenerativeModel(nn.Module):
 
         A hook that takes ``**opts`` checks its options itself.
         """
+        if "generator" in options:
+            raise ConfigError("pass seed=..., not generator=...: every random draw comes from the seed")
         params = inspect.signature(hook).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             return options
-        accepted = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-                    or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)]
+        accepted = [k for k, p in params.items() if k != "generator" and (p.kind is inspect.Parameter.KEYWORD_ONLY
+                    or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty))]
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(

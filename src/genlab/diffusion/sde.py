@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from genlab.errors import ConfigError
+from genlab.rng import make_generator, randperm
 
 __all__ = ["Marginal", "SDE", "VESDE", "VPSDE", "SubVPSDE", "ReverseSDE", "sigma_max_from_data", "randn_like"]
 
@@ -253,11 +254,12 @@ class SubVPSDE(_BetaSDE):
 def sigma_max_from_data(x: torch.Tensor, max_points: int = 2000, generator: torch.Generator | None = None) -> float:
     """Largest pairwise Euclidean distance of the data (Song & Ermon 2020, Technique 1).
 
-    Above ``max_points`` rows a random subsample of that size is used (a slight underestimate).
+    Above ``max_points`` rows a random subsample of that size is used (a slight underestimate), drawn from
+    ``generator`` (default: a generator with seed 0, so the result depends on the data alone).
     """
     x = torch.as_tensor(x).reshape(len(x), -1).double()
     if len(x) > max_points:
-        idx = torch.randperm(len(x), generator=generator)[:max_points]
+        idx = randperm(len(x), generator if generator is not None else make_generator(0))[:max_points]
         x = x[idx]
     if len(x) < 2:
         return 0.0

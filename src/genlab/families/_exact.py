@@ -58,10 +58,10 @@ class MaximumLikelihood:
             self.build()
         super()._fit(z, y, spec)
 
-    def loss(self, z, y) -> torch.Tensor:
+    def loss(self, z, y, *, generator=None) -> torch.Tensor:
         return -self._logp(z, y)
 
-    def _log_prob(self, z, y) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
         with torch.set_grad_enabled(z.requires_grad):
             return self._logp(z, y)
 

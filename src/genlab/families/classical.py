@@ -102,17 +102,17 @@ class GMM(GenerativeModel):
         self.covariances = cov
         _record(self, loss=-float(gm.lower_bound_), converged=float(gm.converged_))
 
-    def _log_prob(self, z, y) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
         lp = _mvn_logpdf(z.double(), self.means, self.covariances) + torch.log(self.weights)
         return torch.logsumexp(lp, dim=1).float()
 
-    def _sample(self, n, y) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
         k = torch.multinomial(self.weights, n, replacement=True)
         L = torch.linalg.cholesky(self.covariances)[k]
         eps = torch.randn(n, self.dim, 1, dtype=torch.float64)
         return (self.means[k] + (L @ eps).squeeze(-1)).float()
 
-    def _impute(self, z, mask, *, method: str = "mean") -> torch.Tensor:
+    def _impute(self, z, mask, *, method: str = "mean", generator=None) -> torch.Tensor:
         _check_method(method)
         out = z.double().clone()
         for rows, o, m in _mask_patterns(mask):
@@ -189,14 +189,14 @@ class KDE(GenerativeModel):
         d2 = torch.cdist(x, pts).pow(2)
         return -0.5 * d2 / h**2 - pts.shape[1] * (torch.log(h) + 0.5 * _LOG2PI)
 
-    def _log_prob(self, z, y) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
         return torch.logsumexp(self._kernel_logits(z), dim=1) - math.log(self.points.shape[0])
 
-    def _sample(self, n, y) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
         idx = torch.randint(self.points.shape[0], (n,))
         return self.points[idx] + self.bandwidth * torch.randn(n, self.dim)
 
-    def _impute(self, z, mask, *, method: str = "mean") -> torch.Tensor:
+    def _impute(self, z, mask, *, method: str = "mean", generator=None) -> torch.Tensor:
         _check_method(method)
         out = z.clone()
         for rows, o, m in _mask_patterns(mask):

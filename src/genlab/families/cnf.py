@@ -181,7 +181,7 @@ class CNF(GenerativeModel):
         return (logp, out[2], out[3]) if regularize else logp
 
     # ------------------------------------------------------------------ hooks
-    def loss(self, z: torch.Tensor, y) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
         c = self.config
         reg = c.kinetic > 0 or c.jacobian > 0
         out = self.log_density(z, rtol=c.rtol, atol=c.atol, method=c.solver, create_graph=True, regularize=reg)
@@ -190,12 +190,11 @@ class CNF(GenerativeModel):
         logp, kin, frob = out
         return -logp + c.kinetic * kin + c.jacobian * frob
 
-    def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
-                  trace: str = "auto") -> torch.Tensor:
+    def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50, trace: str = "auto", generator=None) -> torch.Tensor:
         with torch.no_grad():
             return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace)
 
-    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50) -> torch.Tensor:
+    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50, generator=None) -> torch.Tensor:
         field = self.odefunc.field
         with torch.no_grad():
             eps = torch.randn(n, self.dim)
@@ -203,8 +202,7 @@ class CNF(GenerativeModel):
                                steps)
         return z
 
-    def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5,
-                method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto") -> torch.Tensor:
+    def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5, method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto", generator=None) -> torch.Tensor:
         c = self.config
         eps = rademacher(z) if self._trace_method(trace) == "hutchinson" else None
 

@@ -110,7 +110,7 @@ class EBM(GenerativeModel):
             (g,) = torch.autograd.grad(self.energy(x, sigma).sum(), x, create_graph=create_graph)
         return -g
 
-    def loss(self, z, y):
+    def loss(self, z, y, *, generator=None):
         return ncsn_loss(lambda x, s: self.score(x, s, create_graph=True), self.ladder, z)
 
     def _fit(self, z, y, spec) -> None:
@@ -135,8 +135,7 @@ class EBM(GenerativeModel):
         self.ais_settings.copy_(torch.tensor([steps, chains]))
         return res
 
-    def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None,
-                  ais_transition: str = "mala", refresh: bool = False) -> torch.Tensor:
+    def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None, ais_transition: str = "mala", refresh: bool = False, *, generator=None) -> torch.Tensor:
         want = [int(ais_steps or self.config.ais_steps), int(ais_chains or self.config.ais_chains)]
         if refresh or torch.isnan(self.log_Z) or self.ais_settings.tolist() != want:
             self.estimate_log_Z(*want, ais_transition=ais_transition)
@@ -144,8 +143,7 @@ class EBM(GenerativeModel):
             return -self.energy(z) - self.log_Z
 
     # ------------------------------------------------------------------ sampling and imputation
-    def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None,
-                mala_steps: int = 100) -> torch.Tensor:
+    def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None, mala_steps: int = 100, *, generator=None) -> torch.Tensor:
         steps = int(steps if steps is not None else self.config.sample_steps)
         if steps < 1 or mala_steps < 0:
             raise ConfigError(f"steps must be >= 1 and mala_steps >= 0, got {steps}, {mala_steps}")
@@ -163,6 +161,6 @@ class EBM(GenerativeModel):
             return mala_sample(lambda x: -self.energy(x), z, steps, step_size=h)
         raise ConfigError(f"unknown ebm sampler {sampler!r}; choose 'ald' or 'mala'")
 
-    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean") -> torch.Tensor:
+    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean", *, generator=None) -> torch.Tensor:
         h = 0.5 * self.ladder.sigma_min**2 if step_size is None else float(step_size)
         return langevin_impute(lambda x: -self.energy(x), z, mask, steps=int(steps), step_size=h, method=method)

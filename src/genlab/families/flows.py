@@ -123,13 +123,13 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
 
     # ------------------------------------------------------------------ hooks
 
-    def _sample(self, n, y) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
         if self.num_classes and y is None:  # a uniform label per sample
             y = torch.randint(self.num_classes, (n,))
         with torch.no_grad():
             return self.dist().sample((n,)) if y is None else self.dist(y).sample()
 
-    def _impute(self, z, mask, **opts) -> torch.Tensor:
+    def _impute(self, z, mask, *, generator=None, **opts) -> torch.Tensor:
         return langevin_fill(self._logp, z, mask, opts)
 
 

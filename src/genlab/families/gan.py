@@ -81,7 +81,7 @@ class GAN(GenerativeModel):
                 nn.utils.clip_grad_norm_(module.parameters(), spec.grad_clip)
             opt.step()
 
-        def step(xb, yb, i):
+        def step(xb, yb, i, *, generator=None):
             # discriminator: logistic loss on real vs fake, R1 penalty on real data
             x = xb.detach().requires_grad_(True)
             d_real = D(x).squeeze(-1)
@@ -101,12 +101,11 @@ class GAN(GenerativeModel):
 
         self.history = train(self, None, z, y, spec, step_fn=step)
 
-    def _sample(self, n, y) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
         with torch.no_grad():
             return self.generator(torch.randn(n, self.config.latent_dim))
 
-    def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01,
-                realism: float = 1.0) -> torch.Tensor:
+    def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01, realism: float = 1.0, *, generator=None) -> torch.Tensor:
         if int(steps) < 1 or int(restarts) < 1 or not lr > 0 or prior < 0 or realism < 0:
             raise ConfigError("gan impute needs steps >= 1, restarts >= 1, lr > 0, prior >= 0 and realism >= 0")
         n, r, k = z.shape[0], int(restarts), self.config.latent_dim

@@ -157,10 +157,10 @@ class MADE(MaximumLikelihood, GenerativeModel):
             z[:, d] = mu[rows, k] + torch.exp(log_sigma[rows, k]) * torch.randn(z.shape[0])
         return z
 
-    def _sample(self, n, y) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
         return self._ancestral(torch.zeros(n, self.dim), 0)
 
-    def _impute(self, z, mask, draws: int = 100, **opts) -> torch.Tensor:
+    def _impute(self, z, mask, draws: int = 100, *, generator=None, **opts) -> torch.Tensor:
         method = opts.get("method", "mean")
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")

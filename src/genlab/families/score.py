@@ -227,7 +227,7 @@ class ScoreModel(GenerativeModel):
             self._weights = _ImportanceTime(self.sde, self.config.eps)
         super()._fit(z, y, spec)
 
-    def loss(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator=None) -> torch.Tensor:
         """Per-sample DSM loss (Song et al. 2021, Eq. 7), shape (B,)."""
         c, score = self.config, self.score_fn(self._drop_labels(y))
         if getattr(self, "_weights", None) is not None:
@@ -274,11 +274,10 @@ class ScoreModel(GenerativeModel):
         self.last_nfe = counted.nfe
         return out
 
-    def _sample(self, n, y, **opts) -> torch.Tensor:
+    def _sample(self, n, y, *, generator=None, **opts) -> torch.Tensor:
         return self.run_sampler(n, y, **opts)
 
-    def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, eps=None, method="dopri5", divergence="auto", probes=1,
-                  guidance=0.0, **opts) -> torch.Tensor:
+    def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, eps=None, method="dopri5", divergence="auto", probes=1, guidance=0.0, generator=None, **opts) -> torch.Tensor:
         if opts:
             raise ConfigError(f"unknown log_prob option(s) {', '.join(sorted(opts))} for '{self.name}'; valid: "
                               "rtol, atol, eps, method, divergence, probes, guidance")
@@ -288,7 +287,7 @@ class ScoreModel(GenerativeModel):
         self.last_nfe = res.nfe
         return res.logp
 
-    def _impute(self, z, mask, *, method="mean", n_samples=8, sampler=None, steps=None, **opts) -> torch.Tensor:
+    def _impute(self, z, mask, *, method="mean", n_samples=8, sampler=None, steps=None, generator=None, **opts) -> torch.Tensor:
         return replacement_impute(self, z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
                                   opts=opts)
 
@@ -339,7 +338,7 @@ class NCSN(ScoreModel):
         lo, hi = math.log(self.config.sigma_min), math.log(self._sigma_max())
         return lambda x, sigma: score(x, (torch.log(sigma) - lo) / (hi - lo))  # t of the VE SDE with sigma(t) = sigma
 
-    def loss(self, z, y):
+    def loss(self, z, y, *, generator=None):
         """NCSN loss (Song & Ermon 2019, Eq. 5-6) on the ladder, lambda(sigma) = sigma^2."""
         ladder = self.ladder
         return ncsn_loss(self._score_for(ladder, self._drop_labels(y), 0.0), ladder, z)

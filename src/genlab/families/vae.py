@@ -122,7 +122,7 @@ class VAE(GenerativeModel):
         self._step = 0
         super()._fit(z, y, spec)
 
-    def loss(self, z: torch.Tensor, y) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
         c = self.config
         if c.train_k > 1:
             return -self.iwae(z, c.train_k)
@@ -130,7 +130,7 @@ class VAE(GenerativeModel):
         beta = min(1.0, self._step / c.kl_warmup) if c.kl_warmup > 0 else 1.0
         return -self.elbo(z, 1, beta)
 
-    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae") -> torch.Tensor:
+    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae", generator=None) -> torch.Tensor:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         with torch.no_grad():
@@ -140,14 +140,13 @@ class VAE(GenerativeModel):
                 return self.elbo(z, k)
         raise ConfigError(f"bound must be 'iwae' or 'elbo', got {bound!r}")
 
-    def _sample(self, n, y, *, noise: bool = True) -> torch.Tensor:
+    def _sample(self, n, y, *, noise: bool = True, generator=None) -> torch.Tensor:
         with torch.no_grad():
             mean = self.decoder(torch.randn(n, self.latent))
             return mean + torch.exp(0.5 * self.decoder_log_var()) * torch.randn_like(mean) if noise else mean
 
     @torch.no_grad()
-    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean",
-                sampler: str = "mwg") -> torch.Tensor:
+    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean", sampler: str = "mwg", generator=None) -> torch.Tensor:
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
         if sampler not in ("mwg", "pseudo_gibbs"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genlab.rng import make_generator, rand_like
 from genlab.training.ema import EMA
 
 __all__ = ["TrainSpec", "train", "batches"]
@@ -39,9 +40,13 @@ class TrainSpec:
     lr_schedule: str = "constant"  # or "cosine": decays to 5% of lr over the steps or the time budget
     dequantize: torch.Tensor | None = None  # per-dimension width of uniform noise added to every batch
 
-    def noisy(self, z: torch.Tensor) -> torch.Tensor:
-        """Uniform dequantization of a batch: z + U[0, 1) in data units (``dequantize`` = 1/std in z units)."""
-        return z if self.dequantize is None else z + torch.rand_like(z) * self.dequantize
+    def noisy(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Uniform dequantization of a batch: z + U[0, 1) in data units (``dequantize`` = 1/std in z units).
+
+        ``generator`` defaults to a generator made from ``seed`` (for one-off uses such as the classical fits)."""
+        if self.dequantize is None:
+            return z
+        return z + rand_like(z, generator if generator is not None else make_generator(self.seed, 2)) * self.dequantize
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator):
@@ -87,23 +92,24 @@ def _progress(step: int, steps: int | None, elapsed: float, budget: float | None
 
 def train(
     module: nn.Module,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    loss_fn: Callable[..., torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor | None,
     spec: TrainSpec,
     *,
-    step_fn: Callable[[torch.Tensor, torch.Tensor | None, int], dict[str, float]] | None = None,
+    step_fn: Callable[..., dict[str, float]] | None = None,
     params=None,
 ) -> list[dict[str, float]]:
     """Train ``module`` on ``x`` (and labels ``y``); return the per-step history.
 
-    ``loss_fn(xb, yb) -> (B,)`` is minimised with Adam over ``params`` (default: all parameters).
-    A family with its own update (e.g. a GAN's two players) passes ``step_fn(xb, yb, step) -> record``
+    ``loss_fn(xb, yb, generator=g) -> (B,)`` is minimised with Adam over ``params`` (default: all parameters).
+    A family with its own update (e.g. a GAN's two players) passes ``step_fn(xb, yb, step, generator=g) -> record``
     instead and does its own optimisation; the loop still owns batching, time, EMA and history.
     """
     if spec.steps is None and spec.time_budget is None:
         raise ValueError("train() needs steps or a time budget")
-    gen = torch.Generator().manual_seed(spec.seed)
+    gen = make_generator(spec.seed)  # batch order
+    noise = make_generator(spec.seed, 1)  # every draw of the loss (and of dequantization)
     opt = None
     if step_fn is None:
         params = [p for p in (params if params is not None else module.parameters()) if p.requires_grad]
@@ -120,16 +126,16 @@ def train(
     max_steps = spec.steps if spec.steps is not None else sys.maxsize
     try:
         for step, idx in enumerate(batches(x.shape[0], spec.batch_size, gen), start=1):
-            xb = spec.noisy(x[idx])
+            xb = spec.noisy(x[idx], noise)
             yb = None if y is None else y[idx]
             if step_fn is not None:
-                record = step_fn(xb, yb, step)
+                record = step_fn(xb, yb, step, generator=noise)
             else:
                 if spec.lr_schedule == "cosine":
                     progress = _progress(step - 1, spec.steps, time.perf_counter() - start, spec.time_budget)
                     for group in opt.param_groups:
                         group["lr"] = spec.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
-                loss = loss_fn(xb, yb).mean()
+                loss = loss_fn(xb, yb, generator=noise).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if spec.grad_clip > 0:

@@ -1,0 +1,96 @@
+"""Random streams: every random draw in genlab takes a generator made from the caller's seed.
+
+- :func:`make_generator` turns ``(seed, *stream)`` into a ``torch.Generator``: independent streams of one seed
+  (e.g. batch order and noise draws of a training run) come from numpy's ``SeedSequence`` hashing of the tuple.
+  ``seed=None`` gives a generator seeded from fresh OS entropy, so an unseeded call is random but still never
+  reads or changes the caller's global torch RNG.
+- :func:`randn`, :func:`rand`, :func:`randint`, :func:`randn_like`, :func:`rand_like`, :func:`randperm` draw from a
+  generator, on the generator's device, and move the result to the requested device. ``generator`` may also be
+  any object with the same-named methods (e.g. a sharded source for multi-process training), which is then used.
+- :func:`forked` runs a block whose draws cannot take a generator (parameter initialisation, dropout,
+  ``torch.distributions`` sampling) with the global RNG seeded from the caller's seed and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+__all__ = ["make_generator", "derive_seed", "randn", "rand", "randint", "randn_like", "rand_like", "randperm",
+           "forked"]
+
+
+def derive_seed(seed: int | None, *stream: int) -> int:
+    """A 63-bit seed for the stream ``(seed, *stream)``; ``seed=None`` draws one from OS entropy."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if not stream:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed) & (2**63 - 1), *map(int, stream)]).generate_state(1, np.uint64)[0]
+               >> np.uint64(1))
+
+
+def make_generator(seed: int | None, *stream: int, device=None) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (default CPU) seeded by :func:`derive_seed` of ``(seed, *stream)``."""
+    g = torch.Generator(device=device) if device is not None else torch.Generator()
+    g.manual_seed(derive_seed(seed, *stream))
+    return g
+
+
+def _custom(generator):
+    return generator is not None and not isinstance(generator, torch.Generator)
+
+
+def _draw(fn, size, generator, dtype, device, **kw):
+    gdev = generator.device if generator is not None else device
+    out = fn(*kw.pop("args", ()), tuple(size), generator=generator, dtype=dtype, device=gdev, **kw)
+    return out if device is None else out.to(device)
+
+
+def randn(size, generator: torch.Generator, *, dtype=None, device=None) -> torch.Tensor:
+    """Standard normal draws of shape ``size`` from ``generator``."""
+    if _custom(generator):
+        return generator.randn(size, dtype=dtype, device=device)
+    return _draw(torch.randn, size, generator, dtype or torch.get_default_dtype(), device)
+
+
+def rand(size, generator: torch.Generator, *, dtype=None, device=None) -> torch.Tensor:
+    """U[0, 1) draws of shape ``size`` from ``generator``."""
+    if _custom(generator):
+        return generator.rand(size, dtype=dtype, device=device)
+    return _draw(torch.rand, size, generator, dtype or torch.get_default_dtype(), device)
+
+
+def randint(low: int, high: int, size, generator: torch.Generator, *, device=None) -> torch.Tensor:
+    """Integers uniform in [low, high) of shape ``size`` from ``generator`` (int64)."""
+    if _custom(generator):
+        return generator.randint(low, high, size, device=device)
+    return _draw(torch.randint, size, generator, torch.int64, device, args=(int(low), int(high)))
+
+
+def randn_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return randn(x.shape, generator, dtype=x.dtype, device=x.device)
+
+
+def rand_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return rand(x.shape, generator, dtype=x.dtype, device=x.device)
+
+
+def randperm(n: int, generator: torch.Generator, *, device=None) -> torch.Tensor:
+    """A random permutation of ``range(n)`` from ``generator``."""
+    if _custom(generator):
+        return generator.randperm(n, device=device)
+    gdev = generator.device if generator is not None else device
+    out = torch.randperm(int(n), generator=generator, device=gdev)
+    return out if device is None else out.to(device)
+
+
+@contextlib.contextmanager
+def forked(seed: int | None):
+    """Run a block with the global torch RNG (CPU and CUDA) seeded from ``seed`` and restored afterwards."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(derive_seed(seed))
+        yield
