@@ -144,14 +144,15 @@ def test_bad_options_raise_config_error():
     with pytest.raises(ConfigError, match="euler_maruyama"):
         get_sampler("nope")
     with pytest.raises(ConfigError):
-        get_sampler("ald")(lambda x, t: x, torch.zeros(2, 2), VPSDE())
+        get_sampler("ald").fn(lambda x, t: x, torch.zeros(2, 2), VPSDE())
     with pytest.raises(ConfigError):
-        get_sampler("pc")(lambda x, t: x, torch.zeros(2, 2), NoiseLadder([2.0, 1.0]))
+        get_sampler("pc").fn(lambda x, t: x, torch.zeros(2, 2), NoiseLadder([2.0, 1.0]))
     with pytest.raises(ConfigError):
         ode_log_likelihood(lambda x, t: x, VPSDE(), torch.zeros(2, 2), divergence="bogus")
     with pytest.raises(ConfigError):
         NoiseLadder([1.0, 2.0])
-    assert set(SAMPLERS) == {"euler_maruyama", "reverse_diffusion", "pc", "ode", "ald"}
+    assert set(SAMPLERS) == {"euler_maruyama", "reverse_diffusion", "pc", "ode", "ald", "euler", "heun", "ddim",
+                             "dpmpp_2m"}
 
 
 def test_geometric_ladder_and_sigma_max_from_data():
@@ -181,7 +182,7 @@ def test_sampler_reproduces_gaussian_moments(sampler, name):
     x = sde.prior_sample((4000, 2), g, dtype=DT)
     seen = []
     opts = {"rtol": 1e-4, "atol": 1e-4} if sampler == "ode" else {"steps": 200}
-    out = SAMPLERS[sampler](score, x, sde, generator=g, callback=lambda d: seen.append(d["i"]), **opts)
+    out = SAMPLERS[sampler].fn(score, x, sde, generator=g, callback=lambda d: seen.append(d["i"]), **opts)
     assert out.shape == x.shape and torch.isfinite(out).all()
     assert (out.mean(0) - MU).abs().max() < 0.1, out.mean(0)
     assert (torch.cov(out.T) - SIGMA).abs().max() < 0.15, torch.cov(out.T)
@@ -199,7 +200,7 @@ def test_ald_reproduces_gaussian_moments():
     g = torch.Generator().manual_seed(3)
     score = gaussian_score(MU, SIGMA, ladder.marginal_coeffs)
     x = ladder.prior_sample((4000, 2), g, dtype=DT)
-    out = SAMPLERS["ald"](score, x, ladder, generator=g, n_steps_each=100, step_lr=0.01)
+    out = SAMPLERS["ald"].fn(score, x, ladder, generator=g, n_steps_each=100, step_lr=0.01)
     assert (out.mean(0) - MU).abs().max() < 0.1
     assert (torch.cov(out.T) - SIGMA).abs().max() < 0.15
 
@@ -227,7 +228,7 @@ def test_annealed_langevin_recovers_mixture_weights_plain_langevin_does_not():
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(4000, 2, generator=g, dtype=DT) * 16 - 8
     ladder = NoiseLadder(geometric_sigmas(1.0, 20.0, 10).to(DT))
-    x_ald = SAMPLERS["ald"](score, x0.clone(), ladder, generator=g, n_steps_each=100, step_lr=0.3, denoise=False)
+    x_ald = SAMPLERS["ald"].fn(score, x0.clone(), ladder, generator=g, n_steps_each=100, step_lr=0.3, denoise=False)
     x_lan = langevin(lambda x: score(x, torch.full((len(x),), 1.0, dtype=DT)), x0.clone(), steps=1000,
                      step_size=0.3, generator=g)
     left = lambda x: (x.sum(-1) < 0).double().mean().item()  # noqa: E731

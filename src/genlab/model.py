@@ -70,6 +70,9 @@ class GenerativeModel(nn.Module):
     likelihood: str = "none"  # "exact" | "bound" | "estimate" | "none"; an instance may refine it in build()
     conditional: ClassVar[bool] = False  # accepts labels y in fit/sample/log_prob
     eval_batch: ClassVar[int] = 4096  # chunk size for log_prob
+    own_sampler: ClassVar[str] = "ancestral"  # the name of the family's own sampling method (see samplers())
+    smoke: ClassVar[dict] = {}  # tiny budgets of the contract test: {"fit": {...}, "sample": {...}, "impute": {...}}
+    last_nfe: int | None = None  # network evaluations per sample of the last sample/log_prob/impute call
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()
@@ -174,12 +177,39 @@ class GenerativeModel(nn.Module):
         self.fitted = True
         return self
 
-    def sample(self, n, *, y=None, seed=None, **sampler_options) -> torch.Tensor:
-        """Draw ``n`` samples, (n, *shape), in data units."""
+    def samplers(self) -> dict[str, set[str]]:
+        """Sampler names valid for this model -> tags ("deterministic" or "stochastic", ...).
+
+        Families with one sampling method of their own list it under ``own_sampler``; families that take a
+        ``sampler=`` option override this."""
+        return {self.own_sampler: {"stochastic"}}
+
+    def sample(self, n, *, y=None, seed=None, sampler=None, steps=None, guidance=0.0, **sampler_options) -> torch.Tensor:
+        """Draw ``n`` samples, (n, *shape), in data units.
+
+        ``sampler`` (one of :meth:`samplers`; None = the model's default), ``steps`` (solver steps, where the sampler
+        has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
+        valid = self.samplers()
+        if sampler is not None and sampler not in valid:
+            raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
+                              f"{', '.join(sorted(valid))}")
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         y = self._labels_for(y, n)
-        options = self._options(self._sample, sampler_options, "sample")
+        opts = dict(sampler_options)
+        params = inspect.signature(self._sample).parameters
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if sampler is not None and ("sampler" in params or var_kw):
+            opts["sampler"] = sampler
+        if steps is not None:
+            opts["steps"] = steps
+        if float(guidance) != 0.0:
+            if "guidance" not in params and not var_kw:
+                raise ConfigError(f"model '{self.name}' does not support classifier-free guidance")
+            opts["guidance"] = float(guidance)
+        options = self._options(self._sample, opts, "sample")
         seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
         with forked(seed):
             self.eval()

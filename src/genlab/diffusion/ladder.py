@@ -12,6 +12,7 @@ import math
 import torch
 
 from genlab.errors import ConfigError
+from genlab.rng import randn
 
 __all__ = ["geometric_sigmas", "NoiseLadder"]
 
@@ -66,10 +67,7 @@ class NoiseLadder:
         return torch.ones_like(sigma), sigma
 
     def prior_sample(self, shape, generator: torch.Generator | None = None, *, dtype=None, device=None):
-        dev = generator.device if generator is not None else device
-        z = torch.randn(tuple(shape), generator=generator, dtype=dtype or torch.get_default_dtype(), device=dev)
-        z = z * self.sigma_max
-        return z.to(device) if device is not None else z
+        return randn(shape, generator, dtype=dtype, device=device) * self.sigma_max
 
     def prior_logp(self, z: torch.Tensor) -> torch.Tensor:
         s, d = self.sigma_max, z[0].numel()

@@ -17,7 +17,8 @@ from collections.abc import Callable
 import torch
 
 from genlab.diffusion.ladder import NoiseLadder
-from genlab.diffusion.sde import SDE, _bcast, randn_like
+from genlab.diffusion.sde import SDE, _bcast
+from genlab.rng import rand, randint, randn_like
 
 __all__ = ["dsm_loss", "ncsn_loss"]
 
@@ -34,8 +35,7 @@ def _dsm_core(score_fn: Callable, x0: torch.Tensor, cond: torch.Tensor, alpha: t
 
 
 def _uniform(n: int, like: torch.Tensor, generator) -> torch.Tensor:
-    dev = generator.device if generator is not None else like.device
-    return torch.rand(n, generator=generator, device=dev, dtype=like.dtype).to(like.device)
+    return rand((n,), generator, dtype=like.dtype, device=like.device)
 
 
 def dsm_loss(score_fn: Callable, sde: SDE, x0: torch.Tensor, generator: torch.Generator | None = None, *,
@@ -68,7 +68,6 @@ def ncsn_loss(score_fn: Callable, sigmas, x0: torch.Tensor, generator: torch.Gen
     s = s.to(device=x0.device, dtype=x0.dtype)
     n = len(x0)
     if levels is None:
-        dev = generator.device if generator is not None else x0.device
-        levels = torch.randint(len(s), (n,), generator=generator, device=dev).to(x0.device)
+        levels = randint(0, len(s), (n,), generator, device=x0.device)
     sigma = s[levels]
     return _dsm_core(score_fn, x0, sigma, torch.ones_like(sigma), sigma, None, generator, reduce_mean)

@@ -17,19 +17,11 @@ from dataclasses import dataclass
 import torch
 
 from genlab.errors import ConfigError
-from genlab.rng import make_generator, randperm
+from genlab.rng import make_generator, randn, randperm
 
-__all__ = ["Marginal", "SDE", "VESDE", "VPSDE", "SubVPSDE", "ReverseSDE", "sigma_max_from_data", "randn_like"]
+__all__ = ["Marginal", "SDE", "VESDE", "VPSDE", "SubVPSDE", "ReverseSDE", "sigma_max_from_data"]
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard normal noise shaped like ``x``, drawn from ``generator`` (on its own device) when given."""
-    if generator is None:
-        return torch.randn_like(x)
-    z = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
-    return z.to(x.device)
 
 
 def _bcast(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -88,10 +80,20 @@ class SDE(ABC):
 
     def prior_sample(self, shape, generator: torch.Generator | None = None, *, dtype=None, device=None):
         """A draw from the prior p_T = N(0, prior_std^2 I)."""
-        dev = generator.device if generator is not None else device
-        z = torch.randn(tuple(shape), generator=generator, dtype=dtype or torch.get_default_dtype(), device=dev)
-        z = z * self.prior_std()
-        return z.to(device) if device is not None else z
+        return randn(shape, generator, dtype=dtype, device=device) * self.prior_std()
+
+    # -- the sigma form (EDM): x = x_t / alpha(t) = x_0 + sigma n with sigma = sigma(t) / alpha(t) ---------------
+    def sigma_of_t(self, t) -> torch.Tensor:
+        """The noise level of the sigma form at time t, sigma_t / alpha_t."""
+        alpha, sigma = self.marginal_coeffs(_as_t(t))
+        return sigma / alpha
+
+    @abstractmethod
+    def t_of_sigma(self, sigma) -> torch.Tensor:
+        """The inverse of :meth:`sigma_of_t`."""
+
+    def alpha(self, t) -> torch.Tensor:
+        return self.marginal_coeffs(_as_t(t))[0]
 
     def prior_logp(self, z: torch.Tensor) -> torch.Tensor:
         """log p_T(z) summed over all but the first dimension, shape (N,)."""
@@ -173,6 +175,9 @@ class VESDE(SDE):
     def prior_std(self) -> float:
         return self.sigma_max
 
+    def t_of_sigma(self, sigma):
+        return torch.log(torch.as_tensor(sigma) / self.sigma_min) / self._log_ratio
+
     def discretize(self, x, t, dt):
         """SMLD step (Appendix E): f = 0, G = sqrt(sigma(t)^2 - sigma(t - dt)^2), as score_sde's sde_lib."""
         t = _as_t(t, x)
@@ -203,6 +208,11 @@ class _BetaSDE(SDE):
     def drift_coeff(self, t):
         return -0.5 * self.beta(t)
 
+    def t_of_int_beta(self, B) -> torch.Tensor:
+        """The time t with B(t) = ``B`` (the positive root of beta_min t + (beta_max - beta_min) t^2 / 2 = B)."""
+        d = self.beta_max - self.beta_min
+        return 2 * B / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * d * B))
+
     def prior_std(self) -> float:
         return 1.0
 
@@ -224,6 +234,10 @@ class VPSDE(_BetaSDE):
 
     def diffusion(self, t):
         return torch.sqrt(self.beta(t))
+
+    def t_of_sigma(self, sigma):
+        """sigma = sqrt(e^B - 1), so B = log(1 + sigma^2)."""
+        return self.t_of_int_beta(torch.log1p(torch.as_tensor(sigma) ** 2))
 
     def discretize(self, x, t, dt):
         """DDPM step (Ho et al. 2020; score_sde's VPSDE.discretize): f = (sqrt(1 - b_i) - 1) x, G = sqrt(b_i).
@@ -249,6 +263,10 @@ class SubVPSDE(_BetaSDE):
 
     def diffusion(self, t):
         return torch.sqrt(self.beta(t) * -torch.expm1(-2 * self.int_beta(t)))
+
+    def t_of_sigma(self, sigma):
+        """sigma = (1 - e^-B) e^(B/2) = 2 sinh(B/2), so B = 2 asinh(sigma / 2)."""
+        return self.t_of_int_beta(2 * torch.asinh(torch.as_tensor(sigma) / 2))
 
 
 def sigma_max_from_data(x: torch.Tensor, max_points: int = 2000, generator: torch.Generator | None = None) -> float:

@@ -143,6 +143,9 @@ class EBM(GenerativeModel):
             return -self.energy(z) - self.log_Z
 
     # ------------------------------------------------------------------ sampling and imputation
+    def samplers(self) -> dict[str, set[str]]:
+        return {"ald": {"stochastic"}, "mala": {"stochastic"}}
+
     def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None, mala_steps: int = 100, *, generator=None) -> torch.Tensor:
         steps = int(steps if steps is not None else self.config.sample_steps)
         if steps < 1 or mala_steps < 0:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["batch_jacobian", "divergence", "divergence_exact", "divergence_hutchinson", "rademacher"]
+__all__ = ["batch_jacobian", "divergence", "divergence_exact", "divergence_hutchinson", "rademacher",
+           "value_and_divergence"]
 
 
 def rademacher(like: torch.Tensor) -> torch.Tensor:
@@ -65,3 +66,27 @@ def divergence(
     from genlab.errors import ConfigError
 
     raise ConfigError(f"divergence method must be 'exact' or 'hutchinson', got {method!r}")
+
+
+def value_and_divergence(fn, x: torch.Tensor, *, probes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fn(x)`` and its divergence per row, by forward-mode differentiation (``torch.func.jvp``); no graph kept.
+
+    ``fn`` maps (M, D) to (M, D) row by row (rows independent, any batch size M). Exact (``probes=None``): the D
+    Jacobian-vector products J e_i are one batched jvp over the rows repeated D times, and tr J = sum_i (J e_i)_i;
+    this costs about three forward passes of D N rows, and no backward pass. Hutchinson (``probes`` (K, N, D)):
+    tr J ~ mean_k v_k^T J v_k, again by one batched jvp.
+    """
+    from torch.func import jvp
+
+    n, d = x.shape
+    x = x.detach()
+    if probes is None:
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        tangents = eye.repeat_interleave(n, 0)  # row i * n + r: direction e_i for sample r
+        out, jv = jvp(fn, (x.repeat(d, 1),), (tangents,))
+        div = (jv * tangents).sum(1).reshape(d, n).sum(0)
+        return out[:n].detach(), div.detach()
+    k = probes.shape[0]
+    v = probes.reshape(k * n, d).to(x.dtype)
+    out, jv = jvp(fn, (x.repeat(k, 1),), (v,))
+    return out[:n].detach(), (jv * v).sum(1).reshape(k, n).mean(0).detach()

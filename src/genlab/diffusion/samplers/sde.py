@@ -1,11 +1,10 @@
-"""Samplers for score-based models: one plain function each (k-diffusion style) and a registry.
+"""Samplers that run a forward SDE backwards in time t (Song et al. 2021): one plain function each.
 
-Uniform signature ``sampler(score_fn, x, sde, *, steps, eps=1e-3, callback=None, generator=None, **opts) -> x``:
-``x`` is the initial prior sample (e.g. ``sde.prior_sample(shape, generator)``), ``score_fn(x, t)`` the score of
+Signature ``sampler(score_fn, x, sde, *, steps, eps=1e-3, callback=None, generator=None, **opts) -> x``:
+``x`` is the initial prior sample (``sde.prior_sample(shape, generator)``), ``score_fn(x, t)`` the score of
 the perturbed marginal at time t (a (N,) tensor), and the result the final sample. Time runs on the grid
-linspace(T, eps, steps + 1). For :func:`ald` the ``sde`` argument is a :class:`NoiseLadder` (or a tensor of
-sigmas) and ``score_fn(x, sigma)`` takes noise levels. ``callback(dict(i=..., t=..., x=...))`` is called after
-every step. With ``denoise=True`` a last Tweedie step returns E[x_0 | x_eps] = (x + sigma^2 s(x, eps)) / alpha
+linspace(T, eps, steps + 1). ``callback(dict(i=..., t=..., x=...))`` is called after every step. Every random
+draw takes ``generator``. With ``denoise=True`` a last Tweedie step returns E[x_0 | x_eps] = (x + sigma^2 s(x, eps)) / alpha
 (Efron 2011; the final denoising of Song & Ermon 2020 / Song et al. 2021); it costs one score evaluation.
 """
 
@@ -15,14 +14,14 @@ import math
 from collections.abc import Callable
 
 import torch
-from torchdiffeq import odeint
 
-from genlab.diffusion.ladder import NoiseLadder
-from genlab.diffusion.sde import SDE, _bcast, randn_like
+from genlab.diffusion.sde import SDE, _bcast
 from genlab.errors import ConfigError
+from genlab.ode import ADAPTIVE, solve
+from genlab.rng import randn_like
 
-__all__ = ["CountingScore", "euler_maruyama", "reverse_diffusion", "pc", "ode", "ald", "langevin",
-           "tweedie_denoise", "default_snr", "SAMPLERS", "get_sampler"]
+__all__ = ["CountingScore", "euler_maruyama", "reverse_diffusion", "pc", "ode", "tweedie_denoise", "default_snr",
+           "check_steps"]
 
 
 class CountingScore:
@@ -45,7 +44,7 @@ def _require_sde(sde, name: str) -> SDE:
     return sde
 
 
-def _check_steps(steps, name: str) -> int:
+def check_steps(steps, name: str) -> int:
     if int(steps) < 1:
         raise ConfigError(f"sampler '{name}': steps must be >= 1, got {steps}")
     return int(steps)
@@ -73,7 +72,7 @@ def _cb(callback, i, t, x):
 
 def _predict(step, name, score_fn, x, sde, steps, eps, callback, generator, denoise):
     """The loop shared by the plain predictors: ``step(rsde, x, t, dt, generator)`` from T down to eps."""
-    sde, steps = _require_sde(sde, name), _check_steps(steps, name)
+    sde, steps = _require_sde(sde, name), check_steps(steps, name)
     ts, rsde = _grid(sde, steps, eps, x), sde.reverse(score_fn)
     for i in range(steps):
         x = step(rsde, x, _full(ts[i], x), float(ts[i] - ts[i + 1]), generator)
@@ -129,7 +128,7 @@ def pc(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, 
     """Predictor-corrector sampling (Song et al. 2021, Alg. 1-3): at each t, ``corrector_steps`` Langevin
     corrector steps then one predictor step (``'reverse_diffusion'`` or ``'euler_maruyama'``).
     ``snr`` defaults to :func:`default_snr`."""
-    sde, steps = _require_sde(sde, "pc"), _check_steps(steps, "pc")
+    sde, steps = _require_sde(sde, "pc"), check_steps(steps, "pc")
     steppers = {"reverse_diffusion": _rd_step, "euler_maruyama": _em_step}
     if predictor not in steppers:
         raise ConfigError(f"unknown predictor '{predictor}'; choose from {sorted(steppers)}")
@@ -146,9 +145,6 @@ def pc(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, 
         x = step(rsde, x, t, dt, generator)
         _cb(callback, i, ts[i + 1], x)
     return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
-
-
-_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 
 
 @torch.no_grad()
@@ -170,82 +166,6 @@ def ode(score_fn, x, sde, *, steps: int | None = None, eps: float = 1e-3, callba
         count[0] += 1
         return out
 
-    ts = torch.tensor([sde.T, eps], dtype=x.dtype, device=x.device)
-    options = {}
-    if method in _ADAPTIVE:
-        options["step_t"] = ts[-1:]  # land exactly on eps: never evaluate the score at t < eps
-    else:
-        options["step_size"] = (sde.T - eps) / _check_steps(100 if steps is None else steps, "ode")
-    try:
-        x = odeint(f, x, ts, rtol=rtol, atol=atol, method=method, options=options or None)[-1]
-    except (ValueError, KeyError) as err:
-        if method not in str(err):
-            raise
-        raise ConfigError(f"unknown ODE method '{method}' for torchdiffeq") from err
-    return tweedie_denoise(score_fn, x, sde, ts[-1]) if denoise else x
-
-
-def _ladder(sde) -> NoiseLadder:
-    if isinstance(sde, NoiseLadder):
-        return sde
-    if isinstance(sde, SDE):
-        raise ConfigError("sampler 'ald' needs a noise ladder (NoiseLadder or a tensor of sigmas), not an SDE")
-    return NoiseLadder(sde)
-
-
-@torch.no_grad()
-def ald(score_fn, x, sde, *, steps: int | None = None, eps: float | None = None, callback=None, generator=None,
-        denoise: bool = True, n_steps_each: int | None = None, step_lr: float = 2e-5):
-    """Annealed Langevin dynamics (Song & Ermon 2019, Alg. 1) over the ladder sigma_1 > ... > sigma_L.
-
-    At level i, ``n_steps_each`` steps x <- x + (a_i / 2) s(x, sigma_i) + sqrt(a_i) z with
-    a_i = step_lr * sigma_i^2 / sigma_L^2. ``steps`` (total) sets ``n_steps_each = ceil(steps / L)`` when
-    ``n_steps_each`` is not given (default 100). ``eps`` is unused. ``denoise`` adds
-    x <- x + sigma_L^2 s(x, sigma_L) (Song & Ermon 2020, "Improved techniques", Appendix).
-    """
-    ladder = _ladder(sde)
-    sig = ladder.sigmas.to(device=x.device, dtype=x.dtype)
-    if n_steps_each is None:
-        n_steps_each = 100 if steps is None else math.ceil(_check_steps(steps, "ald") / ladder.L)
-    elif steps is not None:
-        raise ConfigError("give either steps (total) or n_steps_each to 'ald', not both")
-    if int(n_steps_each) < 1 or step_lr <= 0:
-        raise ConfigError(f"ald needs n_steps_each >= 1 and step_lr > 0, got {n_steps_each}, {step_lr}")
-    i = 0
-    for s in sig:
-        a = step_lr * (s / sig[-1]) ** 2
-        sv = _full(s, x)
-        for _ in range(int(n_steps_each)):
-            x = x + 0.5 * a * score_fn(x, sv) + torch.sqrt(a) * randn_like(x, generator)
-            _cb(callback, i, s, x)
-            i += 1
-    if denoise:
-        x = x + sig[-1] ** 2 * score_fn(x, _full(sig[-1], x))
-    return x
-
-
-@torch.no_grad()
-def langevin(score_fn, x, *, steps: int = 1000, step_size: float = 1e-3, callback=None, generator=None):
-    """Unadjusted Langevin dynamics at one fixed noise level: x <- x + (e/2) s(x) + sqrt(e) z; ``score_fn(x)``."""
-    _check_steps(steps, "langevin")
-    for i in range(int(steps)):
-        x = x + 0.5 * step_size * score_fn(x) + math.sqrt(step_size) * randn_like(x, generator)
-        _cb(callback, i, None, x)
-    return x
-
-
-SAMPLERS: dict[str, Callable] = {
-    "euler_maruyama": euler_maruyama,
-    "reverse_diffusion": reverse_diffusion,
-    "pc": pc,
-    "ode": ode,
-    "ald": ald,
-}
-
-
-def get_sampler(name: str) -> Callable:
-    """The sampler registered under ``name``; ConfigError listing the choices otherwise."""
-    try:
-        return SAMPLERS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown sampler '{name}'; choose from: {', '.join(SAMPLERS)}") from None
+    n = None if method in ADAPTIVE else check_steps(100 if steps is None else steps, "ode")
+    x = solve(f, x, sde.T, eps, method=method, rtol=rtol, atol=atol, steps=n).y
+    return tweedie_denoise(score_fn, x, sde, torch.tensor(eps, dtype=x.dtype)) if denoise else x

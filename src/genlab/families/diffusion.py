@@ -1,0 +1,250 @@
+"""What every diffusion-type model shares: the denoiser contract, sampling, the ODE likelihood, guidance, imputation.
+
+A :class:`DiffusionModel` exposes its network as a denoiser D(x; sigma) ~ E[x_0 | x] in the sigma form
+x = x_0 + sigma n (Karras et al. 2022; conversions in :mod:`genlab.diffusion.parameterization`), and, for the
+samplers that run an SDE in time t, as a score s(x_t, t). A subclass supplies:
+
+- ``sde``: the forward SDE in time t (a class attribute names its class; see :mod:`genlab.families.score`),
+- ``_denoise(x, sigma, y) -> D`` (x flat (N, D) in the sigma form, sigma (N,)),
+- ``_t_score(x_t, t, y) -> s`` (default: from the denoiser), ``sigma_range()`` and ``prior_std_sigma()``,
+- ``loss(z, y, *, generator)``.
+
+Everything else is here, written once: the sampler registry dispatch by kind (``"sde"`` samplers get the score in
+t, ``"sigma"`` samplers the denoiser and a Karras grid between the model's sigma_min and sigma_max, ``"ladder"``
+samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022), the
+probability-flow likelihood in the sigma form (:func:`genlab.diffusion.sigma_log_likelihood`), ``last_nfe``, and
+imputation by the replacement method (:mod:`genlab.families.score_impute`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from genlab.diffusion import CountingScore, get_sampler, karras_sigmas, sampler_names, sigma_log_likelihood
+from genlab.diffusion.parameterization import t_score_from_denoised
+from genlab.errors import ConfigError
+from genlab.families.score_impute import replacement_impute
+from genlab.model import GenerativeModel, NeuralConfig
+from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
+from genlab.ode import ADAPTIVE
+from genlab.rng import rand, randn
+
+__all__ = ["DiffusionConfig", "DiffusionModel"]
+
+
+@dataclass
+class DiffusionConfig(NeuralConfig):
+    """Options shared by every diffusion model (defaults tuned on 2-D toys at 5-60 s on 2 CPU cores)."""
+
+    steps: int = 4000
+    batch_size: int = 512
+    lr: float = 2e-3
+    lr_schedule: str = "cosine"
+    ema: float = 0.999  # with warm-up (genlab.training.ema): helps at every budget
+    hidden: int = 128  # width of the ConditionalMLP
+    depth: int = 3  # residual hidden layers
+    embedding: str = "fourier"  # noise-level embedding: "fourier" (Gaussian Fourier features, scale 4) or "sinusoidal"
+    emb_dim: int = 64
+    activation: str = "silu"
+    sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
+    sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
+    rho: float = 7.0  # the Karras grid's rho for the sigma-form samplers
+    p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
+    exact_max_dim: int = 16  # exact divergence in log_prob up to this dimension, Hutchinson above
+
+
+class DiffusionModel(GenerativeModel):
+    """Base class of the diffusion-type models (see the module docstring)."""
+
+    Config = DiffusionConfig
+    conditional = True
+    likelihood = "exact"
+    eval_batch = 10000
+    default_sampler: ClassVar[str] = "heun"
+    default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
+                                                "ald": 1000, "euler": 64, "heun": 32, "ddim": 64, "dpmpp_2m": 32}
+
+    # ------------------------------------------------------------------ network
+    def _check_config(self) -> None:
+        c = self.config
+        if c.embedding not in ("sinusoidal", "fourier"):
+            raise ConfigError(f"embedding must be 'sinusoidal' or 'fourier', got {c.embedding!r}")
+        if not 0 <= c.p_uncond < 1:
+            raise ConfigError(f"p_uncond must lie in [0, 1), got {c.p_uncond}")
+        if c.sampler and c.sampler not in sampler_names():
+            raise ConfigError(f"unknown sampler {c.sampler!r}; choose from {', '.join(sampler_names())}")
+        if c.sample_steps < 0:
+            raise ConfigError(f"sample_steps must be >= 0 (0 = the sampler's default), got {c.sample_steps}")
+
+    def build(self) -> None:
+        c = self.config
+        self._check_config()
+        self.likelihood = "exact" if self.dim <= c.exact_max_dim else "estimate"
+        self.last_nfe = 0
+        if getattr(self, "_custom_backbone", False):
+            return
+        emb = SinusoidalEmbedding(c.emb_dim) if c.embedding == "sinusoidal" else FourierEmbedding(c.emb_dim, scale=4.0)
+        self.net = ConditionalMLP(self.dim, hidden=c.hidden, depth=c.depth, embedding=emb, emb_dim=c.emb_dim,
+                                  num_classes=self.num_classes, activation=c.activation)
+
+    def set_backbone(self, module: torch.nn.Module):
+        """Replace the network by any ``module`` called as ``module(x (N, D), t (N,), y=None) -> (N, D)``.
+
+        What it predicts and what ``t`` means are the model's (see its docstring). With labels it receives indices
+        in ``0..num_classes`` (``num_classes`` is the null label). Call before ``fit``.
+        """
+        if not isinstance(module, torch.nn.Module):
+            raise ConfigError(f"a backbone must be a torch.nn.Module, got {type(module).__name__}")
+        try:
+            with torch.no_grad():
+                out = module(torch.zeros(2, self.dim), torch.full((2,), 0.5), y=None)
+        except (TypeError, RuntimeError) as err:
+            raise ConfigError(f"the backbone must be callable as net(x, t, y=None): {err}") from None
+        if tuple(out.shape) != (2, self.dim):
+            raise ConfigError(f"backbone output has shape {tuple(out.shape)} for input (2, {self.dim}); expected (2, {self.dim})")
+        self.net, self._custom_backbone = module, True
+        return self
+
+    def _net_labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        if self.num_classes is None:
+            return None
+        if y is None:
+            return torch.full((n,), self.num_classes, dtype=torch.int64)
+        return y if len(y) == n else y.repeat(n // len(y))  # rows repeated for a batched divergence
+
+    def _drop_labels(self, y: torch.Tensor | None, generator) -> torch.Tensor | None:
+        """Classifier-free guidance training: each label becomes the null label with probability p_uncond."""
+        if y is None or self.config.p_uncond == 0:
+            return y
+        drop = rand((len(y),), generator) < self.config.p_uncond
+        return torch.where(drop, torch.full_like(y, self.num_classes), y)
+
+    # ------------------------------------------------------------------ the denoiser contract
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _t_score(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        sde = self.sde
+        alpha, sigma_t = sde.marginal_coeffs(t)
+        d = self._denoise(x_t / alpha.reshape(-1, 1), sigma_t / alpha, y)
+        return t_score_from_denoised(x_t, d, alpha, sigma_t)
+
+    def sigma_range(self) -> tuple[float, float]:
+        """(sigma_min, sigma_max) of the sigma form that the network was trained on."""
+        raise NotImplementedError
+
+    def prior_std_sigma(self) -> float:
+        """Standard deviation of the prior at sigma_max in the sigma form."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _guided(fn, y, guidance: float, null):
+        if y is None or float(guidance) == 0.0:
+            return lambda x, s: fn(x, s, y)
+        w = float(guidance)
+        return lambda x, s: (1 + w) * fn(x, s, y) - w * fn(x, s, null(len(x)))
+
+    def denoiser(self, y: torch.Tensor | None = None, guidance: float = 0.0):
+        """D(x, sigma) on flat standardised x (N, D), sigma (N,); classifier-free guidance weight ``guidance``."""
+        return self._guided(self._denoise, y, guidance, lambda n: None)
+
+    def score_fn(self, y: torch.Tensor | None = None, guidance: float = 0.0):
+        """s(x_t, t) of the model's SDE in time t (for the SDE samplers and the t-form ODE)."""
+        fn = self._guided(self._t_score, y, guidance, lambda n: None)
+        return lambda x, t: fn(x, t.expand(len(x)) if t.ndim == 0 else t)
+
+    # ------------------------------------------------------------------ samplers
+    def samplers(self) -> dict[str, set[str]]:
+        from genlab.diffusion import SAMPLERS
+
+        return {name: set(s.tags) for name, s in SAMPLERS.items() if s.kind in self.sampler_kinds()}
+
+    def sampler_kinds(self) -> tuple[str, ...]:
+        return ("sde", "sigma")
+
+    def _resolve_sampler(self, sampler: str | None, opts: dict):
+        name = sampler or self.config.sampler or self.default_sampler
+        valid = self.samplers()
+        if name not in valid:
+            raise ConfigError(f"sampler '{name}' is not available for model '{self.name}'; its samplers: "
+                              f"{', '.join(sorted(valid))}")
+        spec = get_sampler(name)
+        fixed = {"score_fn", "denoiser", "x", "sde", "sigmas", "steps", "callback", "generator"}
+        allowed = set(inspect.signature(spec.fn).parameters) - fixed
+        if spec.kind == "sigma":
+            allowed.add("schedule")
+        unknown = sorted(set(opts) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for sampler "
+                              f"'{name}'; valid: sampler, steps, guidance, {', '.join(sorted(allowed))}")
+        return spec
+
+    def _ladder(self):
+        raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
+
+    def sigma_grid(self, steps: int, schedule: str = "karras") -> torch.Tensor:
+        from genlab.diffusion import make_sigmas
+
+        lo, hi = self.sigma_range()
+        return make_sigmas(schedule, steps, lo, hi, self.config.rho).to(torch.float32)
+
+    def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
+                    generator=None, **opts):
+        """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw."""
+        spec = self._resolve_sampler(sampler, opts)
+        if steps is None:
+            steps = self.config.sample_steps or self.default_steps.get(spec.name)
+        if steps is not None and (isinstance(steps, bool) or int(steps) != steps or int(steps) < 1):
+            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        guided = y is not None and float(guidance) != 0.0
+        with torch.no_grad():
+            if spec.kind == "sigma":
+                schedule = opts.pop("schedule", "karras")
+                sigmas = self.sigma_grid(int(steps), schedule)
+                counted = CountingScore(self.denoiser(y, guidance))
+                x = self.prior_std_sigma() * randn((n, self.dim), generator)
+                if init is not None:
+                    x = init("sigma", sigmas[0], x)
+                out = spec.fn(counted, x, sigmas, generator=generator, callback=callback, **opts)
+            else:
+                process = self._ladder() if spec.kind == "ladder" else self.sde
+                counted = CountingScore(self._ladder_score(y, guidance) if spec.kind == "ladder"
+                                        else self.score_fn(y, guidance))
+                x = process.prior_sample((n, self.dim), generator)
+                if init is not None:
+                    x = init(spec.kind, None, x)
+                if steps is not None and (spec.name != "ode" or opts.get("method", "dopri5") not in ADAPTIVE):
+                    opts = {**opts, "steps": int(steps)}
+                out = spec.fn(counted, x, process, generator=generator, callback=callback, **opts)
+        self.last_nfe = counted.nfe * (2 if guided else 1)
+        return out
+
+    def _ladder_score(self, y, guidance):
+        raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
+
+    def _sample(self, n, y, *, generator=None, **opts) -> torch.Tensor:
+        return self.run_sampler(n, y, generator=generator, **opts)
+
+    # ------------------------------------------------------------------ likelihood
+    def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,
+                  guidance=0.0, generator=None) -> torch.Tensor:
+        lo, hi = self.sigma_range()
+        shift, log_scale = self._data_to_sigma_form()
+        res = sigma_log_likelihood(self.denoiser(y, guidance), z * shift, lo, hi, self.prior_std_sigma(), rtol=rtol,
+                                   atol=atol, method=method, divergence=divergence, probes=probes,
+                                   exact_max_dim=self.config.exact_max_dim, generator=generator)
+        self.last_nfe = res.nfe
+        return res.logp + self.dim * log_scale
+
+    def _data_to_sigma_form(self) -> tuple[float, float]:
+        """(c, log c) with x_sigma = c x for data x at the smallest noise level (1 / alpha(eps) for VP, 1 for VE)."""
+        return 1.0, 0.0
+
+    def _impute(self, z, mask, *, method="mean", n_samples=8, sampler=None, steps=None, generator=None,
+                **opts) -> torch.Tensor:
+        return replacement_impute(self, z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
+                                  generator=generator, opts=opts)
