@@ -30,7 +30,6 @@ from genlab.errors import ConfigError
 from genlab.families.score_impute import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
-from genlab.ode import ADAPTIVE
 from genlab.rng import rand, randn
 
 __all__ = ["DiffusionConfig", "DiffusionModel"]
@@ -66,7 +65,8 @@ class DiffusionModel(GenerativeModel):
     eval_batch = 10000
     default_sampler: ClassVar[str] = "heun"
     default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
-                                                "ald": 1000, "euler": 64, "heun": 32, "ddim": 64, "dpmpp_2m": 32}
+                                                "ald": 1000, "euler": 64, "heun": 32, "ddim": 64, "dpmpp_2m": 32,
+                                                "ode": 2}
 
     # ------------------------------------------------------------------ network
     def _check_config(self) -> None:
@@ -217,7 +217,7 @@ class DiffusionModel(GenerativeModel):
                 x = process.prior_sample((n, self.dim), generator)
                 if init is not None:
                     x = init(spec.kind, None, x)
-                if steps is not None and (spec.name != "ode" or opts.get("method", "dopri5") not in ADAPTIVE):
+                if steps is not None:
                     opts = {**opts, "steps": int(steps)}
                 out = spec.fn(counted, x, process, generator=generator, callback=callback, **opts)
         self.last_nfe = counted.nfe * (2 if guided else 1)

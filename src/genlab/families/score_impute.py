@@ -39,8 +39,8 @@ def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, method: st
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
     spec = model._resolve_sampler(sampler, opts)
-    if spec.name == "ode":
-        raise ConfigError("impute needs a sampler with a fixed grid (the replacement method); 'ode' is adaptive")
+    if "adaptive" in spec.tags:
+        raise ConfigError(f"impute needs a sampler with a fixed grid (the replacement method); '{spec.name}' is adaptive")
     k = n_samples if method == "mean" else 1
     obs = z.repeat_interleave(k, 0)
     keep = mask.repeat_interleave(k, 0)

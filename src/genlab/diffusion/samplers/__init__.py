@@ -2,7 +2,8 @@
 
 Kinds (how a model calls it; a model lists the samplers valid for it through ``samplers()``):
 
-- ``"sde"``: ``f(score_fn, x, sde, *, steps, callback, generator, **opts)`` in time t (:mod:`.sde`);
+- ``"sde"``: ``f(score_fn, x, sde, *, steps, callback, generator, **opts)`` in time t (:mod:`.sde`; its
+  probability-flow solver in t, ``sde.ode``, is a library function; the registered ``ode`` is the sigma form's);
 - ``"ladder"``: ``f(score_fn, x, ladder, ...)`` over a discrete ladder of sigmas (:mod:`.langevin`);
 - ``"sigma"``: ``f(denoiser, x, sigmas, *, generator, callback, **opts)`` over a noise grid (:mod:`.fast`).
 
@@ -15,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, heun
+from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, heun, ode
 from genlab.diffusion.samplers.langevin import ald, langevin
 from genlab.diffusion.samplers.sde import (
     CountingScore,
     check_steps,
     default_snr,
     euler_maruyama,
-    ode,
     pc,
     reverse_diffusion,
     tweedie_denoise,
@@ -50,7 +50,7 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     _s("euler_maruyama", euler_maruyama, "sde", "stochastic"),
     _s("reverse_diffusion", reverse_diffusion, "sde", "stochastic"),
     _s("pc", pc, "sde", "stochastic"),
-    _s("ode", ode, "sde", "deterministic", "adaptive"),
+    _s("ode", ode, "sigma", "deterministic", "adaptive"),
     _s("ald", ald, "ladder", "stochastic"),
     _s("euler", euler, "sigma", "deterministic"),
     _s("heun", heun, "sigma", "deterministic"),

@@ -3,7 +3,8 @@
 
 Signature ``sampler(denoiser, x, sigmas, *, generator=None, callback=None, **opts) -> x``: ``x`` is the initial
 draw at ``sigmas[0]`` (noise of that scale), ``sigmas`` a decreasing grid ending in 0 (:mod:`.schedules`),
-``denoiser(x, sigma)`` takes a (N,) tensor of noise levels. ``callback(dict(i, sigma, x, denoised))`` is called
+``denoiser(x, sigma)`` takes a (N,) tensor of noise levels. :func:`ode` is adaptive: it uses only the grid's
+first and smallest positive levels. ``callback(dict(i, sigma, x, denoised))`` is called
 after every step with the state at the next level ``sigma``. Network evaluations per sample: ``euler``, ``ddim``,
 ``dpmpp_2m``: one per step; ``heun``: two per step except the last (to sigma = 0), i.e. 2 steps - 1.
 """
@@ -16,9 +17,10 @@ import torch
 
 from genlab.diffusion.parameterization import ode_derivative
 from genlab.errors import ConfigError
+from genlab.ode import solve
 from genlab.rng import randn_like
 
-__all__ = ["euler", "heun", "ddim", "dpmpp_2m", "ancestral_step"]
+__all__ = ["euler", "heun", "ddim", "dpmpp_2m", "ode", "ancestral_step"]
 
 
 def _levels(sigmas: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -129,3 +131,24 @@ def dpmpp_2m(denoiser, x, sigmas, *, generator=None, callback=None):
         old = denoised
         _cb(callback, i, sigmas[i + 1], x, denoised)
     return x
+
+
+@torch.no_grad()
+def ode(denoiser, x, sigmas, *, generator=None, callback=None, rtol: float = 1e-5, atol: float = 1e-5,
+        method: str = "dopri5"):
+    """The probability-flow ODE dx/dlog(sigma) = x - D(x; sigma) (Karras et al. 2022, Eq. 1 in log sigma) solved
+    adaptively by :func:`genlab.ode.solve` from ``sigmas[0]`` to the smallest positive level, then x = D(x; sigma_min)
+    (the last Euler step to sigma = 0). Deterministic; ``callback`` sees every evaluation."""
+    sigmas = _levels(sigmas, x)
+    lo, hi = sigmas[sigmas > 0][-1], sigmas[0]
+    count = [0]
+
+    def f(tau, y):
+        sigma = torch.exp(tau).to(y.dtype)
+        d = denoiser(y, _full(sigma, y))
+        _cb(callback, count[0], sigma, y, d)
+        count[0] += 1
+        return y - d
+
+    x = solve(f, x, float(torch.log(hi)), float(torch.log(lo)), method=method, rtol=rtol, atol=atol).y
+    return denoiser(x, _full(lo, x))
