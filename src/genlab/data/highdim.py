@@ -1,4 +1,4 @@
-"""Higher-dimensional synthetic sets with closed-form densities: gmm10 and funnel (both 10-D).
+"""Higher-dimensional synthetic sets with closed-form densities: gmm10 and funnel (10-D) and funnel6 (6-D).
 
 ``*_log_prob(x)`` returns the exact log-density in nats, float32 ``(N,)`` (float64 inside, finite everywhere);
 ``*_sample(n, generator)`` returns ``(x float32 (n, 10), labels int64 (n,) or None)``.
@@ -98,9 +98,9 @@ def funnel_log_prob(x: torch.Tensor) -> torch.Tensor:
     return (lp_v + lp_x).to(torch.float32)
 
 
-def funnel_sample(n: int, g: torch.Generator):
-    """v = 3 e_0, x_i = exp(v / 2) e_i with e ~ N(0, I). No labels."""
-    e = torch.randn(n, FUNNEL["dim"], generator=g, dtype=F64)
+def funnel_sample(n: int, g: torch.Generator, dim: int = FUNNEL["dim"]):
+    """v = 3 e_0, x_i = exp(v / 2) e_i with e ~ N(0, I), in ``dim`` dimensions. No labels."""
+    e = torch.randn(n, dim, generator=g, dtype=F64)
     v = FUNNEL["v_std"] * e[:, 0]
     x = torch.cat([v[:, None], torch.exp(v / 2)[:, None] * e[:, 1:]], 1)
     return x.to(torch.float32), None

@@ -84,6 +84,8 @@ def _registry() -> dict[str, SyntheticSet]:
             "gmm10", 10, highdim.gmm10_log_prob, highdim.gmm10_sample, "10-D mixture of 5 full-covariance Gaussians"
         ),
         SyntheticSet("funnel", 10, highdim.funnel_log_prob, highdim.funnel_sample, "Neal's 10-D funnel"),
+        SyntheticSet("funnel6", 6, highdim.funnel_log_prob, lambda n, g: highdim.funnel_sample(n, g, 6),
+                     "Neal's funnel in 6-D"),
     ]
     return {s.name: s for s in sets}
 

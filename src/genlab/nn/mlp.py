@@ -62,11 +62,20 @@ class ConditionalMLP(nn.Module):
         self.out = nn.Linear(hidden, out_dim if out_dim is not None else dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        e = self.embed_t(t.expand(x.shape[0]) if t.ndim == 0 else t)
-        if self.embed_y is not None and y is not None:
-            e = e + self.embed_y(y)
+        if _constant(t) and (y is None or _constant(y)):  # one level (and label) for the whole batch, as in
+            e = self.embed_t(t.reshape(-1)[:1])  # sampling and likelihood: embed it once and broadcast
+            if self.embed_y is not None and y is not None:
+                e = e + self.embed_y(y.reshape(-1)[:1])
+        else:
+            e = self.embed_t(t.expand(x.shape[0]) if t.ndim == 0 else t)
+            if self.embed_y is not None and y is not None:
+                e = e + self.embed_y(y)
         c = self.act(self.cond(e))
         h = self.inp(x)
         for lin, proj in zip(self.hidden, self.cond_proj, strict=True):
             h = h + lin(self.act(h + proj(c)))
         return self.out(self.act(h))
+
+
+def _constant(v: torch.Tensor) -> bool:
+    return v.ndim == 0 or v.numel() <= 1 or bool((v == v.reshape(-1)[0]).all())
