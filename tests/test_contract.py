@@ -15,6 +15,7 @@ FAST = {
     "ve_sde": {"steps": 30},
     "vp_sde": {"steps": 30},
     "subvp_sde": {"steps": 30},
+    "edm": {"steps": 30},
     "made": {"steps": 30},
     "realnvp": {"steps": 30},
     "maf": {"steps": 30},
@@ -24,7 +25,8 @@ FAST = {
     "ebm": {"steps": 30},
     "gan": {"steps": 30},
 }
-SAMPLE_OPTS = {"ncsn": {"steps": 20}, "ve_sde": {"steps": 20}, "vp_sde": {"steps": 20}, "subvp_sde": {"steps": 20}}
+SAMPLE_OPTS = {"ncsn": {"steps": 20}, "ve_sde": {"steps": 20}, "vp_sde": {"steps": 20}, "subvp_sde": {"steps": 20},
+               "edm": {"steps": 8}}
 IMPUTE_OPTS = {"made": {"steps": 20}, "realnvp": {"steps": 20}, "maf": {"steps": 20}, "nsf": {"steps": 20},
                "cnf": {"steps": 3}, "ebm": {"steps": 20}, "vae": {"steps": 20}, "gan": {"steps": 20}}
 

@@ -12,10 +12,20 @@ KINDS = ("models", "datasets", "samplers")
 
 
 def sampler_names() -> list[str]:
-    """Names accepted by ``sampler=`` of score-based models."""
+    """Every registered sampler with its kind and tags, and the models that can use it."""
+    import genlab
     from genlab.diffusion.samplers import SAMPLERS
 
-    return list(SAMPLERS)
+    users: dict[str, list[str]] = {}
+    for name in genlab.models.names():
+        model = genlab.create(name, (2,))
+        for sampler in model.samplers():
+            users.setdefault(sampler, []).append(name)
+    rows = [f"{s.name:<18} {s.kind:<7} {','.join(sorted(s.tags)):<24} {' '.join(users.get(s.name, []))}".rstrip()
+            for s in SAMPLERS.values()]
+    own = sorted(set(users) - set(SAMPLERS))
+    rows += [f"{name:<18} {'own':<7} {'':<24} {' '.join(users[name])}".rstrip() for name in own]
+    return rows
 
 
 def _models() -> list[str]:

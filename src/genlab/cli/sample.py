@@ -14,7 +14,7 @@ __all__ = ["sample"]
 @click.command("sample", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("-n", "n", type=POSITIVE_INT, required=True, metavar="N", help="Number of samples.")
-@click.option("--sampler", default=None, help="Sampler of score-based models (see 'genlab list samplers'); "
+@click.option("--sampler", default=None, help="One of the model's samplers (see 'genlab list samplers'); "
               "default: the model's own.")
 @click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Sampler steps, where the sampler has steps.")
 @click.option("--out", required=True, metavar="FILE.npy", help="Where to write the samples, (n, *shape).")
@@ -36,14 +36,14 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, quiet):
     """
     import numpy as np
 
-    from genlab.cli.listing import sampler_names
     from genlab.errors import ConfigError
 
     out = check_suffix(out, (".npy",), "--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
-    if sampler is not None and sampler not in sampler_names():
-        raise ConfigError(f"unknown sampler '{sampler}'; choose from: {', '.join(sampler_names())}")
     model, _ = load_run(run_dir)
+    if sampler is not None and sampler not in model.samplers():
+        raise ConfigError(f"sampler '{sampler}' is not available for model '{model.name}'; its samplers: "
+                          f"{', '.join(sorted(model.samplers()))}")
     if plot is not None:
         check_plottable(model.shape)
     if guidance is not None and label is None:
