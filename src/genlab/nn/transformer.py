@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError
 
-__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "Block"]
+__all__ = ["GPTConfig", "GPT", "SelfAttention", "Block"]
 
 
 @dataclass
@@ -41,20 +41,23 @@ class GPTConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where position t attends to positions <= t."""
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over (B, T, C) tokens; ``causal``: position t attends to positions <= t only."""
 
-    def __init__(self, c: GPTConfig):
+    def __init__(self, n_embd: int, n_head: int, *, dropout: float = 0.0, bias: bool = True, causal: bool = True):
         super().__init__()
-        self.n_head, self.dropout = c.n_head, c.dropout
-        self.qkv = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-        self.resid_drop = nn.Dropout(c.dropout)
+        if n_embd % n_head:
+            raise ConfigError(f"width ({n_embd}) must be divisible by the number of heads ({n_head})")
+        self.n_head, self.dropout, self.causal = n_head, dropout, causal
+        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.resid_drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=self.causal)
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
 
 
@@ -64,7 +67,7 @@ class Block(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(c.n_embd, bias=c.bias), nn.LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = CausalSelfAttention(c)
+        self.attn = SelfAttention(c.n_embd, c.n_head, dropout=c.dropout, bias=c.bias, causal=True)
         self.mlp = nn.Sequential(nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias), nn.GELU(),
                                  nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias), nn.Dropout(c.dropout))
 
