@@ -26,6 +26,8 @@ from pixel_digits import parse_sets
 import genlab
 
 DIM = 64
+# pixel_transformer infers its levels from the training maximum; a subset may miss the value 255 that a test patch has
+DEFAULT_SETS = {"pixel_transformer": {"levels": "256"}}
 
 
 def fit_and_score(name, config, ds, data, budget, eval_budget, seed) -> dict:
@@ -66,7 +68,9 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None, help="JSON path (a .md table is written beside it)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    sets = parse_sets(a.set)
+    sets = {k: dict(v) for k, v in DEFAULT_SETS.items()}
+    for model, kv in parse_sets(a.set).items():
+        sets.setdefault(model, {}).update(kv)
     ds = genlab.datasets.load("patches", n_train=a.n_train, n_test=a.n_test, seed=a.seed)
     data = dequantized_splits(ds, a.seed)
     rows = [fit_and_score(n.strip(), sets.get(n.strip(), {}), ds, data, a.budget, a.eval_budget, a.seed)

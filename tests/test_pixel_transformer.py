@@ -89,3 +89,15 @@ def test_temperature_and_image_shape():
     assert s.shape == (5, 1, 2, 2) and torch.equal(s, s.round()) and s.min() >= 0 and s.max() <= 3
     with pytest.raises(genlab.ConfigError, match="temperature"):
         m.sample(2, temperature=0.0)
+
+
+def test_class_conditioning_and_null_label():
+    """Each class puts all its mass on one value; y=None (the null label) mixes the classes."""
+    y = torch.arange(300) % 3
+    x = (2 * y).float().unsqueeze(1).repeat(1, 2)  # class k -> (2k, 2k)
+    m = genlab.create("pixel_transformer", (2,), **SMALL).fit(x, y, steps=200, batch_size=64, lr=3e-3,
+                                                            progress=False)
+    for k in range(3):
+        assert (m.sample(20, y=k, seed=k) == 2 * k).all()
+    s = m.sample(60, seed=0)
+    assert len(s[:, 0].unique()) >= 2 and torch.isin(s, torch.tensor([0.0, 2.0, 4.0])).float().mean() > 0.9

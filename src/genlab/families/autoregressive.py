@@ -39,6 +39,7 @@ from genlab.errors import ConfigError, DataError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.transformer import GPT, GPTConfig
 from genlab.registry import register
+from genlab.rng import rand
 
 __all__ = ["PixelTransformer", "PixelTransformerConfig", "raster_order"]
 
@@ -104,12 +105,12 @@ class PixelTransformer(GenerativeModel):
 
     def _values(self, v: torch.Tensor) -> torch.Tensor:
         """Levels in model order (N, D) -> values in the data's flat order (float)."""
-        out = torch.empty(v.shape, dtype=torch.float32)
+        out = torch.empty(v.shape, dtype=torch.float32, device=v.device)
         out[:, self.order] = (v + self.config.low).float()
         return out
 
     def _start(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
-        label = torch.full((n,), self.null, dtype=torch.long) if y is None else y.long()
+        label = torch.full((n,), self.null, dtype=torch.long, device=self.order.device) if y is None else y.long()
         return (self.L + label).unsqueeze(1)
 
     def _logits(self, v: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -137,7 +138,7 @@ class PixelTransformer(GenerativeModel):
 
     def loss(self, z, y, *, generator) -> torch.Tensor:
         if y is not None and self.config.label_dropout > 0:
-            drop = torch.rand(y.shape, generator=generator) < self.config.label_dropout
+            drop = rand(y.shape, generator, device=y.device) < self.config.label_dropout
             y = torch.where(drop, torch.full_like(y, self.null), y)
         v, _ = self._tokens(z)
         return -self._logp_levels(v, y)
@@ -163,7 +164,7 @@ class PixelTransformer(GenerativeModel):
     def _sample(self, n, y, *, generator, temperature: float = 1.0) -> torch.Tensor:
         if not float(temperature) > 0:
             raise ConfigError(f"temperature must be positive, got {temperature}")
-        v = torch.zeros(n, self.dim, dtype=torch.long)
+        v = torch.zeros(n, self.dim, dtype=torch.long, device=self.order.device)
         return self._values(self._ancestral(v, torch.ones_like(v, dtype=torch.bool), y, generator, float(temperature)))
 
     @torch.no_grad()
@@ -174,7 +175,7 @@ class PixelTransformer(GenerativeModel):
         missing = ~mask[:, self.order]
         v = self._ancestral(v, missing, None, generator)  # exact where the missing entries are a suffix
         n_obs = (~missing).sum(1)
-        prefix = (~missing == (torch.arange(self.dim) < n_obs[:, None])).all(1)
+        prefix = (~missing == (torch.arange(self.dim, device=v.device) < n_obs[:, None])).all(1)
         rows = (~prefix).nonzero().squeeze(1)
         chunk = max(1, 4096 // self.L)
         for _ in range(sweeps if rows.numel() else 0):
@@ -183,7 +184,7 @@ class PixelTransformer(GenerativeModel):
                 for i in range(0, todo.numel(), chunk):
                     r = todo[i : i + chunk]
                     cand = v[r].repeat_interleave(self.L, 0)
-                    cand[:, d] = torch.arange(self.L).repeat(r.numel())
+                    cand[:, d] = torch.arange(self.L, device=v.device).repeat(r.numel())
                     logp = self._logp_levels(cand, None).view(r.numel(), self.L)
                     v[r, d] = torch.multinomial(torch.softmax(logp, -1), 1, generator=generator).squeeze(1)
         return self._values(v)
