@@ -101,3 +101,12 @@ def test_class_conditioning_and_null_label():
         assert (m.sample(20, y=k, seed=k) == 2 * k).all()
     s = m.sample(60, seed=0)
     assert len(s[:, 0].unique()) >= 2 and torch.isin(s, torch.tensor([0.0, 2.0, 4.0])).float().mean() > 0.9
+
+
+def test_cached_decoding_matches_the_full_pass():
+    net = GPT(GPTConfig(vocab_size=7, block_size=6, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(0, 7, (3, 6), generator=torch.Generator().manual_seed(1))
+    full = net(idx)
+    cache = net.new_cache()
+    steps = [net(idx[:, :2], cache)] + [net(idx[:, t : t + 1], cache) for t in range(2, 6)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)

@@ -152,13 +152,15 @@ class PixelTransformer(GenerativeModel):
     def _ancestral(self, v: torch.Tensor, fill: torch.Tensor, y, generator, temperature: float = 1.0) -> torch.Tensor:
         """Draw v_d ~ P(v_d | v_<d) in order where ``fill`` (N, D) is True; other entries are kept."""
         v = v.clone()
+        cache = self.net.new_cache()  # one pass per position over the newest token only
+        token = self._start(y, v.shape[0])
         for d in range(self.dim):
+            logits = self.net(token, cache)[:, -1]
             rows = fill[:, d].nonzero().squeeze(1)
-            if rows.numel() == 0:
-                continue
-            logits = self._logits(v[rows, :d], None if y is None else y[rows])[:, -1]
-            probs = torch.softmax(logits / temperature, -1)
-            v[rows, d] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if rows.numel():
+                probs = torch.softmax(logits[rows] / temperature, -1)
+                v[rows, d] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = v[:, d : d + 1]
         return v
 
     def _sample(self, n, y, *, generator, temperature: float = 1.0) -> torch.Tensor:

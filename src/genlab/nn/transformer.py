@@ -4,7 +4,8 @@ Radford et al. 2019 (GPT-2): pre-LayerNorm blocks x + Attn(LN(x)), x + MLP(LN(x)
 embeddings; causal self-attention softmax(Q K^T / sqrt(d) + M) V (Vaswani et al. 2017, Eq. 1) with M the
 upper-triangular -inf mask, computed by :func:`torch.nn.functional.scaled_dot_product_attention`.
 The layout follows Karpathy's nanoGPT (``GPTConfig`` + ``GPT``), with separate input and output vocabularies
-so that special tokens (e.g. a class label as start token) can be read but never predicted.
+so that special tokens (e.g. a class label as start token) can be read but never predicted, and a key/value cache
+for incremental decoding (one network pass per generated token over that token only).
 """
 
 from __future__ import annotations
@@ -53,11 +54,21 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv: list | None = None) -> torch.Tensor:
+        """``kv``: a list holding this layer's cached keys and values (filled and extended in place); with a
+        non-empty cache ``x`` is the one next token (incremental decoding)."""
         B, T, C = x.shape
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
+        causal = self.causal
+        if kv is not None:
+            if kv:
+                if T != 1:
+                    raise ValueError("with cached keys, decode one token at a time")
+                k, v = torch.cat([kv[0], k], 2), torch.cat([kv[1], v], 2)
+                causal = False  # the one new query may see every cached position
+            kv[:] = [k, v]
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
-                                           is_causal=self.causal)
+                                           is_causal=causal)
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
 
 
@@ -71,8 +82,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias), nn.GELU(),
                                  nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias), nn.Dropout(c.dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, kv: list | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), kv)
         return x + self.mlp(self.ln2(x))
 
 
@@ -101,11 +112,18 @@ class GPT(nn.Module):
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        T = idx.shape[1]
+    def new_cache(self) -> list[list]:
+        """An empty key/value cache for :meth:`forward` (incremental decoding, one token per call)."""
+        return [[] for _ in self.blocks]
+
+    def forward(self, idx: torch.Tensor, cache: list[list] | None = None) -> torch.Tensor:
+        """Logits (B, T, out_size). With ``cache`` (from :meth:`new_cache`), ``idx`` continues the cached sequence
+        (the first call may pass several tokens, later calls one) and the cache is extended."""
+        start = cache[0][0].shape[2] if cache and cache[0] else 0
+        T = start + idx.shape[1]
         if T > self.config.block_size:
             raise ConfigError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
-        x = self.drop(self.wte(idx) + self.wpe(torch.arange(T, device=idx.device)))
-        for block in self.blocks:
-            x = block(x)
+        x = self.drop(self.wte(idx) + self.wpe(torch.arange(start, T, device=idx.device)))
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if cache is None else cache[i])
         return self.head(self.ln_f(x))
