@@ -31,6 +31,13 @@ IMPUTE_OPTS = {"made": {"steps": 20}, "realnvp": {"steps": 20}, "maf": {"steps":
                "cnf": {"steps": 3}, "ebm": {"steps": 20}, "vae": {"steps": 20}, "gan": {"steps": 20}}
 
 
+def _smoke(name: str, what: str, table: dict) -> dict:
+    """Per-model tiny budget: the table above, else the class's own ``smoke`` attribute."""
+    if name in table:
+        return table[name]
+    return getattr(genlab.models.get(name), "smoke", {}).get(what, {})
+
+
 @pytest.fixture(scope="module")
 def data3d():
     g = torch.Generator().manual_seed(1)
@@ -39,15 +46,15 @@ def data3d():
 
 @pytest.mark.parametrize("name", genlab.models.names())
 def test_contract(name, data3d, tmp_path):
-    steps = FAST.get(name, {}).get("steps")
+    steps = _smoke(name, "fit", FAST).get("steps")
     m = genlab.create(name, (3,))
     assert m.likelihood in ("exact", "bound", "estimate", "none")
     assert m.fit(data3d, steps=steps, batch_size=64, seed=0, progress=False) is m
     assert isinstance(m.history, list) and len(m.history) >= 1
 
-    s = m.sample(7, seed=0, **SAMPLE_OPTS.get(name, {}))
+    s = m.sample(7, seed=0, **_smoke(name, "sample", SAMPLE_OPTS))
     assert s.shape == (7, 3) and s.dtype == torch.float32 and torch.isfinite(s).all()
-    s2 = m.sample(7, seed=0, **SAMPLE_OPTS.get(name, {}))
+    s2 = m.sample(7, seed=0, **_smoke(name, "sample", SAMPLE_OPTS))
     assert torch.allclose(s, s2), "the same seed must give the same samples"
 
     x = data3d[:5].numpy()  # numpy accepted
@@ -61,7 +68,7 @@ def test_contract(name, data3d, tmp_path):
     xm = data3d[:4].clone()
     mask = torch.ones_like(xm, dtype=torch.bool)
     mask[:, 1] = False
-    filled = m.impute(xm, mask, seed=0, **IMPUTE_OPTS.get(name, {}))
+    filled = m.impute(xm, mask, seed=0, **_smoke(name, "impute", IMPUTE_OPTS))
     assert filled.shape == xm.shape and torch.isfinite(filled).all()
     assert torch.equal(filled[mask], xm[mask]), "observed entries must be kept exactly"
 
@@ -69,7 +76,7 @@ def test_contract(name, data3d, tmp_path):
     assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "config.json").is_file()
     m2 = genlab.load(tmp_path / "run")
     assert type(m2) is type(m) and m2.shape == (3,) and m2.likelihood == m.likelihood
-    assert torch.allclose(m2.sample(7, seed=0, **SAMPLE_OPTS.get(name, {})), s, atol=1e-5)
+    assert torch.allclose(m2.sample(7, seed=0, **_smoke(name, "sample", SAMPLE_OPTS)), s, atol=1e-5)
     if m.likelihood != "none":
         assert torch.allclose(m2.log_prob(x, seed=0), lp, atol=1e-4)
 
@@ -79,8 +86,8 @@ def test_contract_images(name, tmp_path):
     """Image-shaped data (C, H, W) works through the same interface (models see flattened vectors)."""
     g = torch.Generator().manual_seed(2)
     x = torch.rand(64, 1, 2, 2, generator=g) * 4
-    m = genlab.create(name, (1, 2, 2)).fit(x, steps=FAST.get(name, {}).get("steps", 5), batch_size=32, progress=False)
-    s = m.sample(3, seed=1, **SAMPLE_OPTS.get(name, {}))
+    m = genlab.create(name, (1, 2, 2)).fit(x, steps=_smoke(name, "fit", FAST).get("steps", 5), batch_size=32, progress=False)
+    s = m.sample(3, seed=1, **_smoke(name, "sample", SAMPLE_OPTS))
     assert s.shape == (3, 1, 2, 2)
     if m.likelihood != "none":
         assert m.log_prob(x[:3], seed=0).shape == (3,)

@@ -162,8 +162,9 @@ def test_names():
     names = gd.names()
     assert names == sorted(names)
     from genlab.data.color_digits import COLOR_SETS
+    from genlab.data.images import IMAGE_SETS
 
-    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS)
+    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS) | set(IMAGE_SETS)
     assert set(gd.__all__) == {"Dataset", "names", "load"}
 
 

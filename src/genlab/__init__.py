@@ -10,6 +10,7 @@ from genlab import data as datasets
 from genlab import models
 from genlab.errors import CheckpointError, ConfigError, DataError, GenlabError
 from genlab.models import create, load
+from genlab.nn.backbones import register_backbone
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = [
     "__version__",
     "create",
     "load",
+    "register_backbone",
     "datasets",
     "models",
     "BayesClassifier",

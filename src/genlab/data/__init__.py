@@ -2,7 +2,8 @@
 
 ``names()`` lists the built-in sets; ``load(name_or_path)`` returns a :class:`Dataset` with train/test splits.
 Synthetic sets (:mod:`genlab.data.synthetic`) have an exact ``log_prob`` and ``sample``; real sets
-(:mod:`genlab.data.sklearn_sets`) and files (:mod:`genlab.data.files`) have neither.
+(:mod:`genlab.data.sklearn_sets`), image sets (:mod:`genlab.data.images`: ``patches``, MNIST IDX and CIFAR-10
+binary files) and files (:mod:`genlab.data.files`) have neither.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from genlab.data.color_digits import COLOR_SETS
 from genlab.data.dataset import Dataset
 from genlab.data.files import SUFFIXES, load_file
+from genlab.data.images import IMAGE_SETS, load_image_path
 from genlab.data.sklearn_sets import REAL, load_real
 from genlab.data.split import check_count, check_seed
 from genlab.data.synthetic import SYNTHETIC, load_synthetic
@@ -24,7 +26,7 @@ __all__ = ["Dataset", "names", "load"]
 
 def names() -> list[str]:
     """All built-in data set names, sorted."""
-    return sorted([*SYNTHETIC, *REAL, *COLOR_SETS])
+    return sorted([*SYNTHETIC, *REAL, *COLOR_SETS, *IMAGE_SETS])
 
 
 def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) -> Dataset:
@@ -50,9 +52,14 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) 
             return load_synthetic(builtin, n_train=n_train, n_test=n_test, seed=seed)
         if builtin in COLOR_SETS:
             return COLOR_SETS[builtin](builtin, n_train=n_train, n_test=n_test, seed=seed)
+        if builtin in IMAGE_SETS:
+            return IMAGE_SETS[builtin](builtin, n_train=n_train, n_test=n_test, seed=seed)
         return load_real(builtin, n_train=n_train, n_test=n_test, seed=seed)
     p = Path(text)
     if p.exists():
+        images = None if label_column is not None else load_image_path(p, n_train=n_train, n_test=n_test, seed=seed)
+        if images is not None:
+            return images
         return load_file(p, n_train=n_train, n_test=n_test, seed=seed, label_column=label_column)
     if p.suffix.lower() in SUFFIXES or "/" in text or os.sep in text:
         raise DataError(f"data file not found: {text}")

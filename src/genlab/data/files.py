@@ -1,11 +1,12 @@
-"""Loading user data from files: .npy, .npz (key ``x``, optional ``y``), .csv/.tsv, and folders of PNG images.
+"""Loading user data from files: .npy, .npz (key ``x``, optional ``y``), .csv/.tsv, and folders of PNG/JPEG images.
 
 - ``.npy``: one array (N, ...) of numbers. ``.npz``: array ``x`` (N, ...) and optional labels ``y`` (N,).
 - ``.csv`` (``.tsv``): numeric columns; the first row is a header when none of its cells is a number; the
   delimiter is ``,`` (or tab / ``;`` when the first line has no comma). ``label_column`` (a header name, or a
   0-based index, negative counts from the end) is split off as labels: integers >= 0 are kept, negative
   integers and non-numbers (e.g. class names) are numbered in sorted order.
-- a folder of ``.png`` files, or of class subfolders holding them (labels = subfolder index in sorted order):
+- a folder of ``.png`` / ``.jpg`` / ``.jpeg`` files (read with Pillow), or of class subfolders holding them
+  (labels = subfolder index in sorted order):
   grayscale -> (1, H, W), colour -> (3, H, W) (alpha dropped; if any image is colour, all become RGB), values
   0..255 as float32, ``discrete_levels=256``. All images must have one size.
 Every problem (missing or empty file, unknown type, non-numeric cell, NaN/inf, wrong rank) raises DataError.
@@ -26,9 +27,10 @@ from genlab.data.split import split_indices
 from genlab.data.validate import as_labels, as_tensor
 from genlab.errors import DataError
 
-__all__ = ["SUFFIXES", "read_data", "load_file"]
+__all__ = ["SUFFIXES", "IMAGE_SUFFIXES", "read_data", "load_file"]
 
 SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def read_data(path, *, label_column=None, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray | None, int | None]:
@@ -42,12 +44,12 @@ def read_data(path, *, label_column=None, allow_nan: bool = False) -> tuple[np.n
     if label_column is not None and not (p.is_file() and p.suffix.lower() in (".csv", ".tsv")):
         raise DataError(f"label_column applies only to .csv files, not to {p.name}")
     if p.is_dir():
-        x, y = _read_png_folder(p)
+        x, y = _read_image_folder(p)
         return x, y, 256
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(
-            f"unsupported file type '{suffix or p.name}' for {p} (expected .npy, .npz, .csv or a folder of PNG images)"
+            f"unsupported file type '{suffix or p.name}' for {p} (expected .npy, .npz, .csv, a folder of PNG/JPEG images, MNIST IDX or CIFAR-10 .bin files)"
         )
     if p.stat().st_size == 0:
         raise DataError(f"data file is empty: {p}")
@@ -169,21 +171,21 @@ def _label_index(label_column, header: list[str] | None, width: int, p: Path) ->
     return j % width
 
 
-def _read_png_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
     from PIL import Image
 
-    def pngs(d: Path) -> list[Path]:
+    def images_in(d: Path) -> list[Path]:
         return sorted(
-            f for f in d.iterdir() if f.is_file() and f.suffix.lower() == ".png" and not f.name.startswith(".")
+            f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
         )
 
-    top = pngs(root)
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and pngs(d))
+    top = images_in(root)
+    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and images_in(d))
     if top and subdirs:
-        raise DataError(f"{root} mixes PNG files with class subfolders; use one or the other")
+        raise DataError(f"{root} mixes image files with class subfolders; use one or the other")
     if not top and not subdirs:
-        raise DataError(f"no PNG images found in folder {root}")
-    files = [(f, None) for f in top] if top else [(f, k) for k, d in enumerate(subdirs) for f in pngs(d)]
+        raise DataError(f"no PNG images (nor JPEG) found in folder {root}")
+    files = [(f, None) for f in top] if top else [(f, k) for k, d in enumerate(subdirs) for f in images_in(d)]
     images = []
     for f, _ in files:
         try:
@@ -195,7 +197,7 @@ def _read_png_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 elif mode in ("P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
                     arr = np.asarray(im.convert("RGB")).transpose(2, 0, 1)
                 else:
-                    raise DataError(f"{f}: image mode {mode} is not supported (use 8-bit grayscale or RGB PNGs)")
+                    raise DataError(f"{f}: image mode {mode} is not supported (use 8-bit grayscale or RGB images)")
         except DataError:
             raise
         except Exception as exc:
@@ -217,7 +219,7 @@ def _read_png_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
 def load_file(
     path, *, n_train: int | None = None, n_test: int | None = None, seed: int = 0, label_column=None
 ) -> Dataset:
-    """Read a data file or PNG folder and split it (30% test, seeded, stratified by labels when present)."""
+    """Read a data file or image folder and split it (30% test, seeded, stratified by labels when present)."""
     p = Path(os.fspath(path))
     x, y, levels = read_data(p, label_column=label_column)
     tr, te = split_indices(len(x), y, seed, n_train=n_train, n_test=n_test, fixed_split=False, name=p.name)

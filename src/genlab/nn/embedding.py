@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["SinusoidalEmbedding", "FourierEmbedding"]
+__all__ = ["SinusoidalEmbedding", "FourierEmbedding", "ConditionEmbedding"]
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -47,3 +47,27 @@ class FourierEmbedding(nn.Module):
         if self.dim % 2:
             emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
         return emb
+
+
+class ConditionEmbedding(nn.Module):
+    """e(t, y) = MLP(sinusoidal(t)) + E[y]: the conditioning vector of the image backbones (DDPM / DiT style).
+
+    The sinusoidal features (``scale`` 1000, periods up to 10^4) resolve both t in [0, 1] and log-sigma-like noise
+    levels of order one. With ``num_classes`` the table has ``num_classes + 1`` rows; the last one is the null label
+    of classifier-free guidance (Ho & Salimans 2022), used where ``y`` is None.
+    """
+
+    def __init__(self, dim: int, num_classes: int | None = None, scale: float = 1000.0):
+        super().__init__()
+        self.time = SinusoidalEmbedding(dim, scale=scale)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.num_classes = num_classes
+        self.label = nn.Embedding(num_classes + 1, dim) if num_classes else None
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor | None, n: int) -> torch.Tensor:
+        t = t.reshape(-1).expand(n) if t.numel() == 1 else t.reshape(n)
+        e = self.mlp(self.time(t))
+        if self.label is not None:
+            y = torch.full((n,), self.num_classes, dtype=torch.long, device=e.device) if y is None else y.long()
+            e = e + self.label(y)
+        return e
