@@ -65,6 +65,17 @@ def parse_value(tp, value: Any, key: str):
             raise ConfigError(f"config '{key}' must be a list, got {value!r}")
         (inner, *_rest) = typing.get_args(tp) or (Any,)
         return tuple(parse_value(inner, v, key) for v in items) if origin is tuple else [parse_value(inner, v, key) for v in items]
+    if origin is dict or tp is dict:
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ConfigError(f"config '{key}' must be a JSON object, got {value!r}") from None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"config '{key}' must be a mapping of option names to values, got {value!r}")
+        return dict(value)
     if tp is Any:
         return value
     if tp is bool:

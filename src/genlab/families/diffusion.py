@@ -19,8 +19,8 @@ imputation by the replacement method (:mod:`genlab.families.score_impute`).
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 
@@ -30,6 +30,7 @@ from genlab.errors import ConfigError
 from genlab.families.score_impute import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
+from genlab.nn.backbones import FlatAdapter, build_backbone
 from genlab.rng import rand, randn
 
 __all__ = ["DiffusionConfig", "DiffusionModel"]
@@ -44,6 +45,8 @@ class DiffusionConfig(NeuralConfig):
     lr: float = 2e-3
     lr_schedule: str = "cosine"
     ema: float = 0.999  # with warm-up (genlab.training.ema): helps at every budget
+    backbone: str = "mlp"  # "mlp" | "unet" | "dit" | a name given to genlab.register_backbone (genlab.nn.backbones)
+    backbone_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of a non-default backbone
     hidden: int = 128  # width of the ConditionalMLP
     depth: int = 3  # residual hidden layers
     embedding: str = "fourier"  # noise-level embedding: "fourier" (Gaussian Fourier features, scale 4) or "sinusoidal"
@@ -86,6 +89,10 @@ class DiffusionModel(GenerativeModel):
         self.likelihood = "exact" if self.dim <= c.exact_max_dim else "estimate"
         self.last_nfe = 0
         if getattr(self, "_custom_backbone", False):
+            return
+        if c.backbone != "mlp" or c.backbone_options:  # a registered backbone over the data's own shape
+            net = build_backbone(c.backbone, self.shape, num_classes=self.num_classes, **c.backbone_options)
+            self.net = FlatAdapter(net, self.shape)
             return
         emb = SinusoidalEmbedding(c.emb_dim) if c.embedding == "sinusoidal" else FourierEmbedding(c.emb_dim, scale=4.0)
         self.net = ConditionalMLP(self.dim, hidden=c.hidden, depth=c.depth, embedding=emb, emb_dim=c.emb_dim,

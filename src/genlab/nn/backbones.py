@@ -28,7 +28,7 @@ from genlab.nn.mlp import ConditionalMLP
 from genlab.nn.unet import UNet
 
 __all__ = ["register_backbone", "backbone_names", "build_backbone", "backbone_spec", "backbone_from_spec",
-           "MLPBackbone", "ScalarHead"]
+           "MLPBackbone", "ScalarHead", "FlatAdapter"]
 
 
 class MLPBackbone(nn.Module):
@@ -69,6 +69,18 @@ class ScalarHead(nn.Module):
         h = self.backbone(x, t, y)
         h = h.flatten(2).mean(2) if h.ndim > 2 else h
         return self.linear(h).squeeze(1)
+
+
+class FlatAdapter(nn.Module):
+    """Calls a backbone over the data's own ``shape`` from flat rows: (N, D) -> (N, *shape) -> net -> (N, D_out)."""
+
+    def __init__(self, backbone: nn.Module, shape: tuple[int, ...]):
+        super().__init__()
+        self.backbone, self.shape = backbone, tuple(shape)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        t = t.reshape(-1).expand(x.shape[0]) if t.numel() == 1 else t
+        return self.backbone(x.reshape(x.shape[0], *self.shape), t, y).reshape(x.shape[0], -1)
 
 
 _BUILTIN: dict[str, type] = {"mlp": MLPBackbone, "unet": UNet, "dit": DiT}
