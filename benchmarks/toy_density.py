@@ -122,12 +122,12 @@ def step_time_comparison(budget_steps: int = 300) -> dict:
     z = (x - x.mean(0)) / x.std(0, unbiased=False)
     opt = torch.optim.Adam(bare.parameters(), lr=c.lr)
     ema = [p.detach().clone() for p in bare.parameters()]
-    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
     times = []
     for _ in range(budget_steps):
         t0 = time.perf_counter()
-        idx = torch.randint(len(z), (c.batch_size,))
-        loss = bare.loss(z[idx], None).mean()
+        idx = torch.randint(len(z), (c.batch_size,), generator=g)
+        loss = bare.loss(z[idx], None, generator=g).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
