@@ -70,6 +70,9 @@ class GenerativeModel(nn.Module):
     likelihood: str = "none"  # "exact" | "bound" | "estimate" | "none"; an instance may refine it in build()
     conditional: ClassVar[bool] = False  # accepts labels y in fit/sample/log_prob
     eval_batch: ClassVar[int] = 4096  # chunk size for log_prob
+    # tiny but real settings for the contract test (tests/test_contract.py), declared next to each family:
+    # {"fit": fit kwargs such as {"steps": 30}, "sample": sample options, "impute": impute options}
+    smoke: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()

@@ -132,6 +132,7 @@ class CNF(GenerativeModel):
     name = "cnf"
     Config = CNFConfig
     eval_batch = 2048
+    smoke = {"fit": {"steps": 5}, "impute": {"steps": 3}}
 
     def build(self) -> None:
         c = self.config

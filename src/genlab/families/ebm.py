@@ -82,6 +82,7 @@ class EBM(GenerativeModel):
     name = "ebm"
     Config = EBMConfig
     likelihood = "estimate"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config

@@ -91,6 +91,7 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
     likelihood = "exact"
     conditional = True  # with labels, a conditional flow p(z | y): the one-hot label is zuko's context
     zuko_flow: ClassVar[type] = zuko.flows.MAF
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def flow_kwargs(self) -> dict:
         """Family-specific keyword arguments for ``zuko_flow``."""

@@ -60,6 +60,7 @@ class GAN(GenerativeModel):
     name = "gan"
     Config = GANConfig
     likelihood = "none"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config

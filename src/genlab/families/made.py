@@ -107,6 +107,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     name = "made"
     Config = MADEConfig
     likelihood = "exact"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config

@@ -71,6 +71,7 @@ class VAE(GenerativeModel):
     Config = VAEConfig
     likelihood = "bound"
     eval_batch = 1024
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config
