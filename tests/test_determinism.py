@@ -145,3 +145,27 @@ def test_allow_list_entries_are_used():
 ])
 def test_the_scan_itself(code, flagged):
     assert (_problem(ast.parse(code).body[0].value) is not None) == flagged
+
+
+def test_data_and_apps_leave_the_global_rng_alone():
+    """Beyond the models (tests/test_contract.py): loading and sampling data sets, and the scikit-learn style apps,
+    neither change the global torch RNG nor depend on it."""
+    import torch
+
+    import genlab
+
+    def run(global_seed):
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        ds = genlab.datasets.load("eight_gaussians", n_train=300, n_test=100, seed=0)
+        x = ds.train
+        y = (x[:, 0] > 0).long()
+        clf = genlab.BayesClassifier("gmm", config={"n_components": 2}).fit(x, y)
+        det = genlab.AnomalyDetector("gmm", config={"n_components": 4}).fit(x)
+        out = [ds.sample(20, seed=3), torch.as_tensor(clf.predict_proba(ds.test)),
+               torch.as_tensor(det.score_samples(ds.test))]
+        assert torch.equal(torch.get_rng_state(), state)
+        return out
+
+    for a, b in zip(run(1), run(2), strict=True):
+        assert torch.equal(a, b)
