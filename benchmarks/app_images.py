@@ -1,9 +1,9 @@
 """Image applications: digit inpainting (bottom half missing), colorization of color_digits, and classifier-free
 guidance of a class-conditional vp_sde, each judged by a scikit-learn classifier or an RMSE.
 
-Digit models are fitted with ``dequantize=True``, i.e. to x + U[0, 1) on [0, 17)^64. They therefore condition on
-the observed pixels at their cell centres (x + 1/2) and their fills (and samples) are shifted back by -1/2 and
-clipped to the data range [0, 16] before they are classified.
+Digit models are fitted with ``dequantize=True``, i.e. to x + U[0, 1) on [0, 17)^64. ``impute`` of such a model
+reads the observed pixels as integer levels (cell centres x + 1/2) and returns fills on the level scale; samples
+are shifted back by -1/2. Fills and samples are clipped to the data range [0, 16] before they are classified.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def inpainting(args, log=print) -> dict:
 
         def run(name=name, cfg=cfg, budget=budget, label=label):
             model, fit_s = fit(name, ds.shape, ds.train, config=cfg, budget=budget, seed=args.seed, dequantize=True)
-            filled = _undeq(model.impute(ds.test + 0.5, mask, seed=args.seed, method="mean"))
+            filled = model.impute(ds.test, mask, seed=args.seed, method="mean").clamp(0.0, 16.0)
             fills[label] = filled
             return {**judge_rows(to_flat(filled)), "fit_s": round(fit_s, 1)}
 

@@ -194,3 +194,20 @@ def test_density_grid_size():
     assert density_grid_size(None, 8.0) == 100 and density_grid_size(1e-7, 8.0) == 100
     assert density_grid_size(8.0 / 50**2, 8.0) == 50
     assert density_grid_size(1e-2, 8.0) == 28 and density_grid_size(0.1, 8.0) is None
+
+
+def test_log_prob_probe_excludes_one_off_work(monkeypatch):
+    """The per-point cost comes from a second log_prob call: a first call's one-off work (the EBM's AIS run) would
+    otherwise make the likelihood look slow and shrink the test set. A fake clock keeps timings out of the test."""
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+
+    class OneOff:
+        calls = 0
+
+        def log_prob(self, x, seed=None):
+            self.calls += 1
+            clock[0] += (100.0 if self.calls == 1 else 0.0) + 0.001 * x.shape[0]  # first call: a 100 s set-up
+            return torch.zeros(x.shape[0])
+
+    assert runner._probe_cost(OneOff(), torch.zeros(64, 2), 0) == pytest.approx(0.001)

@@ -255,3 +255,23 @@ def test_dequantized_fit_is_a_density_over_the_cells():
     m = genlab.create("kde", (1,), bandwidth=0.05).fit(x, dequantize=True, seed=0)
     lp = m.log_prob(x[:2000] + torch.rand(2000, 1, generator=g))
     assert abs(float(lp.mean()) + np.log(4)) < 0.1
+
+
+def test_dequantized_impute_reads_and_returns_integer_levels(tmp_path):
+    """A model of x + U[0, 1) reads observed integers at their cell centres and fills on the level scale.
+
+    x1 uniform on 0..9, x2 = 9 - x1, x3 independent uniform on 0..4. A one-component GMM is (nearly) exact for the
+    linear part: E[x2 | x1 = k] = 9 - k, E[x3 | x1] = 2. Reading k as a cell's left edge would put x2's fill one
+    level off (9 - k + 1) and x3's half a level off (2.5)."""
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(0, 10, (4000,), generator=g).float()
+    x = torch.stack([k, 9 - k, torch.randint(0, 5, (4000,), generator=g).float()], 1)
+    m = genlab.create("gmm", (3,), n_components=1).fit(x, dequantize=True, seed=0)
+    levels = torch.arange(10.0)
+    q = torch.stack([levels, torch.full_like(levels, float("nan")), torch.full_like(levels, float("nan"))], 1)
+    filled = m.impute(q, seed=0)
+    assert torch.equal(filled[:, 0], levels)
+    torch.testing.assert_close(filled[:, 1], 9 - levels, atol=0.1, rtol=0)
+    torch.testing.assert_close(filled[:, 2], torch.full_like(levels, float(x[:, 2].mean())), atol=0.05, rtol=0)
+    m.save(tmp_path / "run")
+    assert torch.equal(genlab.load(tmp_path / "run").impute(q, seed=0), filled)

@@ -184,6 +184,16 @@ def test_synthetic_load(name):
     assert not torch.equal(ds.train, other.train) and not torch.equal(ds.train[:32], ds.test)
 
 
+def test_unseeded_sample_leaves_the_global_rng_alone():
+    """Dataset.sample(seed=None) draws fresh entropy without reading or reseeding the caller's global RNG."""
+    ds = gd.load("eight_gaussians", n_train=64, n_test=32, seed=1)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a, b = ds.sample(50), ds.sample(50)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not torch.equal(a, b)
+
+
 def test_synthetic_defaults_and_labels():
     ds = gd.load("eight_gaussians")
     assert ds.train.shape == (10_000, 2) and ds.test.shape == (5_000, 2)

@@ -70,6 +70,26 @@ def test_density_integrates_to_one_and_log_Z_is_cached(model):
     assert nll_true - 0.05 < nll_model < nll_true + 0.3
 
 
+def test_log_Z_cache_is_keyed_by_the_ais_transition(tmp_path):
+    """Asking for another AIS transition re-estimates log Z (same steps and chains); the key is checkpointed."""
+    m = genlab.create("ebm", (2,), hidden=16, depth=1, ais_steps=20, ais_chains=8)
+    m.fit(mixture(200, 0), steps=2, progress=False)
+    x = mixture(5, 1)
+    m.log_prob(x, seed=0, ais_transition="mala")
+    mala = float(m.log_Z)
+    m.log_prob(x, seed=0, ais_transition="hmc")
+    assert float(m.log_Z) != mala and m.ais_transition == "hmc"
+    hmc = float(m.log_Z)
+    m.log_prob(x, seed=5, ais_transition="hmc")
+    assert float(m.log_Z) == hmc  # cached: same settings, no new estimate
+    m.save(tmp_path / "run")
+    loaded = genlab.load(tmp_path / "run")
+    loaded.log_prob(x, seed=5, ais_transition="hmc")
+    assert float(loaded.log_Z) == hmc
+    with pytest.raises(genlab.GenlabError, match="transition"):
+        m.log_prob(x, ais_transition="gibbs")
+
+
 def test_refit_invalidates_log_Z():
     m = genlab.create("ebm", (2,), hidden=16, depth=1, ais_steps=20, ais_chains=8)
     m.fit(mixture(200, 0), steps=2, progress=False)

@@ -16,15 +16,8 @@ SMALL = {"transforms": 2, "hidden_features": (32, 32)}
 
 
 def eight_gaussians(n_train=2000):
-    try:
-        ds = genlab.datasets.load("eight_gaussians", n_train=n_train)
-        return ds.train, ds.test
-    except Exception:  # the datasets package is optional here: make the same data
-        g = torch.Generator().manual_seed(0)
-        angles = torch.randint(8, (2 * n_train,), generator=g) * (math.pi / 4)
-        centres = 2.83 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-        x = centres + 0.35 * torch.randn(2 * n_train, 2, generator=g)
-        return x[:n_train], x[n_train:]
+    ds = genlab.datasets.load("eight_gaussians", n_train=n_train)
+    return ds.train, ds.test
 
 
 def grid_mass(model, lim=6.0, n=400):
@@ -140,12 +133,13 @@ def test_impute_conditional_mean_of_correlated_gaussian(gauss2d):
     assert torch.allclose(est, -2 + 0.8 * (x1 - 1), atol=0.15)
 
 
-def test_conditional_flow_through_zuko_context():
-    """Two labelled blobs: p(x | y) puts each class at its own blob; p(x) mixes them; checkpoints keep it."""
+def test_conditional_flow_through_zuko_context(tmp_path):
+    """Two labelled blobs, 80/20: p(x | y) puts each class at its own blob; p(x) mixes them with the class
+    frequencies p(y) of the training labels (not a uniform p(y)), in log_prob and sample; checkpoints keep it."""
     import genlab
 
     g = torch.Generator().manual_seed(0)
-    y = torch.randint(0, 2, (1000,), generator=g)
+    y = (torch.rand(1000, generator=g) < 0.2).long()
     centers = torch.tensor([[-3.0, 0.0], [3.0, 0.0]])
     x = centers[y] + 0.5 * torch.randn(1000, 2, generator=g)
     m = genlab.create("maf", (2,), dropout=0.0).fit(x, y, steps=300, seed=0, progress=False)
@@ -155,6 +149,13 @@ def test_conditional_flow_through_zuko_context():
     pts = centers.clone()
     lp_cond = m.log_prob(pts, y=torch.tensor([0, 0]))
     assert lp_cond[0] > lp_cond[1] + 5  # blob 0 is likely under class 0, blob 1 is not
-    lp_marg = m.log_prob(pts)  # mixture over a uniform label
-    assert torch.allclose(lp_marg, torch.logsumexp(torch.stack([m.log_prob(pts, y=torch.full((2,), k)) for k in (0, 1)]), 0)
-                          - torch.log(torch.tensor(2.0)), atol=1e-4)
+    p_y = torch.bincount(y, minlength=2).float() / len(y)
+    lp_y = torch.stack([m.log_prob(pts, y=torch.full((2,), k)) for k in (0, 1)])
+    expected = torch.logsumexp(lp_y + torch.log(p_y)[:, None], 0)
+    lp_marg = m.log_prob(pts)
+    torch.testing.assert_close(lp_marg, expected, atol=1e-4, rtol=0)
+    assert (lp_marg - torch.logsumexp(lp_y - math.log(2), 0)).abs().max() > 0.3  # not the uniform mixture
+    s = m.sample(2000, seed=2)  # labels drawn from p(y): about 20% in the right-hand blob
+    assert abs(float((s[:, 0] > 0).float().mean()) - float(p_y[1])) < 0.04
+    m.save(tmp_path / "run")
+    torch.testing.assert_close(genlab.load(tmp_path / "run").log_prob(pts), lp_marg)

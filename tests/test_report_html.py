@@ -1,11 +1,13 @@
 """report.html of a small bench renders in headless Chromium: the leaderboard is in the DOM and the page is not blank.
 
-Needs Debian's ``chromium`` (``apt-get install -y chromium``; the test set-up installs it when missing); the tests
-skip with that reason when no Chromium binary can be found.
+Needs Debian's ``chromium`` (``apt-get install -y chromium``; the test set-up installs it when missing). Without a
+Chromium binary the browser tests skip on a developer's machine, and FAIL under CI (environment variable
+``CI=true``), where a skipped rendering check would pass unseen.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,8 +18,26 @@ import genlab
 from genlab.bench import run_bench
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not found: install it with "
-                                "'apt-get update && apt-get install -y chromium' (the test set-up does this)")
+MISSING = ("Chromium not found: install it with 'apt-get update && apt-get install -y chromium' "
+           "(the test set-up does this)")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _require(binary: str | None) -> str:
+    """``binary``, or a skip without one, except under CI, where its absence is a failure."""
+    if binary is None:
+        if _in_ci():
+            pytest.fail(f"CI=true: {MISSING}")
+        pytest.skip(MISSING)
+    return binary
+
+
+@pytest.fixture
+def chromium() -> str:
+    return _require(CHROMIUM)
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -31,10 +51,10 @@ def report(tmp_path_factory):
     return out / "report.html"
 
 
-def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def _chromium(binary: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
+    return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
                           timeout=120, check=False)
 
 
@@ -46,9 +66,8 @@ def test_self_contained(report):
     assert page.count('src="data:image/png;base64,') >= 5  # data scatter, 2 model scatters, 2 density heatmaps
 
 
-@needs_chromium
-def test_dom_has_leaderboard(report, tmp_path):
-    res = _chromium(tmp_path, "--dump-dom", report.as_uri())
+def test_dom_has_leaderboard(chromium, report, tmp_path):
+    res = _chromium(chromium, tmp_path, "--dump-dom", report.as_uri())
     assert res.returncode == 0, res.stderr[-2000:]
     dom = res.stdout
     table = re.search(r'<table id="leaderboard">(.*?)</table>', dom, re.S)
@@ -58,14 +77,25 @@ def test_dom_has_leaderboard(report, tmp_path):
     assert any("gmm" in r for r in rows[1:]) and any("kde" in r for r in rows[1:]) and "★" in rows[1]
 
 
-@needs_chromium
-def test_screenshot_not_blank(report, tmp_path):
+def test_screenshot_not_blank(chromium, report, tmp_path):
     from PIL import Image, ImageStat
 
     shot = tmp_path / "shot.png"
-    res = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900", report.as_uri())
+    res = _chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1200,900", report.as_uri())
     assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
     img = Image.open(shot).convert("RGB")
     assert img.size == (1200, 900)
     assert max(ImageStat.Stat(img.convert("L")).var) > 100.0  # a blank page has variance 0
     assert len(img.getcolors(maxcolors=1 << 20) or []) > 200  # text, table shading and embedded plots
+
+
+
+def test_missing_chromium_fails_under_ci(monkeypatch):
+    """The guard itself: with no Chromium, CI=true makes the browser tests fail; elsewhere they skip."""
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        _require(None)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        _require(None)
+    assert _require("/usr/bin/chromium") == "/usr/bin/chromium"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from genlab.errors import ConfigError
+from genlab.rng import rand, randn_like
 
 __all__ = ["AISResult", "annealed_importance_sampling", "beta_schedule", "mala_step", "hmc_step", "logp_and_grad",
            "mala_sample"]
@@ -68,42 +69,48 @@ def _select(acc: torch.Tensor, new: tuple, old: tuple) -> tuple:
     return tuple(torch.where(acc.reshape(-1, *([1] * (a.ndim - 1))), a, b) for a, b in zip(new, old, strict=True))
 
 
-def mala_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h):
+def mala_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: torch.Generator,
+              free: torch.Tensor | None = None):
     """One Metropolis-adjusted Langevin step (Roberts & Tweedie 1996): z' = z + h ∇log f(z) + √(2h) ξ, then MH.
 
     ``evaluate(z) -> (log f (N,), ∇log f (N, D), *extra)``; ``state`` is its value at ``z`` (extra tensors, such
-    as the parts of a tempered density, ride along). ``h``: scalar or (N, 1). Returns (z, state, accepted (N,)).
+    as the parts of a tempered density, ride along). ``h``: scalar or (N, 1). ``free`` (N, D) of 0/1, optional:
+    move only those coordinates (MALA on a conditional, e.g. imputation). ξ and the MH uniforms come from
+    ``generator``. Returns (z, state, accepted (N,)).
     """
     lp, g = state[0], state[1]
     h = torch.as_tensor(h, dtype=z.dtype)
-    prop = z + h * g + torch.sqrt(2 * h) * torch.randn_like(z)
+    step = h * g + torch.sqrt(2 * h) * randn_like(z, generator)
+    prop = z + (step if free is None else step * free)
     new = evaluate(prop)
-    fwd = (prop - z - h * g).pow(2).sum(1)  # -4h log q(prop | z), up to a constant
-    bwd = (z - prop - h * new[1]).pow(2).sum(1)
-    log_alpha = new[0] - lp + (fwd - bwd) / (4 * h.reshape(-1))
-    acc = (torch.log(torch.rand_like(lp)) < log_alpha) & torch.isfinite(new[0])
+    fwd, bwd = prop - z - h * g, z - prop - h * new[1]  # proposal residuals: -4h log q, up to a constant
+    if free is not None:
+        fwd, bwd = fwd * free, bwd * free
+    log_alpha = new[0] - lp + (fwd.pow(2).sum(1) - bwd.pow(2).sum(1)) / (4 * h.reshape(-1))
+    acc = (torch.log(rand(lp.shape, generator, dtype=lp.dtype, device=lp.device)) < log_alpha) & torch.isfinite(new[0])
     return torch.where(acc[:, None], prop, z), _select(acc, new, state), acc
 
 
-def hmc_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, leapfrog: int = 5):
+def hmc_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: torch.Generator, leapfrog: int = 5):
     """One Hamiltonian Monte Carlo step (Neal 2011): ``leapfrog`` leapfrog steps of size ``h``, unit mass, then MH.
 
     Same conventions as :func:`mala_step`. Returns (z, state, accepted (N,)).
     """
     h = torch.as_tensor(h, dtype=z.dtype)
-    p0 = torch.randn_like(z)
+    p0 = randn_like(z, generator)
     q, p, new = z, p0 + 0.5 * h * state[1], state
     for i in range(int(leapfrog)):
         q = q + h * p
         new = evaluate(q)
         p = p + (h if i < leapfrog - 1 else 0.5 * h) * new[1]
     log_alpha = (new[0] - 0.5 * p.pow(2).sum(1)) - (state[0] - 0.5 * p0.pow(2).sum(1))
-    acc = (torch.log(torch.rand_like(state[0])) < log_alpha) & torch.isfinite(new[0])
+    u = rand(state[0].shape, generator, dtype=state[0].dtype, device=state[0].device)
+    acc = (torch.log(u) < log_alpha) & torch.isfinite(new[0])
     return torch.where(acc[:, None], q, z), _select(acc, new, state), acc
 
 
-def mala_sample(log_f: LogDensity, z: torch.Tensor, steps: int, *, step_size: float = 0.01,
-                adapt: float = 0.5) -> torch.Tensor:
+def mala_sample(log_f: LogDensity, z: torch.Tensor, steps: int, *, generator: torch.Generator,
+                step_size: float = 0.01, adapt: float = 0.5) -> torch.Tensor:
     """Run ``steps`` MALA steps on ``log_f`` from ``z`` (N, D); return the final states.
 
     Each chain's step size adapts towards 57.4% acceptance (Roberts & Rosenthal 1998) during the first
@@ -115,7 +122,7 @@ def mala_sample(log_f: LogDensity, z: torch.Tensor, steps: int, *, step_size: fl
     state = logp_and_grad(log_f, z)
     n_adapt = int(adapt * int(steps))
     for i in range(int(steps)):
-        z, state, acc = mala_step(lambda x: logp_and_grad(log_f, x), z, state, h)
+        z, state, acc = mala_step(lambda x: logp_and_grad(log_f, x), z, state, h, generator)
         if i < n_adapt:
             h = h * torch.exp(0.1 * (acc.to(z.dtype) - 0.574))[:, None]
     return z.detach()
@@ -135,10 +142,11 @@ def beta_schedule(n_steps: int, kind: str = "sigmoid", delta: float = 4.0) -> to
 def annealed_importance_sampling(
     log_f_target: LogDensity,
     base_log_prob: LogDensity,
-    base_sample: Callable[[int], torch.Tensor],
+    base_sample: Callable[[int, torch.Generator], torch.Tensor],
     n_chains: int = 64,
     n_steps: int = 500,
     *,
+    generator: torch.Generator,
     transition: str = "mala",
     step_size: float = 0.05,
     leapfrog: int = 5,
@@ -147,10 +155,10 @@ def annealed_importance_sampling(
 ) -> AISResult:
     """Estimate log ∫ f dz for ``log_f_target(z) -> (N,)`` (differentiable) by AIS from a normalised base.
 
-    ``base_log_prob(z) -> (N,)`` is the normalised log-density of the base and ``base_sample(n) -> (n, D)`` draws
-    from it; ``n_steps`` is the number K of intermediate temperatures, each followed by one ``transition``
+    ``base_log_prob(z) -> (N,)`` is the normalised log-density of the base and ``base_sample(n, generator) -> (n, D)``
+    draws from it; ``n_steps`` is the number K of intermediate temperatures, each followed by one ``transition``
     ('mala' or 'hmc' with ``leapfrog`` steps) of step size ``step_size`` (adapted between temperatures when
-    ``adapt``). Uses the global torch RNG (seed it for reproducibility).
+    ``adapt``). Every draw comes from ``generator``.
     """
     if transition not in _TARGET_ACCEPT:
         raise ConfigError(f"unknown AIS transition {transition!r}; choose 'mala' or 'hmc'")
@@ -165,7 +173,7 @@ def annealed_importance_sampling(
         l0, g0 = logp_and_grad(base_log_prob, x)
         return lf, l0, gf, g0
 
-    z = base_sample(int(n_chains)).detach()
+    z = base_sample(int(n_chains), generator).detach()
     lf, l0, gf, g0 = parts(z)
     log_w = torch.zeros(z.shape[0], dtype=torch.float64)
     h = float(step_size)
@@ -180,9 +188,9 @@ def annealed_importance_sampling(
 
         state = ((1 - b) * l0 + b * lf, (1 - b) * g0 + b * gf, lf, l0, gf, g0)
         if transition == "mala":
-            z, state, acc = mala_step(evaluate, z, state, h)
+            z, state, acc = mala_step(evaluate, z, state, h, generator)
         else:
-            z, state, acc = hmc_step(evaluate, z, state, h, leapfrog)
+            z, state, acc = hmc_step(evaluate, z, state, h, generator, leapfrog)
         lf, l0, gf, g0 = state[2:]
         if adapt:  # nudge the shared step size towards the target acceptance
             h *= math.exp(0.5 * (acc.float().mean().item() - target))

@@ -17,17 +17,11 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.ais import logp_and_grad, mala_step
 from genlab.errors import ConfigError
+from genlab.rng import randn_like
 
 __all__ = ["langevin_impute"]
-
-
-def _logp_and_grad(log_prob: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor):
-    with torch.enable_grad():
-        z = z.detach().requires_grad_(True)
-        lp = log_prob(z)
-        (g,) = torch.autograd.grad(lp.sum(), z)
-    return lp.detach(), g.detach()
 
 
 def langevin_impute(
@@ -35,6 +29,7 @@ def langevin_impute(
     z: torch.Tensor,
     mask: torch.Tensor,
     *,
+    generator: torch.Generator,
     steps: int = 300,
     burn_in: float = 0.5,
     step_size: float = 0.05,
@@ -44,33 +39,27 @@ def langevin_impute(
     """MALA on the unobserved entries of ``z`` (N, D); ``mask`` (N, D) is True where observed.
 
     ``log_prob(z) -> (N,)`` must be differentiable in ``z``. ``init`` (default: standard normal noise,
-    the standardised data's scale) starts the missing entries.
+    the standardised data's scale) starts the missing entries. Every draw comes from ``generator``.
     """
     if method not in ("mean", "sample"):
         raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
     if steps < 1:
         raise ConfigError(f"impute steps must be >= 1, got {steps}")
     free = (~mask).to(z.dtype)
-    x = torch.where(mask, z, init if init is not None else torch.randn_like(z))
-    lp, g = _logp_and_grad(log_prob, x)
-    h = torch.full((z.shape[0], 1), float(step_size))  # per-chain step size
+    x = torch.where(mask, z, init if init is not None else randn_like(z, generator))
+
+    def evaluate(v):
+        return logp_and_grad(log_prob, v)
+
+    state = evaluate(x)
+    h = torch.full((z.shape[0], 1), float(step_size), dtype=z.dtype)  # per-chain step size
     n_burn = int(steps * burn_in)
     total = torch.zeros_like(z)
     kept = 0
     for i in range(steps):
-        noise = torch.randn_like(x) * free
-        prop = x + (h * g + torch.sqrt(2 * h) * noise) * free
-        lp_p, g_p = _logp_and_grad(log_prob, prop)
-        # log q(x | prop) - log q(prop | x) for the Langevin proposal, on the free coordinates
-        fwd = ((prop - x - h * g) * free).pow(2).sum(1)
-        bwd = ((x - prop - h * g_p) * free).pow(2).sum(1)
-        log_alpha = lp_p - lp + (fwd - bwd) / (4 * h.squeeze(1))
-        accept = (torch.log(torch.rand_like(lp_p)) < log_alpha) & torch.isfinite(lp_p)
-        x = torch.where(accept[:, None], prop, x)
-        lp = torch.where(accept, lp_p, lp)
-        g = torch.where(accept[:, None], g_p, g)
+        x, state, accept = mala_step(evaluate, x, state, h, generator, free)
         if i < n_burn:  # Robbins-Monro adaptation of each chain's step size towards 57% acceptance
-            h = h * torch.exp(0.1 * (accept.float() - 0.574))[:, None]
+            h = h * torch.exp(0.1 * (accept.to(z.dtype) - 0.574))[:, None]
         else:
             total += x
             kept += 1

@@ -71,8 +71,10 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False  # accepts labels y in fit/sample/log_prob
     eval_batch: ClassVar[int] = 4096  # chunk size for log_prob
     own_sampler: ClassVar[str] = "ancestral"  # the name of the family's own sampling method (see samplers())
-    smoke: ClassVar[dict] = {}  # tiny budgets of the contract test: {"fit": {...}, "sample": {...}, "impute": {...}}
     last_nfe: int | None = None  # network evaluations per sample of the last sample/log_prob/impute call
+    # tiny but real settings for the contract test (tests/test_contract.py), declared next to each family:
+    # {"fit": fit kwargs such as {"steps": 30}, "sample": sample options, "impute": impute options}
+    smoke: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()
@@ -88,6 +90,7 @@ class GenerativeModel(nn.Module):
         self.trained_steps = 0
         self.fitted = False
         self.fit_time: float | None = None
+        self.dequantized = False  # fitted to x + U[0, 1) (dequantize=True): impute works on integer levels
         self.raw_weights: dict[str, torch.Tensor] = {}  # un-averaged weights when trained with an EMA (checkpointed)
         with forked(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
@@ -123,7 +126,8 @@ class GenerativeModel(nn.Module):
         """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds.
 
         ``dequantize=True`` is for integer-valued (discrete) data: every training batch gets fresh uniform noise,
-        x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`).
+        x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`);
+        :meth:`impute` then reads and returns integer levels (see there).
         """
         x = as_tensor(x, self.shape)
         y = as_labels(y, x.shape[0])
@@ -159,6 +163,7 @@ class GenerativeModel(nn.Module):
         if spec.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"lr_schedule must be 'constant' or 'cosine', got {spec.lr_schedule!r}")
         flat = x.reshape(x.shape[0], -1)
+        self.dequantized = bool(dequantize)
         if dequantize:
             # statistics of x + U[0, 1): mean shifts by 1/2, variance grows by 1/12
             self.normalizer.fit(flat + 0.5, enabled=cfg.normalize)
@@ -235,7 +240,12 @@ class GenerativeModel(nn.Module):
         return torch.cat(out) + self.normalizer.log_abs_det()
 
     def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
-        """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing)."""
+        """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing).
+
+        A model fitted with ``dequantize=True`` (a density of x + U[0, 1)) reads observed entries as integer levels,
+        i.e. at the centres x + 1/2 of their cells, and returns fills on the same scale (cell value - 1/2), so that a
+        mean fill estimates E[level] and rounding a sampled fill gives its level.
+        """
         t = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array(x))
         t = t.detach().to(torch.float32)
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
@@ -243,7 +253,8 @@ class GenerativeModel(nn.Module):
         mask = torch.isfinite(t) if mask is None else as_mask(mask, t.shape)
         if not torch.isfinite(t[mask]).all():
             raise DataError("observed entries (mask True) must be finite; mark missing entries in the mask")
-        filled = torch.where(mask, t, torch.zeros(()))
+        shift = 0.5 if self.dequantized else 0.0  # cell centres of integer levels (dequantized models)
+        filled = torch.where(mask, t + shift, torch.zeros(()))
         flat_mask = mask.reshape(t.shape[0], -1)
         z = self.normalizer(filled.reshape(t.shape[0], -1))
         z = torch.where(flat_mask, z, torch.zeros(()))
@@ -252,7 +263,7 @@ class GenerativeModel(nn.Module):
         with forked(seed):
             self.eval()
             z = self._impute(z, flat_mask, generator=make_generator(seed), **options).detach()
-        out = self.normalizer.inverse(z).reshape(t.shape)
+        out = self.normalizer.inverse(z).reshape(t.shape) - shift
         return torch.where(mask, t, out)
 
     def save(self, path) -> None:
@@ -296,9 +307,10 @@ class GenerativeModel(nn.Module):
 
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts a checkpoint must keep beyond tensors (families may extend)."""
-        return {"num_classes": self.num_classes}
+        return {"num_classes": self.num_classes, "dequantized": self.dequantized}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.dequantized = bool(state.get("dequantized", False))
         if state.get("num_classes"):
             self._on_labels(int(state["num_classes"]))
             self.build()

@@ -4,7 +4,8 @@
   (e.g. batch order and noise draws of a training run) come from numpy's ``SeedSequence`` hashing of the tuple.
   ``seed=None`` gives a generator seeded from fresh OS entropy, so an unseeded call is random but still never
   reads or changes the caller's global torch RNG.
-- :func:`randn`, :func:`rand`, :func:`randint`, :func:`randn_like`, :func:`rand_like`, :func:`randperm` draw from a
+- :func:`randn`, :func:`rand`, :func:`randint`, :func:`randn_like`, :func:`rand_like`, :func:`randperm`,
+  :func:`multinomial` draw from a
   generator, on the generator's device, and move the result to the requested device. ``generator`` may also be
   any object with the same-named methods (e.g. a sharded source for multi-process training), which is then used.
 - :func:`forked` runs a block whose draws cannot take a generator (parameter initialisation, dropout,
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 __all__ = ["make_generator", "derive_seed", "randn", "rand", "randint", "randn_like", "rand_like", "randperm",
-           "forked"]
+           "multinomial", "seed_from", "forked"]
 
 
 def derive_seed(seed: int | None, *stream: int) -> int:
@@ -85,6 +86,19 @@ def randperm(n: int, generator: torch.Generator, *, device=None) -> torch.Tensor
     gdev = generator.device if generator is not None else device
     out = torch.randperm(int(n), generator=generator, device=gdev)
     return out if device is None else out.to(device)
+
+
+def multinomial(probs: torch.Tensor, num_samples: int, generator: torch.Generator, *,
+                replacement: bool = False) -> torch.Tensor:
+    """Indices drawn from the rows of ``probs`` (as :func:`torch.multinomial`) with ``generator``, on probs' device."""
+    gdev = generator.device if generator is not None else probs.device
+    out = torch.multinomial(probs.to(gdev), int(num_samples), replacement, generator=generator)
+    return out.to(probs.device)
+
+
+def seed_from(generator: torch.Generator) -> int:
+    """A 62-bit seed drawn from ``generator``: seeds a :func:`forked` block inside a call that holds a generator."""
+    return int(randint(0, 2**62, (), generator))
 
 
 @contextlib.contextmanager

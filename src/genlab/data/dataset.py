@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from genlab.errors import DataError
+from genlab.rng import make_generator
 
 __all__ = ["Dataset"]
 
@@ -54,5 +55,5 @@ class Dataset:
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
         if self._sample is None:
             raise DataError(f"dataset '{self.name}' cannot be sampled (only synthetic sets can)")
-        g = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**31))
-        return self._sample(int(n), g)
+        # seed=None: fresh OS entropy; the caller's global torch RNG is neither read nor reseeded
+        return self._sample(int(n), make_generator(seed))

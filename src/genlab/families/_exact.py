@@ -21,7 +21,7 @@ from genlab.nn.mlp import make_activation as _activation
 
 __all__ = ["MaximumLikelihood", "check_network", "no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
 
-LANGEVIN_OPTIONS = frozenset(inspect.signature(langevin_impute).parameters) - {"log_prob", "z", "mask"}
+LANGEVIN_OPTIONS = frozenset(inspect.signature(langevin_impute).parameters) - {"log_prob", "z", "mask", "generator"}
 
 
 def no_options(opts: dict, what: str) -> None:
@@ -31,10 +31,10 @@ def no_options(opts: dict, what: str) -> None:
 
 
 def langevin_fill(log_prob: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, mask: torch.Tensor,
-                  opts: dict) -> torch.Tensor:
+                  opts: dict, generator: torch.Generator) -> torch.Tensor:
     """Fill ``z`` where ``mask`` is False by MALA on ``log_prob`` (options: those of ``langevin_impute``)."""
     no_options({k: v for k, v in opts.items() if k not in LANGEVIN_OPTIONS}, "impute")
-    return langevin_impute(log_prob, z, mask, **opts)
+    return langevin_impute(log_prob, z, mask, generator=generator, **opts)
 
 
 def activation(name: str) -> Callable[[], nn.Module]:
@@ -58,10 +58,10 @@ class MaximumLikelihood:
             self.build()
         super()._fit(z, y, spec)
 
-    def loss(self, z, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:  # exact: draws nothing
         return -self._logp(z, y)
 
-    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:
         with torch.set_grad_enabled(z.requires_grad):
             return self._logp(z, y)
 

@@ -23,6 +23,7 @@ import torch
 from genlab.errors import ConfigError
 from genlab.model import GenerativeModel, ModelConfig
 from genlab.registry import register
+from genlab.rng import make_generator, multinomial, randint, randn, randperm
 
 __all__ = ["GMM", "KDE", "GMMConfig", "KDEConfig"]
 
@@ -102,17 +103,17 @@ class GMM(GenerativeModel):
         self.covariances = cov
         _record(self, loss=-float(gm.lower_bound_), converged=float(gm.converged_))
 
-    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:  # closed form
         lp = _mvn_logpdf(z.double(), self.means, self.covariances) + torch.log(self.weights)
         return torch.logsumexp(lp, dim=1).float()
 
-    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
-        k = torch.multinomial(self.weights, n, replacement=True)
+    def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
+        k = multinomial(self.weights, n, generator, replacement=True)
         L = torch.linalg.cholesky(self.covariances)[k]
-        eps = torch.randn(n, self.dim, 1, dtype=torch.float64)
+        eps = randn((n, self.dim, 1), generator, dtype=torch.float64)
         return (self.means[k] + (L @ eps).squeeze(-1)).float()
 
-    def _impute(self, z, mask, *, method: str = "mean", generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, *, method: str = "mean", generator: torch.Generator) -> torch.Tensor:
         _check_method(method)
         out = z.double().clone()
         for rows, o, m in _mask_patterns(mask):
@@ -132,9 +133,10 @@ class GMM(GenerativeModel):
             if method == "mean":
                 fill = (r.unsqueeze(-1) * mu_m).sum(1)
             else:
-                k = torch.multinomial(r, 1).squeeze(1)
+                k = multinomial(r, 1, generator).squeeze(1)
                 L = torch.linalg.cholesky(cov_m + 1e-9 * torch.eye(m.numel(), dtype=torch.float64))[k]
-                fill = mu_m[torch.arange(rows.numel()), k] + (L @ torch.randn(rows.numel(), m.numel(), 1, dtype=torch.float64)).squeeze(-1)
+                eps = randn((rows.numel(), m.numel(), 1), generator, dtype=torch.float64)
+                fill = mu_m[torch.arange(rows.numel()), k] + (L @ eps).squeeze(-1)
             out[rows[:, None], m[None, :]] = fill
         return out.float()
 
@@ -165,7 +167,7 @@ class KDE(GenerativeModel):
             raise ConfigError(f"bandwidth must be >= 0 (0 = cross-validated), got {c.bandwidth}")
         z = spec.noisy(z)
         if z.shape[0] > c.max_points:
-            z = z[torch.randperm(z.shape[0])[: c.max_points]]
+            z = z[randperm(z.shape[0], make_generator(spec.seed, 3))[: c.max_points]]
         h = c.bandwidth or self._cv_bandwidth(z, spec.seed)
         self.points = z.clone()
         self.bandwidth = torch.tensor(float(h))
@@ -179,7 +181,7 @@ class KDE(GenerativeModel):
         n, d = z.shape
         scott = n ** (-1.0 / (d + 4))
         grid = {"bandwidth": scott * torch.logspace(-1.3, 0.4, 12).numpy()}
-        sub = z[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:4000]].numpy()
+        sub = z[randperm(n, make_generator(seed, 4))[:4000]].numpy()
         search = GridSearchCV(KernelDensity(kernel="gaussian"), grid, cv=3).fit(sub)
         return float(search.best_params_["bandwidth"])
 
@@ -189,14 +191,14 @@ class KDE(GenerativeModel):
         d2 = torch.cdist(x, pts).pow(2)
         return -0.5 * d2 / h**2 - pts.shape[1] * (torch.log(h) + 0.5 * _LOG2PI)
 
-    def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:  # closed form
         return torch.logsumexp(self._kernel_logits(z), dim=1) - math.log(self.points.shape[0])
 
-    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
-        idx = torch.randint(self.points.shape[0], (n,))
-        return self.points[idx] + self.bandwidth * torch.randn(n, self.dim)
+    def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
+        idx = randint(0, self.points.shape[0], (n,), generator)
+        return self.points[idx] + self.bandwidth * randn((n, self.dim), generator)
 
-    def _impute(self, z, mask, *, method: str = "mean", generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, *, method: str = "mean", generator: torch.Generator) -> torch.Tensor:
         _check_method(method)
         out = z.clone()
         for rows, o, m in _mask_patterns(mask):
@@ -208,7 +210,7 @@ class KDE(GenerativeModel):
             if method == "mean":
                 fill = r @ pts_m
             else:
-                i = torch.multinomial(r, 1).squeeze(1)
-                fill = pts_m[i] + self.bandwidth * torch.randn(rows.numel(), m.numel())
+                i = multinomial(r, 1, generator).squeeze(1)
+                fill = pts_m[i] + self.bandwidth * randn((rows.numel(), m.numel()), generator)
             out[rows[:, None], m[None, :]] = fill
         return out

@@ -38,6 +38,7 @@ from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
 from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
+from genlab.rng import randn
 
 __all__ = ["CNF", "CNFConfig", "ConcatSquashMLP", "ODEFunc"]
 
@@ -131,6 +132,7 @@ class CNF(GenerativeModel):
     name = "cnf"
     Config = CNFConfig
     eval_batch = 2048
+    smoke = {"fit": {"steps": 5}, "impute": {"steps": 3}}
 
     def build(self) -> None:
         c = self.config
@@ -166,13 +168,20 @@ class CNF(GenerativeModel):
         steps: int = 50,
         trace: str = "auto",
         eps: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
         create_graph: bool = False,
         regularize: bool = False,
     ):
-        """log p(z) by the augmented ODE; with ``regularize`` also returns the RNODE integrals (K, J), each (N,)."""
+        """log p(z) by the augmented ODE; with ``regularize`` also returns the RNODE integrals (K, J), each (N,).
+
+        A Hutchinson trace uses the probe ``eps`` or else one Rademacher probe drawn from ``generator``."""
         f = self.odefunc
         f.trace, f.create_graph, f.regularize = self._trace_method(trace), create_graph, regularize
-        f.eps = (eps if eps is not None else rademacher(z)) if f.trace == "hutchinson" else None
+        f.eps = None
+        if f.trace == "hutchinson":
+            if eps is None and generator is None:
+                raise ValueError("a Hutchinson trace needs a probe eps or a generator to draw one")
+            f.eps = eps if eps is not None else rademacher(z, generator)
         zeros = torch.zeros(z.shape[0], dtype=z.dtype)
         state = (z, zeros) + ((zeros, zeros) if regularize else ())
         out = self._solve(f, state, 0.0, self.config.end_time, rtol, atol, method, steps)
@@ -181,36 +190,43 @@ class CNF(GenerativeModel):
         return (logp, out[2], out[3]) if regularize else logp
 
     # ------------------------------------------------------------------ hooks
-    def loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y, *, generator: torch.Generator) -> torch.Tensor:
         c = self.config
         reg = c.kinetic > 0 or c.jacobian > 0
-        out = self.log_density(z, rtol=c.rtol, atol=c.atol, method=c.solver, create_graph=True, regularize=reg)
+        out = self.log_density(z, rtol=c.rtol, atol=c.atol, method=c.solver, generator=generator, create_graph=True,
+                               regularize=reg)
         if not reg:
             return -out
         logp, kin, frob = out
         return -logp + c.kinetic * kin + c.jacobian * frob
 
-    def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50, trace: str = "auto", generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
+                  trace: str = "auto", generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
-            return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace)
+            return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace,
+                                    generator=generator)
 
-    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50, generator=None) -> torch.Tensor:
+    def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
+                generator: torch.Generator) -> torch.Tensor:
         field = self.odefunc.field
         with torch.no_grad():
-            eps = torch.randn(n, self.dim)
+            eps = randn((n, self.dim), generator)
             (z,) = self._solve(lambda t, s: (field(t, s[0]),), (eps,), self.config.end_time, 0.0, rtol, atol, method,
                                steps)
         return z
 
-    def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5, method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto", generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5,
+                method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto",
+                generator: torch.Generator) -> torch.Tensor:
         c = self.config
-        eps = rademacher(z) if self._trace_method(trace) == "hutchinson" else None
+        eps = rademacher(z, generator) if self._trace_method(trace) == "hutchinson" else None
 
         def log_prob(x):
             return self.log_density(x, rtol=rtol or c.rtol, atol=atol or c.atol, method=c.solver, trace=trace,
                                     eps=eps, create_graph=True)
 
-        return langevin_impute(log_prob, z, mask, steps=steps, burn_in=burn_in, step_size=step_size, method=method)
+        return langevin_impute(log_prob, z, mask, generator=generator, steps=steps, burn_in=burn_in,
+                               step_size=step_size, method=method)
 
 
 def _check_solver(method: str) -> None:

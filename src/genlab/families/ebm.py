@@ -50,10 +50,12 @@ from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding
 from genlab.registry import register
+from genlab.rng import randn
 
 __all__ = ["EBM", "EBMConfig"]
 
 _LOG2PI = math.log(2 * math.pi)
+_TRANSITIONS = ("mala", "hmc")  # AIS transitions (genlab.ais)
 
 
 @dataclass
@@ -80,6 +82,7 @@ class EBM(GenerativeModel):
     name = "ebm"
     Config = EBMConfig
     likelihood = "estimate"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config
@@ -94,6 +97,7 @@ class EBM(GenerativeModel):
         self.register_buffer("log_Z", torch.tensor(float("nan")))  # cached AIS estimate; NaN = not estimated
         self.register_buffer("log_Z_stderr", torch.tensor(float("nan")))
         self.register_buffer("ais_settings", torch.zeros(2, dtype=torch.int64))  # (steps, chains) of the cache
+        self.ais_transition = "mala"  # the transition of the cached estimate (checkpointed in extra_state)
 
     # ------------------------------------------------------------------ energy and score
     def energy(self, z: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
@@ -110,15 +114,15 @@ class EBM(GenerativeModel):
             (g,) = torch.autograd.grad(self.energy(x, sigma).sum(), x, create_graph=create_graph)
         return -g
 
-    def loss(self, z, y, *, generator=None):
-        return ncsn_loss(lambda x, s: self.score(x, s, create_graph=True), self.ladder, z)
+    def loss(self, z, y, *, generator: torch.Generator):
+        return ncsn_loss(lambda x, s: self.score(x, s, create_graph=True), self.ladder, z, generator)
 
     def _fit(self, z, y, spec) -> None:
         self.log_Z.fill_(float("nan"))  # a new fit invalidates the cached normaliser
         super()._fit(z, y, spec)
 
     # ------------------------------------------------------------------ likelihood
-    def estimate_log_Z(self, ais_steps: int | None = None, ais_chains: int | None = None,
+    def estimate_log_Z(self, generator: torch.Generator, ais_steps: int | None = None, ais_chains: int | None = None,
                        ais_transition: str = "mala") -> AISResult:
         """Run AIS from N(0, I) to exp(-E), store the estimate as the cached log Z and return the full result."""
         steps = int(ais_steps or self.config.ais_steps)
@@ -127,43 +131,59 @@ class EBM(GenerativeModel):
         res = annealed_importance_sampling(
             lambda x: -self.energy(x),
             lambda x: -0.5 * x.pow(2).sum(1) - 0.5 * d * _LOG2PI,
-            lambda n: torch.randn(n, d),
-            n_chains=chains, n_steps=steps, transition=ais_transition, step_size=0.5 * self.ladder.sigma_min,
+            lambda n, g: randn((n, d), g),
+            n_chains=chains, n_steps=steps, generator=generator, transition=ais_transition,
+            step_size=0.5 * self.ladder.sigma_min,
         )
         self.log_Z.fill_(res.log_Z)
         self.log_Z_stderr.fill_(res.stderr)
         self.ais_settings.copy_(torch.tensor([steps, chains]))
+        self.ais_transition = ais_transition
         return res
 
-    def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None, ais_transition: str = "mala", refresh: bool = False, *, generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None,
+                  ais_transition: str = "mala", refresh: bool = False, *, generator: torch.Generator) -> torch.Tensor:
+        if ais_transition not in _TRANSITIONS:
+            raise ConfigError(f"unknown AIS transition {ais_transition!r}; choose 'mala' or 'hmc'")
         want = [int(ais_steps or self.config.ais_steps), int(ais_chains or self.config.ais_chains)]
-        if refresh or torch.isnan(self.log_Z) or self.ais_settings.tolist() != want:
-            self.estimate_log_Z(*want, ais_transition=ais_transition)
+        stale = self.ais_settings.tolist() != want or self.ais_transition != ais_transition
+        if refresh or torch.isnan(self.log_Z) or stale:
+            self.estimate_log_Z(generator, *want, ais_transition=ais_transition)
         with torch.no_grad():
             return -self.energy(z) - self.log_Z
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "ais_transition": self.ais_transition}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.ais_transition = state.get("ais_transition", "mala")
 
     # ------------------------------------------------------------------ sampling and imputation
     def samplers(self) -> dict[str, set[str]]:
         return {"ald": {"stochastic"}, "mala": {"stochastic"}}
 
-    def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None, mala_steps: int = 100, *, generator=None) -> torch.Tensor:
+    def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None,
+                mala_steps: int = 100, *, generator: torch.Generator) -> torch.Tensor:
         steps = int(steps if steps is not None else self.config.sample_steps)
         if steps < 1 or mala_steps < 0:
             raise ConfigError(f"steps must be >= 1 and mala_steps >= 0, got {steps}, {mala_steps}")
-        z = torch.randn(n, self.dim)  # the base N(0, I)
+        z = randn((n, self.dim), generator)  # the base N(0, I)
         s_min = self.ladder.sigma_min
         if sampler == "ald":
             eps = 0.1 if step_size is None else float(step_size)
             if eps <= 0:
                 raise ConfigError(f"step_size must be positive, got {eps}")
             z = ald(lambda x, s: self.score(x, s), z, self.ladder, steps=steps, step_lr=eps * s_min**2,
-                    denoise=False)
-            return mala_sample(lambda x: -self.energy(x), z, mala_steps, step_size=eps * s_min**2)
+                    denoise=False, generator=generator)
+            return mala_sample(lambda x: -self.energy(x), z, mala_steps, generator=generator, step_size=eps * s_min**2)
         if sampler == "mala":
             h = 0.5 * s_min**2 if step_size is None else float(step_size)
-            return mala_sample(lambda x: -self.energy(x), z, steps, step_size=h)
+            return mala_sample(lambda x: -self.energy(x), z, steps, generator=generator, step_size=h)
         raise ConfigError(f"unknown ebm sampler {sampler!r}; choose 'ald' or 'mala'")
 
-    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean", *, generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean", *,
+                generator: torch.Generator) -> torch.Tensor:
         h = 0.5 * self.ladder.sigma_min**2 if step_size is None else float(step_size)
-        return langevin_impute(lambda x: -self.energy(x), z, mask, steps=int(steps), step_size=h, method=method)
+        return langevin_impute(lambda x: -self.energy(x), z, mask, generator=generator, steps=int(steps), step_size=h,
+                               method=method)

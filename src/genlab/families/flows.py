@@ -19,8 +19,9 @@ One class, :class:`ZukoFlow`, holds all three; they differ only in the zuko cons
 
 In D = 1 there is nothing to condition on: zuko turns every layer into an unconditional element-wise
 transform (for ``realnvp`` that makes a Gaussian, for ``nsf`` a learned monotone spline of a Gaussian).
-Conditional flows (a label embedding as zuko's ``context``) are left for later: ``conditional = False``,
-and every flow call already goes through :meth:`ZukoFlow.dist` with a context of None.
+Conditional flows p(z | y) take the one-hot label as zuko's ``context``. Without a label they are the mixture
+p(z) = sum_y p(y) p(z | y) with p(y) the class frequencies of the training labels (kept in the checkpoint), both
+for ``log_prob`` and for ``sample`` (a label per sample drawn from p(y)).
 
 Small data (e.g. ~1,250 digits in 64-D) overfits quickly, and affine flows with ReLU conditioners then
 give a few held-out points absurd log-densities (the scales extrapolate). Hence the defaults: tanh
@@ -34,7 +35,6 @@ Imputation samples the conditional p(z_m | z_o) with MALA on the model's own log
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +46,7 @@ from genlab.errors import ConfigError
 from genlab.families._exact import MaximumLikelihood, activation, check_network, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.registry import register
+from genlab.rng import forked, multinomial, seed_from
 
 __all__ = ["ZukoFlow", "RealNVP", "MAF", "NSF", "FlowConfig", "RealNVPConfig", "MAFConfig", "NSFConfig"]
 
@@ -90,10 +91,13 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
     likelihood = "exact"
     conditional = True  # with labels, a conditional flow p(z | y): the one-hot label is zuko's context
     zuko_flow: ClassVar[type] = zuko.flows.MAF
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def flow_kwargs(self) -> dict:
         """Family-specific keyword arguments for ``zuko_flow``."""
         return {}
+
+    class_prior: list[float] | None = None  # p(y) of a conditional flow: training class frequencies
 
     def build(self) -> None:
         c = self.config
@@ -113,24 +117,43 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
             return self.flow(None)
         return self.flow(nn.functional.one_hot(y, self.num_classes).to(torch.float32))
 
+    def class_probs(self) -> torch.Tensor:
+        """p(y), (K,): the class frequencies of the training labels (uniform for a checkpoint that lacks them)."""
+        k = self.num_classes
+        if self.class_prior is None or len(self.class_prior) != k:
+            return torch.full((k,), 1.0 / k)
+        return torch.tensor(self.class_prior, dtype=torch.float32)
+
     def _logp(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes and y is None:  # p(z) = sum_y p(y) p(z | y), with a uniform p(y)
+        if self.num_classes and y is None:  # p(z) = sum_y p(y) p(z | y)
             k = self.num_classes
             labels = torch.arange(k).repeat_interleave(z.shape[0])
             lp = self.dist(labels).log_prob(z.repeat(k, 1)).reshape(k, -1)
-            return torch.logsumexp(lp, 0) - math.log(k)
+            return torch.logsumexp(lp + torch.log(self.class_probs())[:, None], 0)
         return self.dist(y).log_prob(z)
 
     # ------------------------------------------------------------------ hooks
+    def _fit(self, z, y, spec) -> None:
+        if y is not None:
+            counts = torch.bincount(y, minlength=self.num_classes).to(torch.float64)
+            self.class_prior = (counts / counts.sum()).tolist()
+        super()._fit(z, y, spec)
 
-    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
-        if self.num_classes and y is None:  # a uniform label per sample
-            y = torch.randint(self.num_classes, (n,))
-        with torch.no_grad():
+    def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
+        if self.num_classes and y is None:  # a label per sample from p(y)
+            y = multinomial(self.class_probs(), n, generator, replacement=True)
+        with torch.no_grad(), forked(seed_from(generator)):  # zuko's sample() takes no generator
             return self.dist().sample((n,)) if y is None else self.dist(y).sample()
 
-    def _impute(self, z, mask, *, generator=None, **opts) -> torch.Tensor:
-        return langevin_fill(self._logp, z, mask, opts)
+    def _impute(self, z, mask, *, generator: torch.Generator, **opts) -> torch.Tensor:
+        return langevin_fill(self._logp, z, mask, opts, generator)
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "class_prior": self.class_prior}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.class_prior = state.get("class_prior")
 
 
 def _add_dropout(flow: nn.Module, p: float) -> None:

@@ -35,6 +35,7 @@ from genlab.errors import ConfigError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import MLP
 from genlab.registry import register
+from genlab.rng import randn
 from genlab.training import train
 
 __all__ = ["GAN", "GANConfig"]
@@ -59,6 +60,7 @@ class GAN(GenerativeModel):
     name = "gan"
     Config = GANConfig
     likelihood = "none"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config
@@ -81,37 +83,39 @@ class GAN(GenerativeModel):
                 nn.utils.clip_grad_norm_(module.parameters(), spec.grad_clip)
             opt.step()
 
-        def step(xb, yb, i, *, generator=None):
+        def step(xb, yb, i, *, generator):
             # discriminator: logistic loss on real vs fake, R1 penalty on real data
             x = xb.detach().requires_grad_(True)
             d_real = D(x).squeeze(-1)
             (grad,) = torch.autograd.grad(d_real.sum(), x, create_graph=True)
             r1 = grad.pow(2).sum(1).mean()
             with torch.no_grad():
-                fake = G(torch.randn(xb.shape[0], c.latent_dim))
+                fake = G(randn((xb.shape[0], c.latent_dim), generator, device=xb.device))
             d_fake = D(fake).squeeze(-1)
             loss_d = nn.functional.softplus(-d_real).mean() + nn.functional.softplus(d_fake).mean() + 0.5 * c.r1 * r1
             update(opt_d, D, loss_d)
             # generator: non-saturating loss
             D.requires_grad_(False)
-            loss_g = nn.functional.softplus(-D(G(torch.randn(xb.shape[0], c.latent_dim)))).mean()
+            w = randn((xb.shape[0], c.latent_dim), generator, device=xb.device)
+            loss_g = nn.functional.softplus(-D(G(w))).mean()
             update(opt_g, G, loss_g)
             D.requires_grad_(True)
             return {"loss": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item()}
 
         self.history = train(self, None, z, y, spec, step_fn=step)
 
-    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
+    def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
-            return self.generator(torch.randn(n, self.config.latent_dim))
+            return self.generator(randn((n, self.config.latent_dim), generator))
 
-    def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01, realism: float = 1.0, *, generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01,
+                realism: float = 1.0, *, generator: torch.Generator) -> torch.Tensor:
         if int(steps) < 1 or int(restarts) < 1 or not lr > 0 or prior < 0 or realism < 0:
             raise ConfigError("gan impute needs steps >= 1, restarts >= 1, lr > 0, prior >= 0 and realism >= 0")
         n, r, k = z.shape[0], int(restarts), self.config.latent_dim
         target = z.repeat_interleave(r, 0)
         m = mask.repeat_interleave(r, 0).to(z.dtype)
-        w = torch.randn(n * r, k, requires_grad=True)
+        w = randn((n * r, k), generator, device=z.device).requires_grad_(True)
         opt = torch.optim.Adam([w], lr=float(lr))
         self.requires_grad_(False)
 

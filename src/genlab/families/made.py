@@ -39,6 +39,7 @@ from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_ne
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
+from genlab.rng import multinomial, randn
 
 __all__ = ["MADE", "MADEConfig", "MaskedLinear", "MADENet", "made_masks"]
 
@@ -106,6 +107,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     name = "made"
     Config = MADEConfig
     likelihood = "exact"
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config
@@ -147,20 +149,20 @@ class MADE(MaximumLikelihood, GenerativeModel):
     # ------------------------------------------------------------------ hooks
 
     @torch.no_grad()
-    def _ancestral(self, z: torch.Tensor, start: int) -> torch.Tensor:
+    def _ancestral(self, z: torch.Tensor, start: int, generator: torch.Generator) -> torch.Tensor:
         """Sample z_d for d >= start from p(z_d | z_<d), one pass per dimension."""
         z = z.clone()
         rows = torch.arange(z.shape[0])
         for d in range(start, self.dim):
             log_pi, mu, log_sigma = (t[:, d] for t in self.conditionals(z))
-            k = torch.multinomial(log_pi.exp(), 1).squeeze(1)
-            z[:, d] = mu[rows, k] + torch.exp(log_sigma[rows, k]) * torch.randn(z.shape[0])
+            k = multinomial(log_pi.exp(), 1, generator).squeeze(1)
+            z[:, d] = mu[rows, k] + torch.exp(log_sigma[rows, k]) * randn(z.shape[:1], generator, device=z.device)
         return z
 
-    def _sample(self, n, y, *, generator=None) -> torch.Tensor:
-        return self._ancestral(torch.zeros(n, self.dim), 0)
+    def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
+        return self._ancestral(torch.zeros(n, self.dim), 0, generator)
 
-    def _impute(self, z, mask, draws: int = 100, *, generator=None, **opts) -> torch.Tensor:
+    def _impute(self, z, mask, draws: int = 100, *, generator: torch.Generator, **opts) -> torch.Tensor:
         method = opts.get("method", "mean")
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
@@ -171,14 +173,14 @@ class MADE(MaximumLikelihood, GenerativeModel):
         n_obs = mask.sum(1)
         suffix = (mask == (torch.arange(self.dim) < n_obs[:, None])).all(1)  # observed entries are a prefix
         if (~suffix).any():
-            out[~suffix] = langevin_fill(self._logp, z[~suffix], mask[~suffix], opts)
+            out[~suffix] = langevin_fill(self._logp, z[~suffix], mask[~suffix], opts, generator)
         for j in n_obs[suffix].unique().tolist():
             rows = (suffix & (n_obs == j)).nonzero().squeeze(1)
             if j == self.dim:
                 continue
             if method == "sample":
-                out[rows] = self._ancestral(z[rows], j)
+                out[rows] = self._ancestral(z[rows], j, generator)
             else:
-                reps = self._ancestral(z[rows].repeat(int(draws), 1), j)
+                reps = self._ancestral(z[rows].repeat(int(draws), 1), j, generator)
                 out[rows] = reps.view(int(draws), rows.numel(), self.dim).mean(0)
         return out

@@ -38,6 +38,7 @@ from genlab.errors import ConfigError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import MLP
 from genlab.registry import register
+from genlab.rng import rand, randn, randn_like
 
 __all__ = ["VAE", "VAEConfig"]
 
@@ -70,6 +71,7 @@ class VAE(GenerativeModel):
     Config = VAEConfig
     likelihood = "bound"
     eval_batch = 1024
+    smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
 
     def build(self) -> None:
         c = self.config
@@ -92,27 +94,31 @@ class VAE(GenerativeModel):
     def decoder_log_var(self) -> torch.Tensor:
         return self.log_var.clamp_min(self.config.min_log_var).expand(self.dim)
 
-    def log_weights(self, z: torch.Tensor, k: int) -> torch.Tensor:
+    def _draw_u(self, m: torch.Tensor, log_s2: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+        """k reparameterised draws u ~ q(u | z) = N(m, diag(exp(log_s2))): (k, N, L)."""
+        return m + torch.exp(0.5 * log_s2) * randn((k, *m.shape), generator, dtype=m.dtype, device=m.device)
+
+    def log_weights(self, z: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
         """log w_k = log p(z | u_k) + log p(u_k) - log q(u_k | z), u_k ~ q(u | z) reparameterised: (k, N)."""
         m, log_s2 = self.encode(z)
-        u = m + torch.exp(0.5 * log_s2) * torch.randn(k, *m.shape)
+        u = self._draw_u(m, log_s2, k, generator)
         log_q = _log_normal(u, m, log_s2)
         log_pu = -0.5 * (u.pow(2) + _LOG2PI).sum(-1)
         return _log_normal(z, self.decoder(u), self.decoder_log_var()) + log_pu - log_q
 
-    def iwae(self, z: torch.Tensor, k: int, chunk: int | None = None) -> torch.Tensor:
+    def iwae(self, z: torch.Tensor, k: int, generator: torch.Generator, chunk: int | None = None) -> torch.Tensor:
         """IWAE_k (N,): log (1/k) sum_k w_k, streamed over chunks of draws."""
         chunk = chunk or max(1, min(k, (1 << 21) // (z.shape[0] * max(self.dim, self.config.hidden))))
         acc = None
         for i in range(0, k, chunk):
-            lse = torch.logsumexp(self.log_weights(z, min(chunk, k - i)), 0)
+            lse = torch.logsumexp(self.log_weights(z, min(chunk, k - i), generator), 0)
             acc = lse if acc is None else torch.logaddexp(acc, lse)
         return acc - math.log(k)
 
-    def elbo(self, z: torch.Tensor, k: int = 1, beta: float = 1.0) -> torch.Tensor:
+    def elbo(self, z: torch.Tensor, k: int, generator: torch.Generator, beta: float = 1.0) -> torch.Tensor:
         """E_q[log p(z | u)] (mean over k draws) - beta KL(q(u | z) || N(0, I)) (closed form): (N,)."""
         m, log_s2 = self.encode(z)
-        u = m + torch.exp(0.5 * log_s2) * torch.randn(k, *m.shape)
+        u = self._draw_u(m, log_s2, k, generator)
         rec = _log_normal(z, self.decoder(u), self.decoder_log_var()).mean(0)
         kl = 0.5 * (m.pow(2) + log_s2.exp() - 1 - log_s2).sum(-1)
         return rec - beta * kl
@@ -122,31 +128,32 @@ class VAE(GenerativeModel):
         self._step = 0
         super()._fit(z, y, spec)
 
-    def loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y, *, generator: torch.Generator) -> torch.Tensor:
         c = self.config
         if c.train_k > 1:
-            return -self.iwae(z, c.train_k)
+            return -self.iwae(z, c.train_k, generator)
         self._step += 1
         beta = min(1.0, self._step / c.kl_warmup) if c.kl_warmup > 0 else 1.0
-        return -self.elbo(z, 1, beta)
+        return -self.elbo(z, 1, generator, beta)
 
-    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae", generator=None) -> torch.Tensor:
+    def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae", generator: torch.Generator) -> torch.Tensor:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         with torch.no_grad():
             if bound == "iwae":
-                return self.iwae(z, k)
+                return self.iwae(z, k, generator)
             if bound == "elbo":
-                return self.elbo(z, k)
+                return self.elbo(z, k, generator)
         raise ConfigError(f"bound must be 'iwae' or 'elbo', got {bound!r}")
 
-    def _sample(self, n, y, *, noise: bool = True, generator=None) -> torch.Tensor:
+    def _sample(self, n, y, *, noise: bool = True, generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
-            mean = self.decoder(torch.randn(n, self.latent))
-            return mean + torch.exp(0.5 * self.decoder_log_var()) * torch.randn_like(mean) if noise else mean
+            mean = self.decoder(randn((n, self.latent), generator))
+            return mean + torch.exp(0.5 * self.decoder_log_var()) * randn_like(mean, generator) if noise else mean
 
     @torch.no_grad()
-    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean", sampler: str = "mwg", generator=None) -> torch.Tensor:
+    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean", sampler: str = "mwg",
+                generator: torch.Generator) -> torch.Tensor:
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
         if sampler not in ("mwg", "pseudo_gibbs"):
@@ -160,15 +167,15 @@ class VAE(GenerativeModel):
         total, kept = torch.zeros_like(z), 0
         for i in range(steps):
             m, log_s2 = self.encode(x)
-            u_new = m + torch.exp(0.5 * log_s2) * torch.randn_like(m)
+            u_new = self._draw_u(m, log_s2, 1, generator)[0]
             if u is not None and sampler == "mwg":  # independence MH: accept with min(1, w(u') / w(u))
                 log_w = [_log_normal(x, self.decoder(v), log_var) - 0.5 * v.pow(2).sum(-1) - _log_normal(v, m, log_s2)
                          for v in (u_new, u)]
-                accept = torch.log(torch.rand(x.shape[0])) < log_w[0] - log_w[1]
+                accept = torch.log(rand(x.shape[:1], generator, dtype=x.dtype, device=x.device)) < log_w[0] - log_w[1]
                 u_new = torch.where(accept[:, None], u_new, u)
             u = u_new
             mean = self.decoder(u)
-            x = torch.where(mask, z, mean + sigma * torch.randn_like(mean))
+            x = torch.where(mask, z, mean + sigma * randn_like(mean, generator))
             if i >= int(steps * burn_in):
                 total += mean
                 kept += 1

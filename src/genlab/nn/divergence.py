@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import torch
 
+from genlab.rng import randint
+
 __all__ = ["batch_jacobian", "divergence", "divergence_exact", "divergence_hutchinson", "rademacher",
            "value_and_divergence"]
 
 
-def rademacher(like: torch.Tensor) -> torch.Tensor:
-    """A tensor shaped like ``like`` with i.i.d. +-1 entries, probability 1/2 each (global torch RNG)."""
-    return torch.randint_like(like, 0, 2) * 2 - 1
+def rademacher(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A tensor shaped like ``like`` with i.i.d. +-1 entries, probability 1/2 each, drawn from ``generator``."""
+    return (randint(0, 2, like.shape, generator, device=like.device) * 2 - 1).to(like.dtype)
 
 
 def batch_jacobian(f: torch.Tensor, z: torch.Tensor, *, create_graph: bool = False) -> torch.Tensor:
@@ -55,13 +57,17 @@ def divergence(
     *,
     method: str = "exact",
     eps: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
     create_graph: bool = False,
 ) -> torch.Tensor:
-    """tr(df/dz) per row: ``method`` "exact" or "hutchinson" (with probe ``eps``, default a fresh Rademacher draw)."""
+    """tr(df/dz) per row: ``method`` "exact" or "hutchinson" (with probe ``eps``, or a Rademacher draw from
+    ``generator``, one of which is required)."""
     if method == "exact":
         return divergence_exact(f, z, create_graph=create_graph)
     if method == "hutchinson":
-        eps = rademacher(z) if eps is None else eps
+        if eps is None and generator is None:
+            raise ValueError("a Hutchinson divergence needs a probe eps or a generator to draw one")
+        eps = rademacher(z, generator) if eps is None else eps
         return divergence_hutchinson(f, z, eps, create_graph=create_graph)[0]
     from genlab.errors import ConfigError
 

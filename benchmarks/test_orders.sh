@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The suite passes in any order: run it N times (default 20), each in a different random order (pytest-randomly,
+# --randomly-seed 1..N, which also shuffles across xdist workers), slow tests deselected, and log every run.
+#
+#   bash benchmarks/test_orders.sh                      # 20 runs, -n 2, log in benchmarks/results/test_orders.txt
+#   N=3 WORKERS=1 bash benchmarks/test_orders.sh tests/test_core.py    # extra arguments go to pytest
+#
+# Environment: PYTHON (default .venv/bin/python, with genlab and its test extras installed), N, WORKERS, LOG.
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+N=${N:-20}
+WORKERS=${WORKERS:-2}
+LOG=${LOG:-benchmarks/results/test_orders.txt}
+mkdir -p "$(dirname "$LOG")"
+{
+    echo "# $N runs of the test suite in random orders (pytest-randomly), -n $WORKERS, -m 'not slow'"
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+    echo "# $("$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__)')"
+} > "$LOG"
+failed=0
+for i in $(seq 1 "$N"); do
+    start=$(date +%s)
+    out=$("$PY" -m pytest -q -p randomly -p no:cacheprovider -n "$WORKERS" -m "not slow" --randomly-seed="$i" "$@" 2>&1)
+    rc=$?
+    summary=$(printf '%s\n' "$out" | tail -n 1)
+    printf 'run %2d  --randomly-seed=%-3d rc=%d  %4ds  %s\n' "$i" "$i" "$rc" "$(( $(date +%s) - start ))" "$summary" \
+        | tee -a "$LOG"
+    if [ "$rc" -ne 0 ]; then
+        failed=$((failed + 1))
+        printf '%s\n' "$out" | grep -E '^(FAILED|ERROR)' | sed 's/^/    /' | tee -a "$LOG"
+    fi
+done
+echo "# $((N - failed))/$N runs passed" | tee -a "$LOG"
+[ "$failed" -eq 0 ]
