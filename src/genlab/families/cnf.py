@@ -6,7 +6,7 @@ d log p(z(t))/dt = -tr(df/dz(t)), so
 
     log p(x) = log N(z(T); 0, I) + int_0^T tr(df/dz(z(t), t)) dt,
 
-solved jointly with z(t) by torchdiffeq's ``odeint`` (dopri5, backpropagation through the solver,
+solved jointly with z(t) by torchdiffeq's ``odeint`` through :func:`genlab.ode.solve` (dopri5, backpropagation through the solver,
 which on small CPU models is faster than the adjoint). The trace is exact (D vector-Jacobian
 products) when D <= ``exact_trace_max_dim`` -- then ``likelihood = "exact"`` up to the solver
 tolerance -- and Hutchinson's estimator with one Rademacher probe (fixed along each trajectory)
@@ -35,6 +35,7 @@ from torch import nn
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
+from genlab.ode import check_method, solve
 from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
 from genlab.nn.mlp import make_activation as _activation
 from genlab.registry import register
@@ -43,8 +44,6 @@ from genlab.rng import randn
 __all__ = ["CNF", "CNFConfig", "ConcatSquashMLP", "ODEFunc"]
 
 _LOG2PI = 1.8378770664093453
-_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
-_FIXED = ("euler", "midpoint", "rk4")
 _TRACES = ("auto", "exact", "hutchinson")
 
 
@@ -138,7 +137,7 @@ class CNF(GenerativeModel):
         c = self.config
         if c.end_time <= 0 or c.rtol <= 0 or c.atol <= 0 or c.hidden < 1 or c.depth < 0:
             raise ConfigError("cnf needs end_time, rtol, atol > 0, hidden >= 1 and depth >= 0")
-        _check_solver(c.solver)
+        check_method(c.solver)
         self.odefunc = ODEFunc(ConcatSquashMLP(self.dim, c.hidden, c.depth, c.activation))
         self.likelihood = "exact" if self.dim <= c.exact_trace_max_dim else "estimate"
 
@@ -151,12 +150,9 @@ class CNF(GenerativeModel):
         return trace
 
     def _solve(self, func, state, t0: float, t1: float, rtol: float, atol: float, method: str, steps: int):
-        from torchdiffeq import odeint
-
-        _check_solver(method)
-        t = torch.tensor([t0, t1], dtype=state[0].dtype)
-        kw = {"options": {"step_size": abs(t1 - t0) / steps}} if method in _FIXED else {}
-        return tuple(s[-1] for s in odeint(func, state, t, rtol=rtol, atol=atol, method=method, **kw))
+        res = solve(func, state, t0, t1, method=method, rtol=rtol, atol=atol, steps=steps)
+        self.last_nfe = res.nfe
+        return res.y
 
     def log_density(
         self,
@@ -227,8 +223,3 @@ class CNF(GenerativeModel):
 
         return langevin_impute(log_prob, z, mask, generator=generator, steps=steps, burn_in=burn_in,
                                step_size=step_size, method=method)
-
-
-def _check_solver(method: str) -> None:
-    if method not in _ADAPTIVE + _FIXED:
-        raise ConfigError(f"unknown ODE solver {method!r}; choose from {', '.join(_ADAPTIVE + _FIXED)}")
