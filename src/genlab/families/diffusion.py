@@ -55,6 +55,7 @@ class DiffusionConfig(NeuralConfig):
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
     rho: float = 7.0  # the Karras grid's rho for the sigma-form samplers
+    sample_sigma_max: float = 80.0  # largest noise level of the sigma-form samplers' grid (EDM's; the model's own if smaller)
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
     exact_max_dim: int = 16  # exact divergence in log_prob up to this dimension, Hutchinson above
 
@@ -197,6 +198,7 @@ class DiffusionModel(GenerativeModel):
         from genlab.diffusion import make_sigmas
 
         lo, hi = self.sigma_range()
+        hi = min(hi, self.config.sample_sigma_max)
         return make_sigmas(schedule, steps, lo, hi, self.config.rho).to(torch.float32)
 
     def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
@@ -213,7 +215,8 @@ class DiffusionModel(GenerativeModel):
                 schedule = opts.pop("schedule", "karras")
                 sigmas = self.sigma_grid(int(steps), schedule)
                 counted = CountingScore(self.denoiser(y, guidance))
-                x = self.prior_std_sigma() * randn((n, self.dim), generator)
+                # the marginal at sigma_0 of standardised data is close to N(0, (sigma_0^2 + 1) I)
+                x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn((n, self.dim), generator)
                 if init is not None:
                     x = init("sigma", sigmas[0], x)
                 out = spec.fn(counted, x, sigmas, generator=generator, callback=callback, **opts)

@@ -37,9 +37,11 @@ coordinates; options ``steps``, ``step_size``, ``method``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from genlab.ais import AISResult, annealed_importance_sampling, mala_sample
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
@@ -48,6 +50,7 @@ from genlab.diffusion.samplers import ald
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
+from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone
 from genlab.nn import ConditionalMLP, FourierEmbedding
 from genlab.registry import register
 from genlab.rng import randn
@@ -60,6 +63,8 @@ _TRANSITIONS = ("mala", "hmc")  # AIS transitions (genlab.ais)
 
 @dataclass
 class EBMConfig(NeuralConfig):
+    backbone: str = "mlp"  # "mlp" or a registered backbone (unet, dit, ...) under a scalar head (pooling + linear)
+    backbone_options: dict[str, Any] = field(default_factory=dict)
     hidden: int = 128
     depth: int = 3
     activation: str = "silu"  # must be smooth: the loss differentiates the energy's gradient
@@ -91,9 +96,12 @@ class EBM(GenerativeModel):
         if c.quadratic < 0:
             raise ConfigError(f"quadratic must be >= 0, got {c.quadratic}")
         self.ladder = NoiseLadder(geometric_sigmas(c.sigma_min, c.sigma_max, c.n_levels))
-        emb = FourierEmbedding(64, scale=1.0)
-        self.net = ConditionalMLP(self.dim, c.hidden, c.depth, embedding=emb, emb_dim=64, activation=c.activation,
-                                  out_dim=1)
+        if c.backbone != "mlp" or c.backbone_options:  # the energy as a scalar head on a backbone (data's own shape)
+            body = build_backbone(c.backbone, self.shape, **c.backbone_options)
+            self.net = FlatAdapter(ScalarHead(body), self.shape)
+        else:
+            self.net = ConditionalMLP(self.dim, c.hidden, c.depth, embedding=FourierEmbedding(64, scale=1.0),
+                                      emb_dim=64, activation=c.activation, out_dim=1)
         self.register_buffer("log_Z", torch.tensor(float("nan")))  # cached AIS estimate; NaN = not estimated
         self.register_buffer("log_Z_stderr", torch.tensor(float("nan")))
         self.register_buffer("ais_settings", torch.zeros(2, dtype=torch.int64))  # (steps, chains) of the cache
@@ -104,7 +112,9 @@ class EBM(GenerativeModel):
         """E_θ(z, σ) (N,); σ defaults to σ_L, the model's energy."""
         s = torch.as_tensor(self.ladder.sigma_min if sigma is None else sigma, dtype=z.dtype)
         s = s.expand(z.shape[0]) if s.ndim == 0 else s
-        f = self.net(z, torch.log(s)).squeeze(-1)
+        # the loss differentiates the energy twice: attention must use the math kernel (the fused ones lack it)
+        with sdpa_kernel(SDPBackend.MATH):
+            f = self.net(z, torch.log(s)).squeeze(-1)
         return f / s + 0.5 * self.config.quadratic * z.pow(2).sum(1)
 
     def score(self, z: torch.Tensor, sigma, *, create_graph: bool = False) -> torch.Tensor:
