@@ -6,8 +6,11 @@ the wine data has ~40 points in 13-D); one with too few underfits large data (a 
 training data (hold-out validation; Hastie, Tibshirani & Friedman 2009, Sec. 7.2), the criterion scikit-learn's
 ``GridSearchCV(GaussianMixture(...))`` would use, and the caller then refits on all the data.
 
-Sizes are tried in increasing order and the search stops once two larger sizes in a row fail to beat the best
-score (the held-out likelihood is roughly unimodal in the size), and sizes that would leave fewer than ``d + 1``
+Candidates are tried from the simplest (fewest components, least regularisation first) and a later one replaces
+the best only when its held-out log-likelihood is higher by more than one standard error of the paired per-point
+difference (the spirit of the one-standard-error rule, Hastie et al. 2009, Sec. 7.10), so that the noise of a small
+held-out set does not decide. Sizes are tried in increasing order and the search stops once two larger sizes in a
+row fail to beat the best score (the held-out likelihood is roughly unimodal in the size), and sizes that would leave fewer than ``d + 1``
 fitting points per component are skipped. Selection fits run on at most ``max_points`` points.
 """
 
@@ -48,7 +51,7 @@ def select_mixture(z: torch.Tensor, *, n_components: int, reg_covar: float, cova
     n_fit = min(n - n_hold, max_points)
     held = z[perm[:n_hold]][:max_points].double().numpy()
     fit = z[perm[n_hold : n_hold + n_fit]].double().numpy()
-    best, since_best = (-math.inf, sizes[0], regs[0]), 0
+    best, best_scores, since_best = (sizes[0], regs[0]), None, 0
     for k in sizes:
         if k > 1 and n_components == 0 and k * (d + 1) > n_fit:
             break
@@ -58,10 +61,19 @@ def select_mixture(z: torch.Tensor, *, n_components: int, reg_covar: float, cova
                 warnings.simplefilter("ignore")  # ConvergenceWarning on tiny selection fits
                 gm = GaussianMixture(min(k, n_fit), covariance_type=covariance_type, reg_covar=reg,
                                      max_iter=max_iter, random_state=seed).fit(fit)
-            score = float(np.mean(gm.score_samples(held)))
-            if score > best[0]:
-                best, improved = (score, k, reg), True
+            scores = gm.score_samples(held)
+            if best_scores is None or _better(scores, best_scores):
+                best, best_scores, improved = (k, reg), scores, True
         since_best = 0 if improved else since_best + 1
         if since_best >= 2:
             break
-    return best[1], best[2], best[0]
+    return best[0], best[1], float(np.mean(best_scores))
+
+
+def _better(scores: np.ndarray, best: np.ndarray) -> bool:
+    """True when ``scores`` beat ``best`` on the same held-out points by more than one standard error of the paired
+    difference (so noise in a small held-out set does not move the choice away from the earlier, simpler candidate)."""
+    diff = scores - best
+    if not np.isfinite(diff).all():
+        return bool(np.isfinite(scores).all())
+    return bool(diff.mean() > diff.std(ddof=1) / math.sqrt(len(diff)))
