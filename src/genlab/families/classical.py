@@ -74,6 +74,7 @@ class GMM(GenerativeModel):
     name = "gmm"
     Config = GMMConfig
     likelihood = "exact"
+    differentiable_log_prob = True
     _resizable_buffers = True
 
     def build(self) -> None:
@@ -161,6 +162,7 @@ class KDE(GenerativeModel):
     name = "kde"
     Config = KDEConfig
     likelihood = "exact"
+    differentiable_log_prob = True
     eval_batch = 512
     _resizable_buffers = True
 
@@ -195,7 +197,7 @@ class KDE(GenerativeModel):
     def _kernel_logits(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
         pts = self.points if cols is None else self.points[:, cols]
         h = self.bandwidth
-        d2 = torch.cdist(x, pts).pow(2)
+        d2 = (x.pow(2).sum(1, keepdim=True) - 2 * x @ pts.T + pts.pow(2).sum(1)).clamp_min(0)  # smooth at x = pts
         return -0.5 * d2 / h**2 - pts.shape[1] * (torch.log(h) + 0.5 * _LOG2PI)
 
     def _log_prob(self, z, y, *, generator=None) -> torch.Tensor:

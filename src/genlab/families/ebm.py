@@ -142,6 +142,10 @@ class EBM(GenerativeModel):
         with torch.no_grad():
             return -self.energy(z) - self.log_Z
 
+    def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
+        """grad_z log p(z) = -grad_z E(z, sigma_min): exact for the model's density (log Z does not depend on z)."""
+        return self.score(z, self.ladder.sigma_min)
+
     # ------------------------------------------------------------------ sampling and imputation
     def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None, mala_steps: int = 100, *, generator=None) -> torch.Tensor:
         steps = int(steps if steps is not None else self.config.sample_steps)

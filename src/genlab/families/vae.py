@@ -140,6 +140,14 @@ class VAE(GenerativeModel):
                 return self.elbo(z, k)
         raise ConfigError(f"bound must be 'iwae' or 'elbo', got {bound!r}")
 
+    def _grad_log_prob_z(self, z, y, *, k: int = 100, generator=None) -> torch.Tensor:
+        """The gradient of the IWAE_k estimate of log p(z) (reparameterised draws, Burda et al. 2016, Eq. 8): biased
+        like the estimate itself (it tends to grad log p as k grows), random through the draws (seeded)."""
+        with torch.enable_grad():
+            x = z.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.iwae(x, k).sum(), x)
+        return g
+
     def _sample(self, n, y, *, noise: bool = True, generator=None) -> torch.Tensor:
         with torch.no_grad():
             mean = self.decoder(torch.randn(n, self.latent))
