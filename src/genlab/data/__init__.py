@@ -46,7 +46,7 @@ def source(name: str) -> str:
     if name in LOADERS:
         return LOADERS[name][1]
     if name in SYNTHETIC:
-        return "synthetic, exact density (genlab.data.synthetic)"
+        return f"synthetic, made by genlab with an exact density: {SYNTHETIC[name].description}"
     if name in _SOURCES:
         return _SOURCES[name]
     raise DataError(f"unknown data set '{name}'; built-in sets: {', '.join(names())}")
