@@ -67,3 +67,11 @@ def test_model_without_density_or_score_refuses(data):
         m.grad_log_prob(data[:4])
     with pytest.raises(Exception, match="shape|numeric|NaN"):
         genlab.create("gmm", (2,), n_components=1).fit(data).grad_log_prob(np.full((3, 2), np.nan))
+
+
+def test_score_model_gradient_is_the_network_score_at_eps_in_data_units(data):
+    m = genlab.create("vp_sde", (2,)).fit(data[:500], steps=5, progress=False)
+    x = data[:6]
+    with torch.no_grad():
+        sz = m.score_fn(None)(m.normalizer(x), torch.tensor(m.config.eps))
+    assert torch.allclose(m.grad_log_prob(x), sz / m.normalizer.std, rtol=1e-5, atol=1e-6)  # dz/dx = 1/std

@@ -212,6 +212,12 @@ class ScoreModel(GenerativeModel):
 
         return score
 
+    def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
+        """grad log p at the smallest noise level: the network's score at t = eps (of the data convolved with
+        N(0, sigma(eps)^2), the density the probability-flow likelihood also describes)."""
+        with torch.no_grad():
+            return self.score_fn(y)(z, torch.tensor(self.config.eps, dtype=z.dtype))
+
     # ------------------------------------------------------------------ training
     def _drop_labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
         if y is None or self.config.p_uncond == 0:
