@@ -41,8 +41,8 @@ def main(argv=None) -> dict:
            "true_test_log_lik": float(ds.log_prob(ds.test).mean()), "seconds": time.perf_counter() - t0}
     for r in rows:
         print(f"{json.dumps(r['params']):<70} {r['mean_held_out_log_lik']:.4f} ± {r['std']:.4f}")
-    print("best:", res["best_params"], "test log-lik %.4f (truth %.4f)" % (res["best_test_log_lik"],
-                                                                           res["true_test_log_lik"]))
+    print("best:", res["best_params"], f"test log-lik {res['best_test_log_lik']:.4f} "
+          f"(truth {res['true_test_log_lik']:.4f})")
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(res, indent=2, default=float) + "\n")

@@ -11,8 +11,8 @@ import difflib
 import os
 from pathlib import Path
 
-from genlab.data.color_digits import COLOR_SETS
 from genlab.data import faces, mnist1d
+from genlab.data.color_digits import COLOR_SETS
 from genlab.data.dataset import Dataset
 from genlab.data.files import SUFFIXES, load_file
 from genlab.data.sklearn_sets import REAL, load_real
