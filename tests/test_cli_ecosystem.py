@@ -115,3 +115,20 @@ def test_impute_json(wine_run, tmp_path):
 def _sample(run_dir, tmp_path):
     assert run("sample", run_dir, "-n", 5, "--out", tmp_path / "s.npy", "--quiet").exit_code == 0
     return tmp_path / "s.npy"
+
+
+def test_classify_and_anomaly_json(tmp_path):
+    import genlab
+
+    ds = genlab.datasets.load("iris")
+    genlab.BayesClassifier("gmm", config={"n_components": 1}).fit(ds.train, ds.labels_train).save(tmp_path / "clf")
+    genlab.AnomalyDetector("gmm", config={"n_components": 1}).fit(ds.train).save(tmp_path / "det")
+    np.savez(tmp_path / "test.npz", x=ds.test.numpy(), y=ds.labels_test.numpy())
+    r = run("classify", tmp_path / "clf", "--input", tmp_path / "test.npz", "--out", tmp_path / "p.csv", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["n"] == 45 and out["classes"] == 3 and out["accuracy"] > 0.9
+    r = run("anomaly", tmp_path / "det", "--input", tmp_path / "test.npz", "--out", tmp_path / "a.csv", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 45
+    assert_usage_error(run("anomaly", tmp_path / "det", "--input", tmp_path / "test.npz", "--json"), "--out")
