@@ -10,8 +10,8 @@ Candidates are tried from the simplest (fewest components, least regularisation 
 the best only when its held-out log-likelihood is higher by more than one standard error of the paired per-point
 difference (the spirit of the one-standard-error rule, Hastie et al. 2009, Sec. 7.10), so that the noise of a small
 held-out set does not decide. Sizes are tried in increasing order and the search stops once two larger sizes in a
-row fail to beat the best score (the held-out likelihood is roughly unimodal in the size), and sizes that would leave fewer than ``d + 1``
-fitting points per component are skipped. Selection fits run on at most ``max_points`` points.
+row fail to beat the best score (the held-out likelihood is roughly unimodal in the size), and sizes that would
+leave fewer than ``d + 1`` fitting points per component are skipped. Selection fits run on at most ``max_points`` points.
 """
 
 from __future__ import annotations
