@@ -16,7 +16,7 @@ from genlab.errors import DataError
 
 TWO_D = ["checkerboard", "eight_gaussians", "pinwheel", "rings", "swiss_roll", "two_moons"]
 N_D = ["funnel", "gmm10"]
-REAL = ["breast_cancer", "digits", "digits_flat", "wine"]
+REAL = ["breast_cancer", "digits", "digits_flat", "iris", "wine"]
 # integration box per 2-D set (xlo, xhi, ylo, yhi): the mass outside each is < 1e-4
 BOXES = {
     "checkerboard": (-4.6, 4.6, -4.6, 4.6),
@@ -164,8 +164,8 @@ def test_names():
     from genlab.data.color_digits import COLOR_SETS
     from genlab.data.images import IMAGE_SETS
 
-    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS) | set(IMAGE_SETS)
-    assert set(gd.__all__) == {"Dataset", "names", "load"}
+    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS) | set(IMAGE_SETS) | set(gd.LOADERS)
+    assert set(gd.__all__) == {"Dataset", "names", "load", "source"}
 
 
 @pytest.mark.parametrize("name", TWO_D + N_D)
@@ -210,6 +210,7 @@ def test_real_sets(name):
         "digits_flat": (1797, (64,), 10),
         "breast_cancer": (569, (30,), 2),
         "wine": (178, (13,), 3),
+        "iris": (150, (4,), 3),
     }[name]
     assert ds.shape == shape and ds.train.dtype == torch.float32 and not ds.has_density
     assert len(ds.train) + len(ds.test) == n_total and len(ds.test) == round(0.3 * n_total)

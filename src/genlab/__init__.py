@@ -23,6 +23,7 @@ __all__ = [
     "models",
     "BayesClassifier",
     "AnomalyDetector",
+    "DensityEstimator",
     "GenlabError",
     "DataError",
     "ConfigError",
@@ -39,4 +40,8 @@ def __getattr__(name):  # the applications load on first use
         from genlab.apps.anomaly import AnomalyDetector
 
         return AnomalyDetector
+    if name == "DensityEstimator":
+        from genlab.apps.estimator import DensityEstimator
+
+        return DensityEstimator
     raise AttributeError(f"module 'genlab' has no attribute {name!r}")

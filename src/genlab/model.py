@@ -75,6 +75,7 @@ class GenerativeModel(nn.Module):
     # tiny but real settings for the contract test (tests/test_contract.py), declared next to each family:
     # {"fit": fit kwargs such as {"steps": 30}, "sample": sample options, "impute": impute options}
     smoke: ClassVar[dict[str, dict]] = {}
+    differentiable_log_prob: ClassVar[bool] = False  # _log_prob keeps z's graph (closed-form / single-pass families)
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()
@@ -114,6 +115,10 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     def _impute(self, z: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator, **opts) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _grad_log_prob_z(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
+        """grad_z log p(z) (N, D) for families whose ``_log_prob`` is not differentiable (score models: the score)."""
         raise NotImplementedError
 
     def _on_labels(self, num_classes: int) -> None:
@@ -225,19 +230,48 @@ class GenerativeModel(nn.Module):
         """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included)."""
         if self.likelihood == "none":
             raise ConfigError(f"model '{self.name}' has no likelihood (likelihood='none'); it can only sample")
-        x = as_tensor(x, self.shape)
+        keep = self.differentiable_log_prob and isinstance(x, torch.Tensor) and x.requires_grad
+        checked = as_tensor(x, self.shape)
+        x = x.to(torch.float32) if keep else checked  # keep the caller's graph: log_prob is differentiable in x
         y = self._labels_for(y, x.shape[0])
         z = self.normalizer(x.reshape(x.shape[0], -1))
         options = self._options(self._log_prob, options, "log_prob")
         out = []
         seed = derive_seed(seed)
-        with forked(seed):
+        with forked(seed), torch.set_grad_enabled(keep):
             self.eval()
             g = make_generator(seed)
             for i in range(0, z.shape[0], self.eval_batch):
                 yi = None if y is None else y[i : i + self.eval_batch]
-                out.append(self._log_prob(z[i : i + self.eval_batch], yi, generator=g, **options).detach())
+                lp = self._log_prob(z[i : i + self.eval_batch], yi, generator=g, **options)
+                out.append(lp if keep else lp.detach())
         return torch.cat(out) + self.normalizer.log_abs_det()
+
+    def grad_log_prob(self, x, *, y=None, seed=None) -> torch.Tensor:
+        """grad_x log p(x), (N, *shape), in the data's own units (the chain rule through the normalisation included).
+
+        Autograd of :meth:`log_prob` for families whose log-density is a closed form or a single pass
+        (``differentiable_log_prob``); otherwise the family's ``_grad_log_prob_z`` (score-based families: the
+        network's score at the smallest noise level; EBM: -grad E; CNF: autograd through the ODE; VAE: the gradient of
+        the IWAE estimate). ConfigError for a model with neither (a GAN).
+        """
+        x = as_tensor(x, self.shape)
+        if self.differentiable_log_prob:
+            with torch.enable_grad():
+                xg = x.clone().requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.log_prob(xg, y=y, seed=seed).sum(), xg)
+            return grad
+        y = self._labels_for(y, x.shape[0])
+        z = self.normalizer(x.reshape(x.shape[0], -1))
+        seed = derive_seed(seed)
+        with forked(seed):
+            self.eval()
+            try:
+                gz = self._grad_log_prob_z(z, y, generator=make_generator(seed))
+            except NotImplementedError:
+                raise ConfigError(f"model '{self.name}' has neither a differentiable log-density nor a score, so "
+                                  "grad_log_prob is not available") from None
+        return (gz.detach() / self.normalizer.std).reshape(x.shape)  # dz/dx = 1 / std per dimension
 
     def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
         """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing).

@@ -5,5 +5,6 @@ They reach models only through the registry and the contract (:mod:`genlab.apps.
 
 from genlab.apps.anomaly import AnomalyDetector
 from genlab.apps.classifier import BayesClassifier
+from genlab.apps.estimator import DensityEstimator
 
-__all__ = ["BayesClassifier", "AnomalyDetector"]
+__all__ = ["BayesClassifier", "AnomalyDetector", "DensityEstimator"]

@@ -68,13 +68,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         c = self.contamination
         if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 <= c < 1:
             raise ConfigError(f"contamination must be a number in [0, 1), got {c!r}")
-        x = density.as_data(X)
+        x = density.check_X(self, X, reset=True)
         fit_x, cal_x = self._split(x)
         deq = density.resolve_dequantize(self.dequantize, x)
         model = density.new_model(self.model_name, x.shape[1:], self.config)
         self.model_ = density.fit_model(model, fit_x, self.fit_kwargs, dequantize=deq, seed=self.seed)
-        self.shape_, self.dequantize_, self.n_features_in_ = tuple(x.shape[1:]), deq, int(np.prod(x.shape[1:]))
-        train = np.nan_to_num(self.score_samples(cal_x), nan=-1e300, neginf=-1e300)
+        self.dequantize_ = deq
+        cal = density.score(self.model_, cal_x, dequantize=deq, n_dequant=self.n_dequant, seed=self.seed)
+        train = np.nan_to_num(cal, nan=-1e300, neginf=-1e300)
         self.threshold_ = float(np.quantile(train, float(c)))
         return self
 
@@ -102,7 +103,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def score_samples(self, X) -> np.ndarray:
         """log p(x) in nats, (N,): higher is more normal."""
         density.check_fitted(self, "model_")
-        x = density.as_data(X, self.shape_)
+        x = density.check_X(self, X, reset=False)
         return density.score(self.model_, x, dequantize=self.dequantize_, n_dequant=self.n_dequant, seed=self.seed)
 
     def decision_function(self, X) -> np.ndarray:

@@ -63,8 +63,8 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
         """Fit one model per class on that class's samples of ``X`` (N, ...), numpy or torch."""
-        x = density.as_data(X)
-        labels = density.check_labels(y, x.shape[0])
+        x = density.check_X(self, X, reset=True)
+        labels = density.check_y(y, x.shape[0])
         classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
         if len(classes) < 2:
             raise DataError(f"y holds {len(classes)} class(es); a classifier needs at least 2")
@@ -78,9 +78,13 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
             model = density.new_model(self.model_name, x.shape[1:], self.config)
             models.append(density.fit_model(model, x[inverse == k], self.fit_kwargs, dequantize=deq, seed=self.seed))
         self.classes_, self.class_count_, self.class_log_prior_ = classes, counts, log_prior
-        self.models_, self.shape_, self.dequantize_ = models, tuple(x.shape[1:]), deq
-        self.n_features_in_ = int(np.prod(self.shape_))
+        self.models_, self.dequantize_ = models, deq
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
 
     def _log_prior(self, counts: np.ndarray) -> np.ndarray:
         if isinstance(self.prior, str):
@@ -101,7 +105,7 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
     def log_likelihoods(self, X) -> np.ndarray:
         """log p(x | y = k) for every class: (N, K) float64, nats, columns in the order of ``classes_``."""
         density.check_fitted(self, "models_")
-        x = density.as_data(X, self.shape_)
+        x = density.check_X(self, X, reset=False)
         return np.stack([density.score(m, x, dequantize=self.dequantize_, n_dequant=self.n_dequant, seed=self.seed)
                          for m in self.models_], axis=1)
 

@@ -26,11 +26,15 @@ from sklearn.exceptions import NotFittedError as _SkNotFitted
 from genlab.data.validate import as_tensor
 from genlab.errors import CheckpointError, ConfigError, DataError
 
-__all__ = ["NotFittedError", "FIT_KEYS", "as_data", "resolve_dequantize", "new_model", "fit_model", "score",
+__all__ = ["NotFittedError", "InputTypeError", "FIT_KEYS", "as_data", "check_X", "check_y", "resolve_dequantize", "new_model", "fit_model", "score",
            "write_meta", "read_meta", "check_fitted", "check_labels", "load_model"]
 
 #: keys accepted in ``fit_kwargs`` (forwarded to ``model.fit``)
 FIT_KEYS = ("steps", "time_budget", "batch_size", "lr", "seed", "progress")
+
+
+class InputTypeError(DataError, TypeError):
+    """Input of a type that cannot be read as numbers (a DataError for genlab, a TypeError as scikit-learn raises)."""
 
 
 class NotFittedError(ConfigError, _SkNotFitted):
@@ -45,6 +49,54 @@ def check_fitted(est, attribute: str) -> None:
 def as_data(X, shape=None, *, what: str = "X") -> torch.Tensor:
     """``X`` (numpy or torch, (N, ...)) as a finite float32 tensor; DataError otherwise."""
     return as_tensor(X, shape, what=what)
+
+
+def check_X(est, X, *, reset: bool) -> torch.Tensor:
+    """``X`` through scikit-learn's ``check_array`` (its messages for sparse, complex, string, 1-D, empty and non-finite
+    input, as DataError), then as a float32 tensor (N, *shape).
+
+    ``reset=True`` (fit) sets ``est.shape_`` and ``est.n_features_in_`` (the product of the per-sample shape);
+    otherwise ``X`` must match them (scikit-learn's message).
+    """
+    from sklearn.utils.validation import _check_feature_names, check_array
+
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        _check_feature_names(est, X, reset=reset)
+        arr = check_array(X, allow_nd=True, dtype=(np.float64, np.float32), input_name="X")
+    except TypeError as exc:
+        raise InputTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    arr = np.require(arr, requirements="W")  # a read-only input (memmap) is copied: torch needs writable memory
+    n = int(np.prod(arr.shape[1:]))
+    if reset:
+        est.shape_, est.n_features_in_ = tuple(arr.shape[1:]), n
+    elif n != est.n_features_in_:
+        raise DataError(f"X has {n} features, but {type(est).__name__} is expecting {est.n_features_in_} features "
+                        "as input")
+    return as_tensor(arr, None if reset else est.shape_, what="X")
+
+
+def check_y(y, n: int) -> np.ndarray:
+    """Class labels (N,) through scikit-learn's target checks (a column vector warns and is raveled; continuous
+    targets and None are refused), then :func:`check_labels`."""
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise DataError("this estimator requires y to be passed, but the target y is None")
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    try:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+    except (TypeError, ValueError) as exc:
+        raise DataError(str(exc)) from None
+    if y.dtype == object:  # labels as Python objects: all strings or all numbers (check_classification_targets)
+        y = y.astype(str) if all(isinstance(v, str) for v in y) else y.astype(np.float64)
+    return check_labels(y, n)
 
 
 def resolve_dequantize(flag, x: torch.Tensor) -> bool:

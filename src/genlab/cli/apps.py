@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 
@@ -62,8 +63,18 @@ def write_table(columns: dict[str, np.ndarray], out: Path | None, main: str) -> 
         out.write_text(buf.getvalue())
 
 
-def _out_path(out: str | None) -> Path | None:
+def _out_path(out: str | None, as_json: bool = False) -> Path | None:
+    if as_json and out is None:
+        raise click.UsageError("--json prints a summary and needs --out FILE for the table (else the table is stdout)")
     return None if out is None else check_suffix(out, _OUT_SUFFIXES, "--out")
+
+
+def _summary(record: dict, line: str, as_json: bool, quiet: bool) -> None:
+    """The summary of a command that wrote --out: JSON with ``--json``, else ``line`` unless ``quiet``."""
+    if as_json:
+        click.echo(json.dumps(record))
+    else:
+        say(line, quiet)
 
 
 @click.command("classify", context_settings=SETTINGS)
@@ -71,8 +82,9 @@ def _out_path(out: str | None) -> Path | None:
 @click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x', optional labels "
               "'y') or .csv file of samples.")
 @click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (counts, accuracy) as JSON; needs --out.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def classify(run_dir, input_, out, quiet):
+def classify(run_dir, input_, out, as_json, quiet):
     """Classify the samples in --input with the BayesClassifier saved in RUN_DIR.
 
     Columns: prediction, then p_<class> (posterior probability of every class). When the input carries labels
@@ -87,7 +99,7 @@ def classify(run_dir, input_, out, quiet):
     """
     from genlab.apps.classifier import BayesClassifier
 
-    out_path = _out_path(out)
+    out_path = _out_path(out, as_json)
     clf = BayesClassifier.load(run_dir)
     x, y = read_input(input_, clf.shape_)
     proba = clf.predict_proba(x)
@@ -95,8 +107,10 @@ def classify(run_dir, input_, out, quiet):
     columns = {"prediction": pred, **{f"p_{c}": proba[:, k] for k, c in enumerate(clf.classes_.tolist())}}
     write_table(columns, out_path, "prediction")
     if out_path is not None:
-        acc = "" if y is None or y.shape != pred.shape else f", accuracy {np.mean(pred == y):.4f}"
-        say(f"classified {len(x)} samples into {len(clf.classes_)} classes{acc} -> {out_path}", quiet)
+        accuracy = None if y is None or y.shape != pred.shape else float(np.mean(pred == y))
+        acc = "" if accuracy is None else f", accuracy {accuracy:.4f}"
+        _summary({"n": len(x), "classes": len(clf.classes_), "accuracy": accuracy, "out": str(out_path)},
+                 f"classified {len(x)} samples into {len(clf.classes_)} classes{acc} -> {out_path}", as_json, quiet)
 
 
 @click.command("anomaly", context_settings=SETTINGS)
@@ -104,8 +118,9 @@ def classify(run_dir, input_, out, quiet):
 @click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x') or .csv file of "
               "samples.")
 @click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (counts, threshold) as JSON; needs --out.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def anomaly(run_dir, input_, out, quiet):
+def anomaly(run_dir, input_, out, as_json, quiet):
     """Score the samples in --input with the AnomalyDetector saved in RUN_DIR.
 
     Columns: prediction (+1 normal, -1 anomaly), score (log-likelihood, nats), decision (score - threshold;
@@ -119,7 +134,7 @@ def anomaly(run_dir, input_, out, quiet):
     """
     from genlab.apps.anomaly import AnomalyDetector
 
-    out_path = _out_path(out)
+    out_path = _out_path(out, as_json)
     det = AnomalyDetector.load(run_dir)
     x, _ = read_input(input_, det.shape_)
     score = det.score_samples(x)
@@ -127,5 +142,7 @@ def anomaly(run_dir, input_, out, quiet):
     pred = np.where(np.nan_to_num(decision, nan=-np.inf) < 0, -1, 1)
     write_table({"prediction": pred, "score": score, "decision": decision}, out_path, "prediction")
     if out_path is not None:
-        say(f"flagged {int((pred < 0).sum())} of {len(x)} samples as anomalies (threshold {det.threshold_:.4g} "
-            f"nats) -> {out_path}", quiet)
+        flagged = int((pred < 0).sum())
+        _summary({"n": len(x), "flagged": flagged, "threshold": det.threshold_, "out": str(out_path)},
+                 f"flagged {flagged} of {len(x)} samples as anomalies (threshold {det.threshold_:.4g} nats) -> "
+                 f"{out_path}", as_json, quiet)

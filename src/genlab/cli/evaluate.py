@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -40,7 +41,8 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
 
 @click.command("eval", context_settings=SETTINGS)
 @click.argument("run_dir")
-@click.option("--data", required=True, metavar="NAME_OR_PATH", help="Data set or file whose test split is scored.")
+@click.option("--data", default=None, metavar="NAME_OR_PATH", help="Data set or file whose test split is scored "
+              "(default: the data the run was trained on, as train.json records it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 @click.option("--seed", type=int, default=None, help="Seed of the data split and the metrics (default: the training "
               "seed, so that a file's test split is the part held out in training).")
@@ -48,7 +50,7 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
               "and truth samples for the KL estimate.")
 @click.option("--n-test", type=POSITIVE_INT, default=None, help="Score only the first N test points (default: all).")
 def eval_(run_dir, data, as_json, seed, n_samples, n_test):
-    """Evaluate the model in RUN_DIR on the test split of --data.
+    """Evaluate the model in RUN_DIR on the test split of --data (default: the run's own data).
 
     Reports the test NLL in nats (and bits/dim for discrete data such as images), KL(truth || model) with its
     standard error when the data has a known density, and sliced Wasserstein / MMD between model samples and
@@ -56,12 +58,19 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test):
 
     \b
     Examples:
+      genlab eval runs/gmm
       genlab eval runs/gmm --data eight_gaussians
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
     """
     import genlab
+    from genlab.errors import ConfigError
 
     model, info = load_run(run_dir)
+    if data is None:
+        path = info.get("data_path")
+        data = path if isinstance(path, str) and Path(path).exists() else info.get("data")
+        if not isinstance(data, str) or not data:
+            raise ConfigError(f"run '{run_dir}' records no training data (train.json); give --data NAME_OR_PATH")
     if seed is None:
         seed = info["seed"] if isinstance(info.get("seed"), int) else 0
     label_column = info.get("label_column") if str(data).lower().endswith((".csv", ".tsv")) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import click
@@ -54,8 +55,9 @@ def write_array(x, path: Path, header: list[str] | None = None) -> None:
               help="A .npy, .npz (array 'x') or .csv file; NaN (or an empty CSV cell) marks a missing entry.")
 @click.option("--out", required=True, metavar="FILE", help="Output .npy or .csv: the input with its gaps filled.")
 @click.option("--seed", type=int, default=0, help="Seed of stochastic imputation methods.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (entries and rows filled) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def impute(run_dir, input_, out, seed, quiet):
+def impute(run_dir, input_, out, seed, as_json, quiet):
     """Fill the missing entries of --input with the model in RUN_DIR and write --out.
 
     Observed entries are kept exactly; a CSV header row is copied to a CSV output.
@@ -81,4 +83,8 @@ def impute(run_dir, input_, out, seed, quiet):
         raise ConfigError(f"model '{model.name}' does not support imputation") from None
     write_array(filled, out, csv_header(Path(input_)))
     rows = int(np.isnan(x).reshape(len(x), -1).any(axis=1).sum())
+    if as_json:
+        click.echo(json.dumps({"model": model.name, "filled_entries": missing, "filled_rows": rows, "rows": len(x),
+                               "out": str(out)}))
+        return
     say(f"filled {missing} missing entries in {rows} of {len(x)} rows -> {out}", quiet)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from genlab.cli.common import SETTINGS
 
-__all__ = ["list_", "sampler_names"]
+__all__ = ["list_", "sampler_names", "model_rows", "dataset_rows"]
 
 KINDS = ("models", "datasets", "samplers")
+#: per-sample sizes at which a model's likelihood label is read: some families are exact only in low dimension
+LOW_D, HIGH_D = (2,), (64,)
 
 
 def sampler_names() -> list[str]:
@@ -28,34 +32,56 @@ def sampler_names() -> list[str]:
     return rows
 
 
-def _models() -> list[str]:
+def model_rows() -> list[dict]:
+    """One record per registered model: its likelihood label as an instance reports it, in low and high dimension."""
     import genlab
 
     rows = []
     for name in genlab.models.names():
         cls = genlab.models.get(name)
         doc = (cls.__doc__ or "").strip().splitlines()
-        rows.append(f"{name:<12} {cls.likelihood:<9} {doc[0] if doc else ''}".rstrip())
+        low, high = (cls(shape).likelihood for shape in (LOW_D, HIGH_D))
+        rows.append({"name": name, "likelihood": low, "likelihood_high_dim": high, "conditional": bool(cls.conditional),
+                     "description": doc[0] if doc else ""})
     return rows
 
 
-def _datasets() -> list[str]:
+def dataset_rows() -> list[dict]:
     import genlab
 
-    return genlab.datasets.names()
+    return [{"name": n, "source": genlab.datasets.source(n)} for n in genlab.datasets.names()]
+
+
+def _models() -> list[str]:
+    lines = []
+    for r in model_rows():
+        label = r["likelihood"] if r["likelihood"] == r["likelihood_high_dim"] else \
+            f"{r['likelihood']}/{r['likelihood_high_dim']}"
+        lines.append(f"{r['name']:<12} {label:<15} {r['description']}".rstrip())
+    return [*lines, "(exact/estimate: exact divergence up to 16 dimensions by default, Hutchinson's estimate above)"]
+
+
+def _datasets() -> list[str]:
+    return [f"{r['name']:<16} {r['source']}" for r in dataset_rows()]
 
 
 @click.command("list", context_settings=SETTINGS)
 @click.argument("kind", required=False, type=click.Choice(KINDS))
-def list_(kind):
-    """List models (name, likelihood, method), data sets or samplers; all three when KIND is left out.
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (records for models and data sets) instead of text.")
+def list_(kind, as_json):
+    """List models (name, likelihood, method), data sets (name, source) or samplers; all three when KIND is left out.
 
     \b
     Examples:
       genlab list
-      genlab list models
+      genlab list models --json
       genlab list datasets
     """
+    if as_json:
+        records = {"models": model_rows, "datasets": dataset_rows, "samplers": sampler_names}
+        out = records[kind]() if kind is not None else {k: fn() for k, fn in records.items()}
+        click.echo(json.dumps(out))
+        return
     sections = {"models": _models, "datasets": _datasets, "samplers": sampler_names}
     if kind is not None:
         for line in sections[kind]():

@@ -1,6 +1,9 @@
-"""``genlab sample``: draw samples from a trained run and save them as .npy (and optionally a PNG)."""
+"""``genlab sample``: draw samples from a trained run and save them as .npy, .csv or a .png image grid."""
 
 from __future__ import annotations
+
+import json
+import time
 
 import click
 
@@ -8,7 +11,34 @@ from genlab.cli.common import POSITIVE_INT, SETTINGS, check_suffix, say
 from genlab.cli.plotting import check_plottable, plot_samples
 from genlab.cli.rundir import load_run
 
-__all__ = ["sample"]
+__all__ = ["sample", "OUT_SUFFIXES"]
+
+OUT_SUFFIXES = (".npy", ".csv", ".png")
+
+
+def _check_out(out, model) -> None:
+    """DataError when ``out`` is a .png but the model does not make images (C, H, W) with C in (1, 3)."""
+    from genlab.errors import DataError
+
+    shape = tuple(model.shape)
+    if out.suffix.lower() == ".png" and not (len(shape) == 3 and shape[0] in (1, 3)):
+        raise DataError(f"--out .png writes an image grid, but model '{model.name}' makes samples of shape "
+                        f"{shape}, not images (C, H, W); write .npy or .csv (and --plot for a 2-D scatter)")
+
+
+def _write(x, out, model) -> None:
+    """.npy: (n, *shape); .csv: one row per sample, flattened, columns x0..x{D-1}; .png: an image grid."""
+    from genlab import plots
+    from genlab.cli.impute import write_array
+
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        _check_out(out, model)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plots.image_grid(x, out, title=f"{model.name}: {len(x)} samples")
+        return
+    flat = x.reshape(len(x), -1) if suffix == ".csv" else x
+    write_array(flat, out, [f"x{i}" for i in range(flat.shape[1])] if suffix == ".csv" else None)
 
 
 @click.command("sample", context_settings=SETTINGS)
@@ -17,28 +47,30 @@ __all__ = ["sample"]
 @click.option("--sampler", default=None, help="One of the model's samplers (see 'genlab list samplers'); "
               "default: the model's own.")
 @click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Sampler steps, where the sampler has steps.")
-@click.option("--out", required=True, metavar="FILE.npy", help="Where to write the samples, (n, *shape).")
+@click.option("--out", required=True, metavar="FILE", help="Where to write the samples: .npy (n, *shape), .csv (one "
+              "flattened sample per row, header x0,x1,...) or .png (an image grid; image models only).")
 @click.option("--plot", default=None, metavar="FILE.png", help="Also draw them: scatter (2-D) or image grid.")
 @click.option("--label", type=click.IntRange(min=0), default=None, metavar="Y",
               help="Class to generate, for a model trained with --conditional.")
 @click.option("--guidance", type=float, default=None, metavar="W",
               help="Classifier-free guidance weight with --label (score models; 0 = none).")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, quiet):
+def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json, quiet):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
     Examples:
       genlab sample runs/gmm -n 1000 --out samples.npy
+      genlab sample runs/gmm -n 1000 --out samples.csv
+      genlab sample runs/vp_digits -n 64 --out grid.png
       genlab sample runs/vp -n 2000 --sampler pc --steps 500 --out s.npy --plot s.png
       genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
     """
-    import numpy as np
-
     from genlab.errors import ConfigError
 
-    out = check_suffix(out, (".npy",), "--out")
+    out = check_suffix(out, OUT_SUFFIXES, "--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
     model, _ = load_run(run_dir)
     if sampler is not None and sampler not in model.samplers():
@@ -46,12 +78,18 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, quiet):
                           f"{', '.join(sorted(model.samplers()))}")
     if plot is not None:
         check_plottable(model.shape)
+    _check_out(out, model)  # before any sampling
     if guidance is not None and label is None:
         raise ConfigError("--guidance needs --label")
     options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)) if v is not None}
+    t0 = time.perf_counter()
     x = model.sample(n, y=label, seed=seed, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, x.numpy())
+    seconds = time.perf_counter() - t0
+    _write(x.numpy(), out, model)
     if plot is not None:
         plot_samples(x, plot, title=f"{model.name}: {n} samples")
+    if as_json:
+        click.echo(json.dumps({"model": model.name, "n": n, "shape": list(model.shape), "out": str(out),
+                               "plot": None if plot is None else str(plot), "seed": seed, "sample_time_s": seconds}))
+        return
     say(f"wrote {n} samples of shape {tuple(model.shape)} to {out}" + (f" and {plot}" if plot else ""), quiet)

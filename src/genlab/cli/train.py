@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, parse_sets, say
 from genlab.cli.rundir import check_target, data_reference, save_run
 
-__all__ = ["train", "fit_model"]
+__all__ = ["train", "fit_model", "read_config"]
+
+
+def read_config(path, config_cls, model: str) -> dict:
+    """Model config keys from the TOML file ``path`` (top-level ``key = value``), checked against ``config_cls``."""
+    from pathlib import Path
+
+    from genlab import registry
+    from genlab.errors import ConfigError
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
+    tables = sorted(k for k, v in values.items() if isinstance(v, dict))
+    if tables:
+        raise ConfigError(f"--config {path}: tables ({', '.join(tables)}) are not supported; write the model's config "
+                          "keys at the top level, as with --set")
+    try:
+        registry.make_config(config_cls, values, model=model)
+    except ConfigError as exc:
+        raise ConfigError(f"--config {path}: {exc}") from None
+    return values
 
 
 def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0,
@@ -38,6 +68,9 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
 @click.option("--out", required=True, metavar="RUN_DIR", help="Run directory to write.")
 @click.option("--set", "overrides", multiple=True, callback=parse_sets, metavar="KEY=VALUE",
               help="Model config override; repeat for several (e.g. --set n_components=8).")
+@click.option("--config", "config_file", default=None, metavar="FILE.toml",
+              help="Model config keys from a TOML file (top-level KEY = VALUE, as with --set; --set wins).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (steps, seconds, run directory).")
 @click.option("--label-column", default=None, help="CSV column (name or 0-based index) holding class labels.")
 @click.option("--seed", type=int, default=0, metavar="N", help="Seed of the data split and of training.")
 @click.option("--batch-size", type=POSITIVE_INT, default=None, metavar="B", help="Batch size (default: the model's config).")
@@ -45,8 +78,8 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
 @click.option("--conditional", is_flag=True, help="Train p(x | label) on the data's labels (score models, flows).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Overwrite a run directory that already holds a checkpoint.")
-def train(model, data, steps, time_budget, out, overrides, label_column, seed, batch_size, lr, conditional, quiet,
-          force):
+def train(model, data, steps, time_budget, out, overrides, config_file, as_json, label_column, seed, batch_size, lr,
+          conditional, quiet, force):
     """Train MODEL on --data and save it to --out (checkpoint, history.json, train.json).
 
     Give --steps, --time-budget or both. With --conditional, a conditional model (score models, flows)
@@ -56,6 +89,7 @@ def train(model, data, steps, time_budget, out, overrides, label_column, seed, b
     Examples:
       genlab train gmm --data eight_gaussians --steps 1 --out runs/gmm
       genlab train nsf --data eight_gaussians --time-budget 60 --out runs/nsf --set hidden=128
+      genlab train gmm --data wine --steps 1 --out runs/wine --config gmm.toml --set max_iter=50
       genlab train vp_sde --data points.csv --label-column class --conditional --steps 5000 --out runs/vp --force
     """
     import genlab
@@ -63,6 +97,8 @@ def train(model, data, steps, time_budget, out, overrides, label_column, seed, b
 
     if steps is None and time_budget is None:
         raise click.UsageError("give --steps N or --time-budget SECONDS (or both)")
+    if config_file is not None:
+        overrides = {**read_config(config_file, genlab.models.get(model).Config, model), **overrides}
     registry.make_config(genlab.models.get(model).Config, overrides, model=model)  # fail fast, before loading data
     target = check_target(out, force=force)
     ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
@@ -70,6 +106,10 @@ def train(model, data, steps, time_budget, out, overrides, label_column, seed, b
                        seed=seed, quiet=quiet, conditional=conditional)
     info = {**data_reference(data), "label_column": label_column, "conditional": conditional,
             "seed": seed, "requested_steps": steps, "time_budget_s": time_budget, "batch_size": batch_size, "lr": lr,
-            "overrides": overrides, "n_train": int(ds.train.shape[0])}
+            "overrides": overrides, "config_file": config_file, "n_train": int(ds.train.shape[0])}
     save_run(target, fitted, info)
+    if as_json:
+        click.echo(json.dumps({"model": model, "data": data, "out": str(target), "steps": len(fitted.history),
+                               "time_s": fitted.fit_time, "seed": seed}))
+        return
     say(f"trained {model} on {data} ({len(fitted.history)} steps, {fitted.fit_time:.1f} s) -> {target}", quiet)

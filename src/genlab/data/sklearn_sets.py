@@ -1,10 +1,11 @@
-"""Real data sets that ship with scikit-learn (no download): digits, digits_flat, breast_cancer, wine.
+"""Real data sets that ship with scikit-learn (no download): digits, digits_flat, breast_cancer, wine, iris.
 
 None has a known density. Splits are seeded and stratified: 30% test; ``n_train``/``n_test`` take random subsets.
   - ``digits``: 1797 8x8 handwritten digits as images (1, 8, 8), float32 values 0..16, discrete_levels=17, labels 0..9.
   - ``digits_flat``: the same data as (64,) vectors.
   - ``breast_cancer``: 569 x 30 features (float32, raw units), labels 0 = malignant, 1 = benign (as sklearn gives them).
   - ``wine``: 178 x 13 features (float32, raw units), labels 0..2.
+  - ``iris``: Fisher's 150 x 4 flower measurements (cm), labels 0..2 (setosa, versicolor, virginica).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ REAL: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
     "digits_flat": ("load_digits", None, 17),
     "breast_cancer": ("load_breast_cancer", None, None),
     "wine": ("load_wine", None, None),
+    "iris": ("load_iris", None, None),
 }
 
 

@@ -51,7 +51,10 @@ class MaximumLikelihood:
     """Mixin for families with a tractable ``_logp(z, y=None) -> (N,)``: loss -log p(z | y); ``_log_prob`` is ``_logp``.
 
     The first fit re-creates the weights under the fit seed, so that ``fit(seed=s)`` reproduces.
+    ``_logp`` is one differentiable pass, so ``log_prob`` keeps the graph of an input that requires grad.
     """
+
+    differentiable_log_prob = True
 
     def _fit(self, z, y, spec) -> None:
         if not self.fitted:

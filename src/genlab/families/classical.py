@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from genlab.errors import ConfigError
+from genlab.families.gmm_select import select_mixture
 from genlab.model import GenerativeModel, ModelConfig
 from genlab.registry import register
 from genlab.rng import make_generator, multinomial, randint, randn, randperm
@@ -59,20 +60,22 @@ def _mvn_logpdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch
 
 @dataclass
 class GMMConfig(ModelConfig):
-    n_components: int = 10
+    n_components: int = 0  # 0 = chosen on held-out data (genlab.families.gmm_select)
     covariance_type: str = "full"  # fitted as such by scikit-learn, stored as full matrices
-    reg_covar: float = 1e-6
+    reg_covar: float = 0.0  # added to covariance diagonals (standardised units); 0 = chosen on held-out data
+    holdout: float = 0.2  # fraction of the training data held out to choose what is left at 0
     max_iter: int = 200
     n_init: int = 1
 
 
 @register
 class GMM(GenerativeModel):
-    """Gaussian mixture fitted by EM (scikit-learn's GaussianMixture); exact likelihood."""
+    """Gaussian mixture fitted by EM (scikit-learn's GaussianMixture), size chosen on held-out data; exact likelihood."""
 
     name = "gmm"
     Config = GMMConfig
     likelihood = "exact"
+    differentiable_log_prob = True
     _resizable_buffers = True
 
     def build(self) -> None:
@@ -87,9 +90,15 @@ class GMM(GenerativeModel):
         c = self.config
         if c.covariance_type not in ("full", "diag", "tied", "spherical"):
             raise ConfigError(f"covariance_type must be full, diag, tied or spherical, got {c.covariance_type!r}")
+        if c.n_components < 0 or c.reg_covar < 0 or not 0 < c.holdout < 1:
+            raise ConfigError("n_components and reg_covar must be >= 0 (0 = chosen on held-out data) and holdout in "
+                              f"(0, 1); got {c.n_components}, {c.reg_covar}, {c.holdout}")
         z = spec.noisy(z)
-        k = max(1, min(c.n_components, z.shape[0]))
-        gm = GaussianMixture(k, covariance_type=c.covariance_type, reg_covar=c.reg_covar, max_iter=c.max_iter,
+        k, reg, held_out = select_mixture(z, n_components=c.n_components, reg_covar=c.reg_covar,
+                                          covariance_type=c.covariance_type, max_iter=c.max_iter,
+                                          holdout=c.holdout, seed=spec.seed)
+        k = max(1, min(k, z.shape[0]))
+        gm = GaussianMixture(k, covariance_type=c.covariance_type, reg_covar=reg, max_iter=c.max_iter,
                              n_init=c.n_init, random_state=spec.seed).fit(z.double().numpy())
         cov = torch.as_tensor(gm.covariances_, dtype=torch.float64)
         if c.covariance_type == "diag":
@@ -101,7 +110,8 @@ class GMM(GenerativeModel):
         self.weights = torch.as_tensor(gm.weights_, dtype=torch.float64)
         self.means = torch.as_tensor(gm.means_, dtype=torch.float64)
         self.covariances = cov
-        _record(self, loss=-float(gm.lower_bound_), converged=float(gm.converged_))
+        _record(self, loss=-float(gm.lower_bound_), converged=float(gm.converged_), n_components=float(k),
+                reg_covar=reg, held_out_log_lik=held_out)
 
     def _log_prob(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:  # closed form
         lp = _mvn_logpdf(z.double(), self.means, self.covariances) + torch.log(self.weights)
@@ -154,6 +164,7 @@ class KDE(GenerativeModel):
     name = "kde"
     Config = KDEConfig
     likelihood = "exact"
+    differentiable_log_prob = True
     eval_batch = 512
     _resizable_buffers = True
 
@@ -188,7 +199,7 @@ class KDE(GenerativeModel):
     def _kernel_logits(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
         pts = self.points if cols is None else self.points[:, cols]
         h = self.bandwidth
-        d2 = torch.cdist(x, pts).pow(2)
+        d2 = (x.pow(2).sum(1, keepdim=True) - 2 * x @ pts.T + pts.pow(2).sum(1)).clamp_min(0)  # smooth at x = pts
         return -0.5 * d2 / h**2 - pts.shape[1] * (torch.log(h) + 0.5 * _LOG2PI)
 
     def _log_prob(self, z, y, *, generator: torch.Generator | None = None) -> torch.Tensor:  # closed form

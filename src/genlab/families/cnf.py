@@ -202,6 +202,15 @@ class CNF(GenerativeModel):
             return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace,
                                     generator=generator)
 
+    def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
+        """grad_z log p(z) by backpropagation through the solver's steps of the augmented ODE (training tolerances)."""
+        c = self.config
+        with torch.enable_grad():
+            x = z.detach().requires_grad_(True)
+            logp = self.log_density(x, rtol=c.rtol, atol=c.atol, method=c.solver, create_graph=True)
+            (g,) = torch.autograd.grad(logp.sum(), x)
+        return g
+
     def _sample(self, n, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
                 generator: torch.Generator) -> torch.Tensor:
         field = self.odefunc.field

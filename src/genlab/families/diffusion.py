@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import torch
 
 from genlab.diffusion import CountingScore, get_sampler, karras_sigmas, sampler_names, sigma_log_likelihood
-from genlab.diffusion.parameterization import t_score_from_denoised
+from genlab.diffusion.parameterization import score_from_denoised, t_score_from_denoised
 from genlab.errors import ConfigError
 from genlab.families.score_impute import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
@@ -238,6 +238,17 @@ class DiffusionModel(GenerativeModel):
 
     def _sample(self, n, y, *, generator=None, **opts) -> torch.Tensor:
         return self.run_sampler(n, y, generator=generator, **opts)
+
+    def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
+        """grad log p of the model's density (the data convolved with N(0, sigma_min^2)) through the denoiser:
+        (D(x; sigma_min) - x) / sigma_min^2 in the sigma form x = c z. The network saw few training draws at the
+        smallest noise level, so this score is the least accurate one it has (docs/estimator.md measures it)."""
+        lo, _ = self.sigma_range()
+        c, _ = self._data_to_sigma_form()
+        x = z * c
+        with torch.no_grad():
+            d = self._denoise(x, torch.full((len(x),), lo, dtype=x.dtype), y)
+        return c * score_from_denoised(x, d, lo)
 
     # ------------------------------------------------------------------ likelihood
     def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,
