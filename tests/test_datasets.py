@@ -15,7 +15,7 @@ from genlab.data.synthetic import SYNTHETIC
 from genlab.errors import DataError
 
 TWO_D = ["checkerboard", "eight_gaussians", "pinwheel", "rings", "swiss_roll", "two_moons"]
-N_D = ["funnel", "gmm10"]
+N_D = ["funnel", "funnel6", "gmm10"]
 REAL = ["breast_cancer", "digits", "digits_flat", "iris", "wine"]
 # integration box per 2-D set (xlo, xhi, ylo, yhi): the mass outside each is < 1e-4
 BOXES = {

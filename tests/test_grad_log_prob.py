@@ -74,4 +74,5 @@ def test_score_model_gradient_is_the_network_score_at_eps_in_data_units(data):
     x = data[:6]
     with torch.no_grad():
         sz = m.score_fn(None)(m.normalizer(x), torch.tensor(m.config.eps))
-    assert torch.allclose(m.grad_log_prob(x), sz / m.normalizer.std, rtol=1e-5, atol=1e-6)  # dz/dx = 1/std
+    # through the denoiser in the sigma form (float32 round trip t -> sigma -> t): the same score to 1e-3
+    assert torch.allclose(m.grad_log_prob(x), sz / m.normalizer.std, rtol=1e-3, atol=1e-3)  # dz/dx = 1/std
