@@ -64,8 +64,8 @@ class GenlabGroup(click.Group):
             except GenlabError as exc:
                 _error(str(exc) or type(exc).__name__)
                 return EXIT_USAGE
-            except (click.Abort, KeyboardInterrupt):
-                _error("interrupted")
+            except (click.Abort, KeyboardInterrupt) as exc:
+                _error(str(exc) or "interrupted")
                 return EXIT_INTERRUPTED
             except Exception as exc:
                 if os.environ.get("GENLAB_DEBUG"):
