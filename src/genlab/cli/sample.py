@@ -40,6 +40,8 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, quiet):
     from genlab.errors import ConfigError
 
     out = check_suffix(out, (".npy",), "--out")
+    if out.is_dir():
+        raise click.BadParameter(f"'{out}' is a directory; give a file name", param_hint="--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
     if sampler is not None and sampler not in sampler_names():
         raise ConfigError(f"unknown sampler '{sampler}'; choose from: {', '.join(sampler_names())}")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 from genlab.model import GenerativeModel, ModelConfig
-from genlab.registry import register
+from genlab.registry import bounded, register
 
 __all__ = ["GMM", "KDE", "GMMConfig", "KDEConfig"]
 
@@ -58,11 +58,11 @@ def _mvn_logpdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch
 
 @dataclass
 class GMMConfig(ModelConfig):
-    n_components: int = 10
-    covariance_type: str = "full"  # fitted as such by scikit-learn, stored as full matrices
-    reg_covar: float = 1e-6
-    max_iter: int = 200
-    n_init: int = 1
+    n_components: int = bounded(10, ge=1)  # at most the number of training rows
+    covariance_type: str = bounded("full", choices=("full", "diag", "tied", "spherical"))  # stored as full matrices
+    reg_covar: float = bounded(1e-6, ge=0)
+    max_iter: int = bounded(200, ge=1)
+    n_init: int = bounded(1, ge=1)
 
 
 @register
@@ -87,7 +87,12 @@ class GMM(GenerativeModel):
         if c.covariance_type not in ("full", "diag", "tied", "spherical"):
             raise ConfigError(f"covariance_type must be full, diag, tied or spherical, got {c.covariance_type!r}")
         z = spec.noisy(z)
-        k = max(1, min(c.n_components, z.shape[0]))
+        if z.shape[0] < 2:
+            raise DataError(f"gmm needs at least 2 training rows, got {z.shape[0]}")
+        if c.n_components > z.shape[0]:
+            raise ConfigError(f"n_components={c.n_components} exceeds the {z.shape[0]} training rows; "
+                              f"use n_components <= {z.shape[0]}")
+        k = c.n_components
         gm = GaussianMixture(k, covariance_type=c.covariance_type, reg_covar=c.reg_covar, max_iter=c.max_iter,
                              n_init=c.n_init, random_state=spec.seed).fit(z.double().numpy())
         cov = torch.as_tensor(gm.covariances_, dtype=torch.float64)
@@ -141,8 +146,8 @@ class GMM(GenerativeModel):
 
 @dataclass
 class KDEConfig(ModelConfig):
-    bandwidth: float = 0.0  # kernel std in standardised units; 0 = chosen by 3-fold cross-validated likelihood
-    max_points: int = 20000  # a larger training set is subsampled (memory and time of log_prob)
+    bandwidth: float = bounded(0.0, ge=0)  # kernel std in standardised units; 0 = chosen by 3-fold cross-validation
+    max_points: int = bounded(20000, ge=1)  # a larger training set is subsampled (memory and time of log_prob)
 
 
 @register
@@ -164,6 +169,9 @@ class KDE(GenerativeModel):
         if c.bandwidth < 0:
             raise ConfigError(f"bandwidth must be >= 0 (0 = cross-validated), got {c.bandwidth}")
         z = spec.noisy(z)
+        if not c.bandwidth and z.shape[0] < 3:
+            raise DataError(f"kde needs at least 3 training rows to cross-validate its bandwidth, got {z.shape[0]}; "
+                            "give it one (e.g. --set bandwidth=0.3)")
         if z.shape[0] > c.max_points:
             z = z[torch.randperm(z.shape[0])[: c.max_points]]
         h = c.bandwidth or self._cv_bandwidth(z, spec.seed)

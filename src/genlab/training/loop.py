@@ -124,13 +124,22 @@ class _Run:
             raise CheckpointError(f"the resume state does not fit this run: {' '.join(str(exc).split())[:300]}") from None
 
 
-def _check_finite(record: dict, step: int, last_saved: int) -> None:
+EXPLOSION = 1e8  # a loss this many times larger than the scale of the first steps' losses has diverged
+
+
+def _check_finite(record: dict, step: int, last_saved: int, history: list) -> None:
+    """TrainingDiverged when a value of ``record`` is not finite, or the loss has exploded: |loss| above
+    EXPLOSION x max(1, mean |loss| of the first 10 steps) (e.g. a score model at lr=1 reaching 1e15 from 1,
+    with finite weights that sample NaN). Every process decides the same (the values are already reduced)."""
     bad = {k: v for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)}
+    first = [abs(r["loss"]) for r in history[:10] if isinstance(r.get("loss"), float)]
+    if not bad and first and "loss" in record and abs(record["loss"]) > EXPLOSION * max(1.0, sum(first) / len(first)):
+        bad = {"loss": record["loss"]}
     if not dist.any_flag(bool(bad)):
         return
     kept = (f"the last good checkpoint (step {last_saved}) is kept" if last_saved
             else "no checkpoint was written before it")
-    what = ", ".join(f"{k}={v}" for k, v in bad.items()) or "the loss is not finite"
+    what = ", ".join(f"{k}={v:.4g}" for k, v in bad.items())
     raise TrainingDiverged(f"training diverged at step {step} ({what}); {kept}; try a lower learning rate")
 
 
@@ -200,7 +209,7 @@ def train(
                 yb = None if y is None else y[idx]
                 if step_fn is not None:
                     record = step_fn(xb, yb, step, generator=noise)
-                    _check_finite(record, step, last_saved)
+                    _check_finite(record, step, last_saved, history)
                     dist.average_parameters(module)
                 else:
                     if spec.lr_schedule == "cosine":
@@ -211,7 +220,7 @@ def train(
                     opts[0].zero_grad(set_to_none=True)
                     loss.backward()
                     record = {"loss": dist.reduce_step(params, loss)}
-                    _check_finite(record, step, last_saved)
+                    _check_finite(record, step, last_saved, history)
                     if spec.grad_clip > 0:
                         nn.utils.clip_grad_norm_(params, spec.grad_clip)
                     opts[0].step()
