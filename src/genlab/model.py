@@ -102,6 +102,11 @@ class GenerativeModel(nn.Module):
     def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} defines neither loss() nor _fit()")
 
+    def val_loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
+        """Per-sample loss on validation data for early stopping (default: the training loss); a family whose
+        training loss changes with the step (a warm-up) returns the loss that is comparable across steps."""
+        return self.loss(z, y, generator=generator)
+
     def _fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
         self.history = train(self, self.loss, z, y, spec)
 
@@ -188,9 +193,9 @@ class GenerativeModel(nn.Module):
         """Draw ``n`` samples, (n, *shape), in data units."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
-        self._check_fitted("sample")
         y = self._labels_for(y, n)
         options = self._options(self._sample, sampler_options, "sample")
+        self._check_fitted("sample")
         seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
         with forked(seed):
             self.eval()
@@ -201,11 +206,11 @@ class GenerativeModel(nn.Module):
         """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included)."""
         if self.likelihood == "none":
             raise ConfigError(f"model '{self.name}' has no likelihood (likelihood='none'); it can only sample")
-        self._check_fitted("log_prob")
         x = as_tensor(x, self.shape)
         y = self._labels_for(y, x.shape[0])
         z = self.normalizer(x.reshape(x.shape[0], -1))
         options = self._options(self._log_prob, options, "log_prob")
+        self._check_fitted("log_prob")
         out = []
         seed = derive_seed(seed)
         with forked(seed):
@@ -218,7 +223,6 @@ class GenerativeModel(nn.Module):
 
     def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
         """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing)."""
-        self._check_fitted("impute")
         t = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array(x))
         t = t.detach().to(torch.float32)
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
@@ -231,6 +235,7 @@ class GenerativeModel(nn.Module):
         z = self.normalizer(filled.reshape(t.shape[0], -1))
         z = torch.where(flat_mask, z, torch.zeros(()))
         options = self._options(self._impute, options, "impute")
+        self._check_fitted("impute")
         seed = derive_seed(seed)
         with forked(seed):
             self.eval()

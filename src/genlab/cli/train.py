@@ -41,15 +41,26 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
 
 @contextlib.contextmanager
 def _run_directory(out, *, force: bool, resume: bool, main: bool):
-    """Rank 0 checks that ``out`` is writable and holds its lock for the whole run; the others only read."""
-    from genlab.manifest import check_writable, run_lock
+    """Rank 0 checks that ``out`` is writable and holds its lock for the whole run; the others only read.
+    A directory this run created is removed again when the run fails before committing anything."""
+    from pathlib import Path
+
+    from genlab.manifest import LOCK, check_writable, run_lock
 
     if not main:
         yield check_target(out, force=force, resume=resume)
         return
+    out = Path(out)
+    created = not out.exists()
     check_writable(out)
-    with run_lock(out):
-        yield check_target(out, force=force, resume=resume)
+    try:
+        with run_lock(out):
+            yield check_target(out, force=force, resume=resume)
+    except BaseException:
+        if created and {p.name for p in out.iterdir()} <= {LOCK}:
+            (out / LOCK).unlink(missing_ok=True)
+            out.rmdir()
+        raise
 
 
 @click.command("train", context_settings=SETTINGS)

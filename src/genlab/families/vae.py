@@ -123,6 +123,10 @@ class VAE(GenerativeModel):
         self._step = 0
         super()._fit(z, y, spec)
 
+    def val_loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
+        """The validation loss of early stopping: the full ELBO (no KL warm-up), comparable across steps."""
+        return -self.elbo(z)
+
     def train_state(self) -> dict:
         return {"kl_step": self._step}
 

@@ -42,7 +42,9 @@ class EarlyStopping:
         self.best: dict[str, torch.Tensor] = {}
 
     def loss(self, module, loss_fn, ema) -> float:
-        """Mean validation loss with the kept weights and fixed noise; training state left as it was."""
+        """Mean validation loss (``module.val_loss`` where defined) with the kept weights and fixed noise; the
+        training state is left as it was."""
+        loss_fn = getattr(module, "val_loss", loss_fn)
         raw = [p.detach().clone() for p in module.parameters()] if ema is not None else None
         counters = module.train_state() if hasattr(module, "train_state") else None
         was_training = module.training

@@ -166,6 +166,11 @@ def train(
     ctl = spec.checkpoint
     early = None
     if spec.patience > 0:
+        if step_fn is not None:
+            from genlab.errors import ConfigError
+
+            raise ConfigError(f"early stopping (patience={spec.patience}) needs a training loss; {spec.label} "
+                              "trains with its own update: use patience=0")
         keep, held = validation_split(x.shape[0], spec.val_fraction, spec.seed)
         early = EarlyStopping(spec.patience, spec.val_every, x[held], None if y is None else y[held], spec.seed)
         x, y = x[keep], None if y is None else y[keep]
