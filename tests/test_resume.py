@@ -195,3 +195,38 @@ def test_a_commit_killed_at_any_point_leaves_the_old_or_the_new_set(tmp_path, mo
         assert all(manifest.sha256(found[n]) == digest for n, (_, digest) in manifest.resolve(d).items())
         manifest.recover(d)  # the next writer finishes or drops the interrupted commit
         assert {n: p.read_bytes() for n, (p, _) in manifest.resolve(d).items()} == found
+
+
+@pytest.mark.parametrize("name, config", [
+    ("vae", {"hidden": 8, "patience": 2, "val_every": 20, "ema": 0.9}),  # early stopping state and EMA resume
+    ("gan", {"hidden": 8}),  # the family's own optimizers resume
+    ("realnvp", {"transforms": 1, "hidden_features": (8,), "lr_schedule": "cosine"}),  # dropout: the global RNG
+])
+def test_in_process_resume_from_any_checkpoint_is_exact(name, config):
+    from genlab.training import Checkpointer
+
+    x = torch.randn(90, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1  # 90 rows: epochs of uneven tails
+    saved = []
+    ref = genlab.create(name, (2,), **config)
+    ref.fit(x, steps=100, batch_size=32, seed=5, progress=False,
+            checkpoint=Checkpointer(save=saved.append, every=30))
+    assert [s.step for s in saved] == [30, 60, 90, 100]
+    for state in saved[:3]:
+        m = genlab.create(name, (2,), **config)
+        m.fit(x, steps=100, batch_size=32, seed=5, progress=False,
+              checkpoint=Checkpointer(save=lambda s: None, every=30, state=state))
+        assert same(m.state_dict(), ref.state_dict()), (name, state.step)
+        untimed = [[{k: v for k, v in h.items() if k != "time"} for h in run.history] for run in (m, ref)]
+        assert untimed[0] == untimed[1]
+
+
+def test_early_stopping_keeps_the_best_weights_and_records_it():
+    x = torch.randn(60, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("vae", (2,), hidden=32, patience=2, val_every=10, lr=3e-2)
+    m.fit(x, steps=2000, batch_size=16, progress=False)
+    checks = [h for h in m.history if "val_loss" in h]
+    best = min(checks, key=lambda h: h["val_loss"])
+    assert len(m.history) < 2000  # stopped early on 48 training rows
+    assert m.history[-1]["best_val_step"] == best["step"] and m.history[-1]["best_val_loss"] == best["val_loss"]
+    later = [h["val_loss"] for h in checks if h["step"] > best["step"]]
+    assert len(later) == 2 and all(v >= best["val_loss"] for v in later)  # patience=2 checks without improvement

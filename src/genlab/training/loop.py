@@ -15,6 +15,7 @@ was resumed nor on the number of processes.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -99,7 +100,8 @@ class _Run:
             tensors, scalars["early"] = self.early.state()
             t.update(tensors)
         scalars["family"] = self.module.train_state() if hasattr(self.module, "train_state") else {}
-        return TrainState(step, elapsed, [dict(r) for r in history], t, scalars)
+        t = {k: v.detach().clone() for k, v in t.items()}  # a snapshot, not views of the live weights
+        return TrainState(step, elapsed, [dict(r) for r in history], t, json.loads(json.dumps(scalars)))
 
     def restore(self, state: TrainState) -> None:
         from genlab.errors import CheckpointError
