@@ -133,6 +133,7 @@ def test_diverging_run_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_pat
     (["--set", "transforms=3"], ["config"]),  # another model configuration
     (["--data", "gmm10"], ["shape"]),  # data of another shape
     (["--seed", "1"], ["seed"]),
+    (["maf"], ["model", "realnvp", "maf"]),  # another model
 ])
 def test_resume_of_another_run_is_refused(reference, tmp_path, change, words):
     import shutil
@@ -141,9 +142,12 @@ def test_resume_of_another_run_is_refused(reference, tmp_path, change, words):
     shutil.copytree(reference, out)
     before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and f.name != ".lock"}
     args = ["--data", "eight_gaussians", *TINY, "--resume", "--steps", 500]
+    model = "realnvp"
     if "--data" in change:
         args = args[2:]
-    r = subprocess.run(genlab_cmd("train", "realnvp", "--out", out, *args, *change), capture_output=True, text=True,
+    if change == ["maf"]:
+        model, change = "maf", []
+    r = subprocess.run(genlab_cmd("train", model, "--out", out, *args, *change), capture_output=True, text=True,
                        env=env(), timeout=300)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert all(w in r.stderr for w in words), r.stderr
@@ -174,7 +178,7 @@ def test_a_commit_killed_at_any_point_leaves_the_old_or_the_new_set(tmp_path, mo
         manifest.commit(d, old)
         calls = {"n": 0}
 
-        def dying(fn):
+        def dying(fn, calls=calls, k=k):
             def wrapped(*args, **kwargs):
                 calls["n"] += 1
                 if calls["n"] >= k:

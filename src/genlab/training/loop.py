@@ -31,8 +31,14 @@ from genlab.training.early import EarlyStopping, validation_split
 from genlab.training.ema import EMA
 from genlab.training.order import BatchOrder, batches
 from genlab.training.progress import Progress
-from genlab.training.resume import (Checkpointer, TrainingDiverged, TrainState, interrupt_guard,
-                                    load_optimizer_state, optimizer_state)
+from genlab.training.resume import (
+    Checkpointer,
+    TrainingDiverged,
+    TrainState,
+    interrupt_guard,
+    load_optimizer_state,
+    optimizer_state,
+)
 
 __all__ = ["TrainSpec", "train", "batches"]
 
