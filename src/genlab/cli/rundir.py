@@ -102,9 +102,15 @@ def load_resume(out: Path, fingerprint: dict[str, Any]) -> durable.TrainState:
         checkpoint.verify(out, name, blobs[name])
     state, stored = durable.from_files(blobs[durable.RESUME_WEIGHTS], blobs[durable.RESUME_STATE], str(out))
     wanted = json.loads(json.dumps(fingerprint, default=str))
-    diff = sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
+    diff = []
+    for key in [*wanted, *(k for k in stored if k not in wanted)]:  # the caller's order: model, shape, config, ...
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += [(f"{key}.{k}", a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diff.append((key, a, b))
     if diff:
-        shown = "; ".join(f"{k}: run has {stored.get(k)!r}, asked {wanted.get(k)!r}" for k in diff[:3])
+        shown = "; ".join(f"{k}: run has {a!r}, asked {b!r}" for k, a, b in diff[:3])
         raise CheckpointError(f"--resume: the run in '{out}' was started differently ({shown}); "
                               "resume with the same model, data and options, or start a new run")
     return state
