@@ -226,11 +226,18 @@ def test_in_process_resume_from_any_checkpoint_is_exact(name, config):
 
 def test_early_stopping_keeps_the_best_weights_and_records_it():
     x = torch.randn(60, 2, generator=torch.Generator().manual_seed(0))
+    from genlab.training import Checkpointer
+
+    saved = []
     m = genlab.create("vae", (2,), hidden=32, patience=2, val_every=10, lr=3e-2)
-    m.fit(x, steps=2000, batch_size=16, progress=False)
+    m.fit(x, steps=2000, batch_size=16, progress=False, checkpoint=Checkpointer(save=saved.append))
     checks = [h for h in m.history if "val_loss" in h]
     best = min(checks, key=lambda h: h["val_loss"])
     assert len(m.history) < 2000  # stopped early on 48 training rows
     assert m.history[-1]["best_val_step"] == best["step"] and m.history[-1]["best_val_loss"] == best["val_loss"]
     later = [h["val_loss"] for h in checks if h["step"] > best["step"]]
     assert len(later) == 2 and all(v >= best["val_loss"] for v in later)  # patience=2 checks without improvement
+    again = genlab.create("vae", (2,), hidden=32, patience=2, val_every=10, lr=3e-2)  # resuming a stopped run
+    again.fit(x, steps=2000, batch_size=16, progress=False,
+              checkpoint=Checkpointer(save=saved.append, state=saved[-1]))
+    assert len(again.history) == len(m.history) and same(again.state_dict(), m.state_dict())

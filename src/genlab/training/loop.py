@@ -211,7 +211,8 @@ def train(
     budget = spec.time_budget if spec.time_budget is not None else float("inf")
     bar = Progress(spec.progress and main, spec.label, spec.steps, spec.time_budget)
     start = time.perf_counter() - elapsed
-    stop = step > 0 and (step >= max_steps or elapsed >= budget)  # a resumed run that had already finished
+    stopped_early = early is not None and early.bad >= early.patience
+    stop = step > 0 and (step >= max_steps or elapsed >= budget or stopped_early)  # a resumed, finished run
     with interrupt_guard(ctl is not None) as interrupt:
         try:
             while not stop:
