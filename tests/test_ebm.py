@@ -112,6 +112,7 @@ def test_impute_samples_the_conditional(model):
 
 def test_bad_options():
     m = genlab.create("ebm", (2,), hidden=8, depth=1)
+    m.fitted = True  # the options are checked on a usable model (an unfitted one refuses to sample)
     with pytest.raises(genlab.ConfigError, match="sampler"):
         m.sample(3, sampler="gibbs")
     with pytest.raises(genlab.ConfigError, match="option"):

@@ -59,6 +59,7 @@ def test_short_fit_reduces_held_out_nll(name):
     torch.manual_seed(0)
     m = genlab.create(name, (2,), **SMALL)
     m.normalizer.fit(xtr)
+    m.fitted = True  # evaluate the initial weights (an unfitted model refuses log_prob)
     before = -m.log_prob(xte).mean().item()
     m.fit(xtr, steps=400, progress=False)
     after = -m.log_prob(xte).mean().item()

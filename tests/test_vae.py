@@ -45,6 +45,7 @@ def linear_gaussian_vae(encoder_shift: float = 0.0):
         enc.weight[:L] = A
         enc.bias[:L] = -A @ b + encoder_shift
         enc.bias[L:] = torch.log(S2 * torch.diagonal(M_inv)) - encoder_shift
+    m.fitted = True  # weights set by hand: a known model, not an unfitted one
     return m, torch.distributions.MultivariateNormal(b, W @ W.T + S2 * torch.eye(D))
 
 
@@ -75,6 +76,7 @@ def test_short_fit_improves_the_bound(gauss2d):
     x, _, _ = gauss2d
     m = genlab.create("vae", (2,), hidden=64)
     m.normalizer.fit(x)
+    m.fitted = True  # evaluate the initial weights (an unfitted model refuses log_prob)
     before = m.log_prob(x[:500], k=20, seed=0).mean()
     m.fit(x, steps=300, lr=3e-3, progress=False)
     after = m.log_prob(x[:500], k=20, seed=0).mean()

@@ -33,8 +33,9 @@ from torch import nn
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_labels, as_mask, as_tensor
 from genlab.errors import ConfigError, DataError
+from genlab.registry import bounded
 from genlab.rng import derive_seed, forked, make_generator
-from genlab.training import TrainSpec, train
+from genlab.training import Checkpointer, TrainSpec, train
 
 __all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS"]
 
@@ -52,14 +53,17 @@ class ModelConfig:
 class NeuralConfig(ModelConfig):
     """Training options of families that use the shared training loop."""
 
-    steps: int = 2000  # default training steps when fit() gets neither steps nor time_budget
-    batch_size: int = 256
-    lr: float = 1e-3
-    ema: float = 0.0  # EMA decay of the weights used for sampling and likelihood (with warm-up); 0 = off
+    steps: int = bounded(2000, ge=1)  # default training steps when fit() gets neither steps nor time_budget
+    batch_size: int = bounded(256, ge=1)
+    lr: float = bounded(1e-3, gt=0)
+    ema: float = bounded(0.0, ge=0, lt=1)  # EMA decay of the weights used for sampling and likelihood; 0 = off
     ema_warmup: bool = True  # EMA decay at step t is min(ema, (1 + t) / (10 + t)) (genlab.training.ema)
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
-    lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 5% of lr over the steps or the time budget)
+    weight_decay: float = bounded(0.0, ge=0)
+    grad_clip: float = bounded(0.0, ge=0)  # max gradient norm; 0 = off
+    lr_schedule: str = bounded("constant", choices=("constant", "cosine"))  # cosine: decay to 5% of lr
+    patience: int = bounded(0, ge=0)  # early stopping: validation checks without improvement (0 = off)
+    val_fraction: float = bounded(0.1, gt=0, lt=1)  # share of the training rows held out when patience > 0
+    val_every: int = bounded(50, ge=1)  # steps between validation checks
 
 
 class GenerativeModel(nn.Module):
@@ -105,6 +109,11 @@ class GenerativeModel(nn.Module):
     def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} defines neither loss() nor _fit()")
 
+    def val_loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator: torch.Generator) -> torch.Tensor:
+        """Per-sample loss on validation data for early stopping (default: the training loss); a family whose
+        training loss changes with the step (a warm-up) returns the loss that is comparable across steps."""
+        return self.loss(z, y, generator=generator)
+
     def _fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
         self.history = train(self, self.loss, z, y, spec)
 
@@ -127,12 +136,14 @@ class GenerativeModel(nn.Module):
 
     # ----------------------------------------------------------------- the public contract
     def fit(self, x, y=None, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0, progress=True,
-            dequantize=False):
+            dequantize=False, checkpoint: Checkpointer | None = None):
         """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds.
 
         ``dequantize=True`` is for integer-valued (discrete) data: every training batch gets fresh uniform noise,
         x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`);
         :meth:`impute` then reads and returns integer levels (see there).
+        ``checkpoint`` (:class:`genlab.training.Checkpointer`) makes the run durable: periodic checkpoints of the
+        full training state, resume from one, a checkpoint on SIGINT (see :mod:`genlab.training.resume`).
         """
         x = as_tensor(x, self.shape)
         y = as_labels(y, x.shape[0])
@@ -140,7 +151,7 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-        if time_budget is not None and not (float(time_budget) > 0):
+        if time_budget is not None and not (0 < float(time_budget) < math.inf):
             raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
         if y is not None:
             k = int(y.max()) + 1
@@ -162,9 +173,13 @@ class GenerativeModel(nn.Module):
             grad_clip=getattr(cfg, "grad_clip", 0.0),
             lr_schedule=getattr(cfg, "lr_schedule", "constant"),
             label=self.name,
+            patience=getattr(cfg, "patience", 0),
+            val_fraction=getattr(cfg, "val_fraction", 0.1),
+            val_every=getattr(cfg, "val_every", 50),
+            checkpoint=checkpoint,
         )
-        if spec.batch_size < 1 or spec.lr <= 0:
-            raise ConfigError("batch_size and lr must be positive")
+        if spec.batch_size < 1 or not (math.isfinite(spec.lr) and spec.lr > 0):
+            raise ConfigError(f"batch_size and lr must be positive and finite, got {spec.batch_size}, {spec.lr}")
         if spec.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"lr_schedule must be 'constant' or 'cosine', got {spec.lr_schedule!r}")
         flat = x.reshape(x.shape[0], -1)
@@ -220,6 +235,7 @@ class GenerativeModel(nn.Module):
                 raise ConfigError(f"model '{self.name}' does not support classifier-free guidance")
             opts["guidance"] = float(guidance)
         options = self._options(self._sample, opts, "sample")
+        self._check_fitted("sample")
         seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
         with forked(seed):
             self.eval()
@@ -236,6 +252,7 @@ class GenerativeModel(nn.Module):
         y = self._labels_for(y, x.shape[0])
         z = self.normalizer(x.reshape(x.shape[0], -1))
         options = self._options(self._log_prob, options, "log_prob")
+        self._check_fitted("log_prob")
         out = []
         seed = derive_seed(seed)
         with forked(seed), torch.set_grad_enabled(keep):
@@ -293,6 +310,7 @@ class GenerativeModel(nn.Module):
         z = self.normalizer(filled.reshape(t.shape[0], -1))
         z = torch.where(flat_mask, z, torch.zeros(()))
         options = self._options(self._impute, options, "impute")
+        self._check_fitted("impute")
         seed = derive_seed(seed)
         with forked(seed):
             self.eval()
@@ -307,6 +325,17 @@ class GenerativeModel(nn.Module):
         save(self, path)
 
     # ----------------------------------------------------------------- helpers
+    def _check_fitted(self, what: str) -> None:
+        if not self.fitted:
+            raise ConfigError(f"model '{self.name}' is not fitted: call fit() before {what}()")
+
+    def train_state(self) -> dict[str, Any]:
+        """JSON-serialisable counters a family keeps while training (resume state; families may extend)."""
+        return {}
+
+    def load_train_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`train_state` returned."""
+
     def _options(self, hook, options: dict, what: str) -> dict:
         """Check ``options`` against the keyword parameters of ``hook``: an unknown one is a ConfigError.
 

@@ -7,13 +7,14 @@ families so every built-in name is present before anyone asks.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any
 
 from genlab.errors import ConfigError
 
-__all__ = ["register", "get", "names", "make_config", "parse_value"]
+__all__ = ["register", "get", "names", "make_config", "parse_value", "bounded"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -36,6 +37,31 @@ def get(name: str):
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ConfigError(f"unknown model '{name}'; choose from: {', '.join(names())}")
     return _REGISTRY[name]
+
+
+def bounded(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
+    """A config field whose values :func:`make_config` checks: ``ge <= v``, ``gt < v``, ``v <= le``, ``v < lt``,
+    ``v in choices``; a bounded number must also be finite. Values out of range are refused, never clamped."""
+    bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
+    return dataclasses.field(default=default, metadata={"bounds": bounds})
+
+
+def _check_bounds(key: str, value, bounds: dict) -> None:
+    if value is None:
+        return
+    ge, gt, le, lt, choices = (bounds[k] for k in ("ge", "gt", "le", "lt", "choices"))
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(f"config '{key}' must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return
+    lo = f"[{ge}" if ge is not None else (f"({gt}" if gt is not None else "(-inf")
+    hi = f"{le}]" if le is not None else (f"{lt})" if lt is not None else "inf)")
+    ok = math.isfinite(value) and all(
+        bound is None or test(bound)
+        for bound, test in ((ge, lambda b: value >= b), (gt, lambda b: value > b), (le, lambda b: value <= b),
+                            (lt, lambda b: value < b)))
+    if not ok:
+        raise ConfigError(f"config '{key}' must be a finite number in {lo}, {hi}, got {value!r}")
 
 
 def _field_types(config_cls) -> dict[str, Any]:
@@ -101,9 +127,12 @@ def parse_value(tp, value: Any, key: str):
         if isinstance(value, bool):
             raise ConfigError(f"config '{key}' must be a number, got {value!r}")
         try:
-            return float(value)
+            out = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"config '{key}' must be a number, got {value!r}") from None
+        if math.isnan(out):
+            raise ConfigError(f"config '{key}' must be a number, got nan")
+        return out
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"config '{key}' must be a string, got {value!r}")
@@ -121,4 +150,19 @@ def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
             f"'{model}'; valid keys: {', '.join(sorted(types_))}"
         )
     values = {k: parse_value(types_[k], v, k) for k, v in overrides.items()}
+    bounds = _bounds(config_cls)
+    for key, value in values.items():
+        if key in bounds:
+            _check_bounds(key, value, bounds[key])
     return config_cls(**values)
+
+
+def _bounds(config_cls) -> dict[str, dict]:
+    """Bounds of every field, inherited: a subclass that only changes a default keeps its base's bounds."""
+    out: dict[str, dict] = {}
+    for cls in reversed(config_cls.__mro__):
+        if dataclasses.is_dataclass(cls):
+            for f in dataclasses.fields(cls):
+                if "bounds" in f.metadata:
+                    out[f.name] = f.metadata["bounds"]
+    return out

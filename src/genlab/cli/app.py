@@ -64,8 +64,8 @@ class GenlabGroup(click.Group):
             except GenlabError as exc:
                 _error(str(exc) or type(exc).__name__)
                 return EXIT_USAGE
-            except (click.Abort, KeyboardInterrupt):
-                _error("interrupted")
+            except (click.Abort, KeyboardInterrupt) as exc:  # click wraps a KeyboardInterrupt (and its message)
+                _error(str(exc.__cause__ if isinstance(exc, click.Abort) else exc or "") or "interrupted")
                 return EXIT_INTERRUPTED
             except Exception as exc:
                 if os.environ.get("GENLAB_DEBUG"):

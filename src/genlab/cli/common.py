@@ -15,7 +15,19 @@ __all__ = ["SETTINGS", "POSITIVE_INT", "POSITIVE_FLOAT", "parse_sets", "say", "t
 
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
 POSITIVE_INT = click.IntRange(min=1)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+
+
+class _PositiveFinite(click.FloatRange):
+    """A float > 0 that is also finite (click's FloatRange lets nan and inf through)."""
+
+    def convert(self, value, param, ctx):
+        out = super().convert(value, param, ctx)
+        if not math.isfinite(out):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return out
+
+
+POSITIVE_FLOAT = _PositiveFinite(min=0, min_open=True)
 
 
 def parse_sets(ctx, param, values) -> dict[str, str]:

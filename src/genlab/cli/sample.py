@@ -71,6 +71,8 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json
     from genlab.errors import ConfigError
 
     out = check_suffix(out, OUT_SUFFIXES, "--out")
+    if out.is_dir():
+        raise click.BadParameter(f"'{out}' is a directory; give a file name", param_hint="--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
     model, _ = load_run(run_dir)
     if sampler is not None and sampler not in model.samplers():

@@ -74,9 +74,12 @@ def _check_x(x: np.ndarray, p: Path, allow_nan: bool) -> np.ndarray:
         return as_tensor(x, what=what).numpy()
     if x.ndim < 2 or x.shape[0] == 0 or x.size == 0:
         as_tensor(x, what=what)  # raises the usual rank / emptiness message
-    x = x.astype(np.float32)
     if np.isinf(x).any():
         raise DataError(f"{what} contains {int(np.isinf(x).sum())} infinite value(s)")
+    with np.errstate(over="ignore"):
+        x = x.astype(np.float32)
+    if np.isinf(x).any():
+        raise DataError(f"{what} has {int(np.isinf(x).sum())} value(s) beyond the float32 range: rescale the data")
     return x
 
 

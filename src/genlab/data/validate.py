@@ -41,10 +41,15 @@ def as_tensor(x, shape: Sequence[int] | None = None, *, what: str = "data") -> t
         raise DataError(f"{what} has per-sample shape {tuple(t.shape[1:])}, expected {tuple(shape)}")
     if t.numel() == 0:
         raise DataError(f"{what} is empty (shape {tuple(t.shape)})")
-    t = t.to(torch.float32)
-    if not torch.isfinite(t).all():
+    if t.is_floating_point() and not torch.isfinite(t).all():
         bad = int((~torch.isfinite(t)).sum())
         raise DataError(f"{what} contains {bad} NaN or infinite value(s)")
+    finite_before = t.is_floating_point() and t.dtype != torch.float32
+    t = t.to(torch.float32)
+    if finite_before and not torch.isfinite(t).all():
+        bad = int((~torch.isfinite(t)).sum())
+        big = float(torch.finfo(torch.float32).max)
+        raise DataError(f"{what} has {bad} value(s) beyond the float32 range (|x| > {big:.3g}): rescale the data")
     return t
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 from genlab.families.gmm_select import select_mixture
 from genlab.model import GenerativeModel, ModelConfig
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import make_generator, multinomial, randint, randn, randperm
 
 __all__ = ["GMM", "KDE", "GMMConfig", "KDEConfig"]
@@ -60,12 +60,12 @@ def _mvn_logpdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch
 
 @dataclass
 class GMMConfig(ModelConfig):
-    n_components: int = 0  # 0 = chosen on held-out data (genlab.families.gmm_select)
-    covariance_type: str = "full"  # fitted as such by scikit-learn, stored as full matrices
-    reg_covar: float = 0.0  # added to covariance diagonals (standardised units); 0 = chosen on held-out data
-    holdout: float = 0.2  # fraction of the training data held out to choose what is left at 0
-    max_iter: int = 200
-    n_init: int = 1
+    n_components: int = bounded(0, ge=0)  # 0 = chosen on held-out data (genlab.families.gmm_select); at most the rows
+    covariance_type: str = bounded("full", choices=("full", "diag", "tied", "spherical"))  # stored as full matrices
+    reg_covar: float = bounded(0.0, ge=0)  # added to covariance diagonals (standardised units); 0 = chosen on held-out data
+    holdout: float = bounded(0.2, gt=0, lt=1)  # fraction of the training data held out to choose what is left at 0
+    max_iter: int = bounded(200, ge=1)
+    n_init: int = bounded(1, ge=1)
 
 
 @register
@@ -94,6 +94,11 @@ class GMM(GenerativeModel):
             raise ConfigError("n_components and reg_covar must be >= 0 (0 = chosen on held-out data) and holdout in "
                               f"(0, 1); got {c.n_components}, {c.reg_covar}, {c.holdout}")
         z = spec.noisy(z)
+        if z.shape[0] < 2:
+            raise DataError(f"gmm needs at least 2 training rows, got {z.shape[0]}")
+        if c.n_components > z.shape[0]:
+            raise ConfigError(f"n_components={c.n_components} exceeds the {z.shape[0]} training rows; "
+                              f"use n_components <= {z.shape[0]}")
         k, reg, held_out = select_mixture(z, n_components=c.n_components, reg_covar=c.reg_covar,
                                           covariance_type=c.covariance_type, max_iter=c.max_iter,
                                           holdout=c.holdout, seed=spec.seed)
@@ -153,8 +158,8 @@ class GMM(GenerativeModel):
 
 @dataclass
 class KDEConfig(ModelConfig):
-    bandwidth: float = 0.0  # kernel std in standardised units; 0 = chosen by 3-fold cross-validated likelihood
-    max_points: int = 20000  # a larger training set is subsampled (memory and time of log_prob)
+    bandwidth: float = bounded(0.0, ge=0)  # kernel std in standardised units; 0 = chosen by 3-fold cross-validation
+    max_points: int = bounded(20000, ge=1)  # a larger training set is subsampled (memory and time of log_prob)
 
 
 @register
@@ -177,6 +182,9 @@ class KDE(GenerativeModel):
         if c.bandwidth < 0:
             raise ConfigError(f"bandwidth must be >= 0 (0 = cross-validated), got {c.bandwidth}")
         z = spec.noisy(z)
+        if not c.bandwidth and z.shape[0] < 3:
+            raise DataError(f"kde needs at least 3 training rows to cross-validate its bandwidth, got {z.shape[0]}; "
+                            "give it one (e.g. --set bandwidth=0.3)")
         if z.shape[0] > c.max_points:
             z = z[randperm(z.shape[0], make_generator(spec.seed, 3))[: c.max_points]]
         h = c.bandwidth or self._cv_bandwidth(z, spec.seed)

@@ -78,6 +78,7 @@ class EBMConfig(NeuralConfig):
     ais_steps: int = 1000
     ais_chains: int = 128
     sample_steps: int = 500  # default total annealed Langevin steps of sample()
+    patience: int = 10  # early stopping on a validation split (genlab.training.early): EBMs overfit small data
 
 
 @register

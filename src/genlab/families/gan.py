@@ -102,7 +102,7 @@ class GAN(GenerativeModel):
             D.requires_grad_(True)
             return {"loss": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item()}
 
-        self.history = train(self, None, z, y, spec, step_fn=step)
+        self.history = train(self, None, z, y, spec, step_fn=step, optimizers=[opt_g, opt_d])
 
     def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():

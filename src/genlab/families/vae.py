@@ -64,6 +64,7 @@ class VAEConfig(NeuralConfig):
     kl_warmup: int = 200  # steps over which the KL weight rises from 0 to 1 (ELBO training only; 0 = off)
     lr: float = 3e-3
     train_k: int = 1  # importance samples of the training bound: 1 = ELBO, > 1 = IWAE_k
+    patience: int = 10  # early stopping on a validation split (genlab.training.early): VAEs overfit small data
 
 
 @register
@@ -137,6 +138,16 @@ class VAE(GenerativeModel):
     def _fit(self, z, y, spec) -> None:
         self._step = 0
         super()._fit(z, y, spec)
+
+    def val_loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
+        """The validation loss of early stopping: the full ELBO (no KL warm-up), comparable across steps."""
+        return -self.elbo(z, 1, generator)
+
+    def train_state(self) -> dict:
+        return {"kl_step": self._step}
+
+    def load_train_state(self, state: dict) -> None:
+        self._step = int(state.get("kl_step", 0))
 
     def loss(self, z: torch.Tensor, y, *, generator: torch.Generator) -> torch.Tensor:
         c = self.config

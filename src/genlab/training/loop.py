@@ -3,12 +3,19 @@
 Adam (AdamW when ``weight_decay`` > 0), an optional cosine learning-rate decay (Loshchilov & Hutter 2017)
 over the steps or the time budget, optional gradient clipping and an EMA of the weights with warm-up (:mod:`genlab.training.ema`),
 ``steps`` and/or a wall-clock ``time_budget`` (whichever ends first; the loop stops cleanly
-between steps), seeded epoch shuffling, a progress bar on terminals, and a per-step history.
-Losses are callables returning a per-sample loss ``(B,)``; the loop reduces with the mean.
+between steps), seeded epoch shuffling (:mod:`genlab.training.order`), a progress bar on terminals, and a per-step
+history. Losses are callables returning a per-sample loss ``(B,)``; the loop reduces with the mean.
+
+The same loop is durable (:mod:`genlab.training.resume`: checkpoints of the full state, exact resume, SIGINT saves
+and stops), stops on a non-finite loss before applying it, stops early on a validation split
+(:mod:`genlab.training.early`) and runs data-parallel under ``torchrun`` (:mod:`genlab.training.distributed`).
+The draws of step ``t`` come from a generator seeded by (seed, t), so a run's noise does not depend on where it
+was resumed nor on the number of processes.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -19,7 +26,19 @@ import torch
 from torch import nn
 
 from genlab.rng import make_generator, rand_like
+from genlab.training import distributed as dist
+from genlab.training.early import EarlyStopping, validation_split
 from genlab.training.ema import EMA
+from genlab.training.order import BatchOrder, batches
+from genlab.training.progress import Progress
+from genlab.training.resume import (
+    Checkpointer,
+    TrainingDiverged,
+    TrainState,
+    interrupt_guard,
+    load_optimizer_state,
+    optimizer_state,
+)
 
 __all__ = ["TrainSpec", "train", "batches"]
 
@@ -28,7 +47,7 @@ __all__ = ["TrainSpec", "train", "batches"]
 class TrainSpec:
     steps: int | None = 1000
     time_budget: float | None = None
-    batch_size: int = 256
+    batch_size: int = 256  # per process under torchrun
     lr: float = 1e-3
     seed: int = 0
     progress: bool = True
@@ -39,6 +58,10 @@ class TrainSpec:
     label: str = "training"
     lr_schedule: str = "constant"  # or "cosine": decays to 5% of lr over the steps or the time budget
     dequantize: torch.Tensor | None = None  # per-dimension width of uniform noise added to every batch
+    patience: int = 0  # early stopping: validation checks without improvement before stopping (0 = off)
+    val_fraction: float = 0.1
+    val_every: int = 50
+    checkpoint: Checkpointer | None = None  # periodic checkpoints, resume state, SIGINT handling
 
     def noisy(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Uniform dequantization of a batch: z + U[0, 1) in data units (``dequantize`` = 1/std in z units).
@@ -49,45 +72,83 @@ class TrainSpec:
         return z + rand_like(z, generator if generator is not None else make_generator(self.seed, 2)) * self.dequantize
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator):
-    """Endless stream of index batches: a fresh permutation per epoch (the tail of an epoch is dropped)."""
-    b = min(batch_size, n)
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for i in range(0, n - b + 1, b):
-            yield perm[i : i + b]
-
-
-class _Progress:
-    """A rich progress bar, shown only when asked for and stderr is a terminal."""
-
-    def __init__(self, enabled: bool, label: str, total: int | None, budget: float | None):
-        self.bar = None
-        if not (enabled and sys.stderr.isatty()):
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                            TimeElapsedColumn(), transient=True)
-        self.by_time = total is None
-        self.task = self.bar.add_task(label, total=budget if self.by_time else total, info="")
-        self.bar.start()
-
-    def update(self, step: int, elapsed: float, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=elapsed if self.by_time else step, info=f"step {step} loss {loss:.4g}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _progress(step: int, steps: int | None, elapsed: float, budget: float | None) -> float:
     """Fraction of training done: by steps or by time, whichever is further along."""
     done = step / steps if steps else 0.0
     if budget:
         done = max(done, elapsed / budget)
     return min(done, 1.0)
+
+
+class _Run:
+    """The mutable parts of a run that a checkpoint must hold, with capture/restore."""
+
+    def __init__(self, module, opts, ema, order, early):
+        self.module, self.opts, self.ema, self.order, self.early = module, opts, ema, order, early
+        self.names = [k for k, _ in module.named_parameters()]
+
+    def capture(self, step: int, elapsed: float, history: list) -> TrainState:
+        t = {f"model.{k}": v for k, v in self.module.state_dict().items()}
+        scalars: dict = {"optimizers": []}
+        for i, opt in enumerate(self.opts):
+            tensors, meta = optimizer_state(opt)
+            t.update({f"opt{i}.{k}": v for k, v in tensors.items()})
+            scalars["optimizers"].append(meta)
+        if self.ema is not None:
+            t.update({f"ema.{k}": s for k, s in zip(self.names, self.ema.shadow, strict=True)})
+            scalars["ema_step"] = self.ema.step
+        order = self.order.state_dict()
+        if order["epoch_state"] is not None:
+            t["order.epoch_state"] = order["epoch_state"]
+        scalars["order_pos"] = order["pos"]
+        t["rng.global"] = torch.get_rng_state()
+        if self.early is not None:
+            tensors, scalars["early"] = self.early.state()
+            t.update(tensors)
+        scalars["family"] = self.module.train_state() if hasattr(self.module, "train_state") else {}
+        t = {k: v.detach().clone() for k, v in t.items()}  # a snapshot, not views of the live weights
+        return TrainState(step, elapsed, [dict(r) for r in history], t, json.loads(json.dumps(scalars)))
+
+    def restore(self, state: TrainState) -> None:
+        from genlab.errors import CheckpointError
+
+        s = state.scalars
+        try:
+            self.module.load_state_dict(state.group("model"))
+            if len(s.get("optimizers", [])) != len(self.opts):
+                raise ValueError("the number of optimizers differs")
+            for i, opt in enumerate(self.opts):
+                load_optimizer_state(opt, state.group(f"opt{i}"), s["optimizers"][i])
+            if self.ema is not None:
+                shadow = state.group("ema")
+                self.ema.load_state_dict({"step": s["ema_step"], "shadow": [shadow[k] for k in self.names]})
+            self.order.load_state_dict({"epoch_state": state.tensors.get("order.epoch_state"), "pos": s["order_pos"]})
+            torch.set_rng_state(state.tensors["rng.global"])
+            if self.early is not None:
+                self.early.load(state.group("best"), s["early"])
+            if hasattr(self.module, "load_train_state"):
+                self.module.load_train_state(s.get("family", {}))
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise CheckpointError(f"the resume state does not fit this run: {' '.join(str(exc).split())[:300]}") from None
+
+
+EXPLOSION = 1e8  # a loss this many times larger than the scale of the first steps' losses has diverged
+
+
+def _check_finite(record: dict, step: int, last_saved: int, history: list) -> None:
+    """TrainingDiverged when a value of ``record`` is not finite, or the loss has exploded: |loss| above
+    EXPLOSION x max(1, mean |loss| of the first 10 steps) (e.g. a score model at lr=1 reaching 1e15 from 1,
+    with finite weights that sample NaN). Every process decides the same (the values are already reduced)."""
+    bad = {k: v for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)}
+    first = [abs(r["loss"]) for r in history[:10] if isinstance(r.get("loss"), float)]
+    if not bad and first and "loss" in record and abs(record["loss"]) > EXPLOSION * max(1.0, sum(first) / len(first)):
+        bad = {"loss": record["loss"]}
+    if not dist.any_flag(bool(bad)):
+        return
+    kept = (f"the last good checkpoint (step {last_saved}) is kept" if last_saved
+            else "no checkpoint was written before it")
+    what = ", ".join(f"{k}={v:.4g}" for k, v in bad.items())
+    raise TrainingDiverged(f"training diverged at step {step} ({what}); {kept}; try a lower learning rate")
 
 
 def train(
@@ -99,61 +160,114 @@ def train(
     *,
     step_fn: Callable[..., dict[str, float]] | None = None,
     params=None,
+    optimizers: list[torch.optim.Optimizer] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``module`` on ``x`` (and labels ``y``); return the per-step history.
 
     ``loss_fn(xb, yb, generator=g) -> (B,)`` is minimised with Adam over ``params`` (default: all parameters).
     A family with its own update (e.g. a GAN's two players) passes ``step_fn(xb, yb, step, generator=g) -> record``
-    instead and does its own optimisation; the loop still owns batching, time, EMA and history.
+    instead and does its own optimisation (naming its ``optimizers``, so that checkpoints keep their state);
+    the loop still owns batching, time, EMA, history, checkpoints and early stopping.
     """
     if spec.steps is None and spec.time_budget is None:
         raise ValueError("train() needs steps or a time budget")
-    gen = make_generator(spec.seed)  # batch order
-    noise = make_generator(spec.seed, 1)  # every draw of the loss (and of dequantization)
-    opt = None
+    ctl = spec.checkpoint
+    early = None
+    if spec.patience > 0:
+        if step_fn is not None:
+            from genlab.errors import ConfigError
+
+            raise ConfigError(f"early stopping (patience={spec.patience}) needs a training loss; {spec.label} "
+                              "trains with its own update: use patience=0")
+        keep, held = validation_split(x.shape[0], spec.val_fraction, spec.seed)
+        early = EarlyStopping(spec.patience, spec.val_every, x[held], None if y is None else y[held], spec.seed)
+        x, y = x[keep], None if y is None else y[keep]
+    order = BatchOrder(x.shape[0], spec.batch_size, make_generator(spec.seed), world=dist.world(), rank=dist.rank())
+    opts = list(optimizers or [])
     if step_fn is None:
         params = [p for p in (params if params is not None else module.parameters()) if p.requires_grad]
         if spec.weight_decay > 0:
-            opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+            opts = [torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)]
         else:
-            opt = torch.optim.Adam(params, lr=spec.lr)
+            opts = [torch.optim.Adam(params, lr=spec.lr)]
     named = [(k, p) for k, p in module.named_parameters()]
     ema = EMA([p for _, p in named], spec.ema, warmup=spec.ema_warmup) if spec.ema > 0 else None
+    run = _Run(module, opts, ema, order, early)
     history: list[dict[str, float]] = []
-    bar = _Progress(spec.progress, spec.label, spec.steps, spec.time_budget)
-    start = time.perf_counter()
-    deadline = start + spec.time_budget if spec.time_budget is not None else float("inf")
+    step, elapsed, last_saved = 0, 0.0, 0
+    if ctl is not None and ctl.state is not None:
+        run.restore(ctl.state)
+        step, elapsed, last_saved = ctl.state.step, ctl.state.elapsed, ctl.state.step
+        history = [dict(r) for r in ctl.state.history]
+    main = dist.is_main()
+
+    def save() -> None:
+        nonlocal last_saved
+        if ctl is not None and main and last_saved != step:
+            ctl.save(run.capture(step, elapsed, history))
+        last_saved = step
+
     max_steps = spec.steps if spec.steps is not None else sys.maxsize
-    try:
-        for step, idx in enumerate(batches(x.shape[0], spec.batch_size, gen), start=1):
-            xb = spec.noisy(x[idx], noise)
-            yb = None if y is None else y[idx]
-            if step_fn is not None:
-                record = step_fn(xb, yb, step, generator=noise)
-            else:
-                if spec.lr_schedule == "cosine":
-                    progress = _progress(step - 1, spec.steps, time.perf_counter() - start, spec.time_budget)
-                    for group in opt.param_groups:
-                        group["lr"] = spec.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
-                loss = loss_fn(xb, yb, generator=noise).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if spec.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(params, spec.grad_clip)
-                opt.step()
-                record = {"loss": loss.item()}
-            if ema is not None:
-                ema.update()
-            now = time.perf_counter()
-            record["step"] = step
-            record["time"] = now - start
-            history.append(record)
-            if step % 25 == 0:
-                bar.update(step, now - start, record.get("loss", float("nan")))
-            if step >= max_steps or now >= deadline:
-                break
-    finally:
-        bar.close()
+    budget = spec.time_budget if spec.time_budget is not None else float("inf")
+    bar = Progress(spec.progress and main, spec.label, spec.steps, spec.time_budget)
+    start = time.perf_counter() - elapsed
+    stopped_early = early is not None and early.bad >= early.patience
+    stop = step > 0 and (step >= max_steps or elapsed >= budget or stopped_early)  # a resumed, finished run
+    with interrupt_guard(ctl is not None) as interrupt:
+        try:
+            while not stop:
+                step += 1
+                idx = next(order)
+                noise = dist.draw_source(spec.seed, step)
+                xb = spec.noisy(x[idx], noise)
+                yb = None if y is None else y[idx]
+                if step_fn is not None:
+                    record = step_fn(xb, yb, step, generator=noise)
+                    _check_finite(record, step, last_saved, history)
+                    dist.average_parameters(module)
+                else:
+                    if spec.lr_schedule == "cosine":
+                        progress = _progress(step - 1, spec.steps, elapsed, spec.time_budget)
+                        for group in opts[0].param_groups:
+                            group["lr"] = spec.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
+                    loss = loss_fn(xb, yb, generator=noise).mean()
+                    opts[0].zero_grad(set_to_none=True)
+                    loss.backward()
+                    record = {"loss": dist.reduce_step(params, loss)}
+                    _check_finite(record, step, last_saved, history)
+                    if spec.grad_clip > 0:
+                        nn.utils.clip_grad_norm_(params, spec.grad_clip)
+                    opts[0].step()
+                if ema is not None:
+                    ema.update()
+                halt = False
+                if early is not None and step % early.every == 0:
+                    record["val_loss"] = early.loss(module, loss_fn, ema)
+                    halt = dist.any_flag(early.update(step, record["val_loss"], module, ema))
+                out_of_time, elapsed, interrupted = dist.agree(time.perf_counter() - start >= budget,
+                                                               time.perf_counter() - start, interrupt["set"])
+                record["step"] = step
+                record["time"] = elapsed
+                history.append(record)
+                if step % 25 == 0:
+                    bar.update(step, elapsed, record.get("loss", float("nan")))
+                stop = halt or out_of_time or step >= max_steps
+                if interrupted:
+                    save()
+                    raise KeyboardInterrupt(f"interrupted at step {step}; the checkpoint is saved (resume with --resume)")
+                if ctl is not None and ctl.every and step % ctl.every == 0 and not stop:
+                    save()
+        finally:
+            bar.close()
+    if early is not None and history and history[-1]["step"] == step and "val_loss" not in history[-1]:
+        history[-1]["val_loss"] = early.loss(module, loss_fn, ema)  # the last weights compete too
+        early.update(step, history[-1]["val_loss"], module, ema)
+    save()  # the final state, so that a finished run can be continued with more steps
+    if early is not None:
+        early.restore_best(module, ema)
+        if history:
+            history[-1]["best_val_step"] = early.best_step
+            history[-1]["best_val_loss"] = early.best_loss
     if ema is not None:  # the model keeps its raw weights beside it and samples/evaluates with the average
         module.raw_weights = {k: p.detach().clone() for k, p in named}
         ema.copy_to()

@@ -1,0 +1,244 @@
+"""Durable training: SIGKILL and resume gives the weights of an uninterrupted run bit for bit; SIGINT commits a
+checkpoint and exits 130; a diverging run stops with one line and keeps its last good checkpoint; resume refuses
+another model, another shape or a corrupted state; a commit killed at any point leaves the old or the new set."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import genlab
+from genlab import manifest
+
+TINY = ["--set", "transforms=2", "--set", "hidden_features=8", "--batch-size", "16", "--quiet"]
+
+
+def genlab_cmd(*args):
+    return [sys.executable, "-c", "import sys; from genlab.cli import main; sys.exit(main())", *map(str, args)]
+
+
+def env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(genlab.__file__).parents[1])}
+
+
+def train(out, *extra, steps=400, check=True):
+    r = subprocess.run(genlab_cmd("train", "realnvp", "--data", "eight_gaussians", "--steps", steps, "--out", out,
+                                  *TINY, *extra), capture_output=True, text=True, env=env(), timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def weights(run):
+    return load_file(str(run / "model.safetensors"))
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def checkpoint_step(run) -> int:
+    """The step of the resume state the run directory holds now (0 when none is committed yet)."""
+    try:
+        files = manifest.resolve(run)
+        if files and "resume.json" in files:
+            return json.loads(files["resume.json"][0].read_text())["step"]
+    except (OSError, ValueError, genlab.errors.CheckpointError):
+        pass
+    return 0
+
+
+def start_and_wait(out, *extra, steps=400, min_step=50):
+    p = subprocess.Popen(genlab_cmd("train", "realnvp", "--data", "eight_gaussians", "--steps", steps, "--out", out,
+                                    *TINY, *extra), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while checkpoint_step(out) < min_step:
+        assert p.poll() is None, p.communicate()
+        assert time.time() < deadline
+        time.sleep(0.02)
+    return p
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    train(out, "--checkpoint-every", 25)
+    return out
+
+
+def test_sigkill_then_resume_is_bit_identical(reference, tmp_path):
+    out = tmp_path / "run"
+    p = start_and_wait(out, "--checkpoint-every", 25)
+    p.kill()
+    p.wait()
+    killed_at = checkpoint_step(out)
+    assert p.returncode == -signal.SIGKILL and 0 < killed_at < 400  # killed mid-run, not after it
+    r = train(out, "--checkpoint-every", 25, "--resume")
+    assert r.returncode == 0
+    assert same(weights(out), weights(reference))
+    history = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in history] == list(range(1, 401))
+
+
+def test_sigint_commits_a_checkpoint_and_exits_130(reference, tmp_path):
+    out = tmp_path / "run"
+    p = start_and_wait(out, "--checkpoint-every", 100, min_step=100)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted at step" in lines[0] and "--resume" in lines[0]
+    assert 100 <= checkpoint_step(out) < 400
+    train(out, "--checkpoint-every", 100, "--resume")
+    assert same(weights(out), weights(reference))
+
+
+def test_second_writer_is_refused_while_the_first_runs(tmp_path):
+    out = tmp_path / "run"
+    p = start_and_wait(out, "--checkpoint-every", 10, steps=100000, min_step=10)
+    try:
+        r = train(out, "--resume", check=False)
+        assert r.returncode == 2 and "in use by another process" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    finally:
+        p.kill()
+        p.wait()
+    # the lock died with the killed process: resuming now works (a short extension of the run)
+    step = checkpoint_step(out)
+    r = train(out, "--checkpoint-every", 10, "--resume", steps=step + 5)
+    assert json.loads((out / "train.json").read_text())["steps"] == step + 5
+
+
+def test_diverging_run_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    r = subprocess.run(genlab_cmd("train", "realnvp", "--data", "eight_gaussians", "--steps", 300, "--out", out,
+                                  "--checkpoint-every", 1, "--lr", "1e6", *TINY), capture_output=True, text=True,
+                       env=env(), timeout=300)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "diverged" in lines[0] and "last good checkpoint" in lines[0], lines
+    model = genlab.load(out)  # the last good checkpoint is intact and finite
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("change, words", [
+    (["--set", "transforms=3"], ["config"]),  # another model configuration
+    (["--data", "gmm10"], ["shape"]),  # data of another shape
+    (["--seed", "1"], ["seed"]),
+    (["maf"], ["model", "realnvp", "maf"]),  # another model
+])
+def test_resume_of_another_run_is_refused(reference, tmp_path, change, words):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and f.name != ".lock"}
+    args = ["--data", "eight_gaussians", *TINY, "--resume", "--steps", 500]
+    model = "realnvp"
+    if "--data" in change:
+        args = args[2:]
+    if change == ["maf"]:
+        model, change = "maf", []
+    r = subprocess.run(genlab_cmd("train", model, "--out", out, *args, *change), capture_output=True, text=True,
+                       env=env(), timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert all(w in r.stderr for w in words), r.stderr
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and f.name != ".lock"} == before  # nothing overwritten
+
+
+@pytest.mark.parametrize("name", ["resume.safetensors", "resume.json"])
+def test_corrupted_resume_state_is_refused(reference, tmp_path, name):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    (out / name).write_bytes((out / name).read_bytes()[:40])
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and f.name != ".lock"}
+    r = train(out, "--resume", steps=500, check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert name in r.stderr or "corrupted" in r.stderr
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and f.name != ".lock"} == before
+
+
+def test_a_commit_killed_at_any_point_leaves_the_old_or_the_new_set(tmp_path, monkeypatch):
+    """Simulate a kill after every file operation of a commit: what resolve() finds is always complete."""
+    old = {"a.bin": b"old-a", "b.json": b"old-b"}
+    new = {"a.bin": b"new-a", "b.json": b"new-b", "c.txt": b"new-c"}
+    real_replace, real_write = os.replace, manifest._write
+    for k in range(1, 12):
+        d = tmp_path / f"d{k}"
+        manifest.commit(d, old)
+        calls = {"n": 0}
+
+        def dying(fn, calls=calls, k=k):
+            def wrapped(*args, **kwargs):
+                calls["n"] += 1
+                if calls["n"] >= k:
+                    raise SystemExit("killed")
+                return fn(*args, **kwargs)
+            return wrapped
+
+        monkeypatch.setattr(manifest.os, "replace", dying(real_replace))
+        monkeypatch.setattr(manifest, "_write", dying(real_write))
+        try:
+            manifest.commit(d, new)
+        except SystemExit:
+            pass
+        monkeypatch.setattr(manifest.os, "replace", real_replace)
+        monkeypatch.setattr(manifest, "_write", real_write)
+        found = {name: path.read_bytes() for name, (path, digest) in manifest.resolve(d).items()}
+        assert found in (old, new), (k, found)
+        assert all(manifest.sha256(found[n]) == digest for n, (_, digest) in manifest.resolve(d).items())
+        manifest.recover(d)  # the next writer finishes or drops the interrupted commit
+        assert {n: p.read_bytes() for n, (p, _) in manifest.resolve(d).items()} == found
+
+
+@pytest.mark.parametrize("name, config", [
+    ("vae", {"hidden": 8, "patience": 2, "val_every": 20, "ema": 0.9}),  # early stopping state and EMA resume
+    ("gan", {"hidden": 8}),  # the family's own optimizers resume
+    ("realnvp", {"transforms": 1, "hidden_features": (8,), "lr_schedule": "cosine"}),  # dropout: the global RNG
+])
+def test_in_process_resume_from_any_checkpoint_is_exact(name, config):
+    from genlab.training import Checkpointer
+
+    x = torch.randn(90, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1  # 2 batches of 32 per epoch (tail dropped)
+    saved = []
+    ref = genlab.create(name, (2,), **config)
+    ref.fit(x, steps=100, batch_size=32, seed=5, progress=False,
+            checkpoint=Checkpointer(save=saved.append, every=25))
+    assert [s.step for s in saved] == [25, 50, 75, 100]
+    assert saved[0].scalars["order_pos"] == saved[2].scalars["order_pos"] == 32  # in the middle of an epoch
+    for state in saved[:3]:
+        m = genlab.create(name, (2,), **config)
+        m.fit(x, steps=100, batch_size=32, seed=5, progress=False,
+              checkpoint=Checkpointer(save=lambda s: None, every=30, state=state))
+        assert same(m.state_dict(), ref.state_dict()), (name, state.step)
+        untimed = [[{k: v for k, v in h.items() if k != "time"} for h in run.history] for run in (m, ref)]
+        assert untimed[0] == untimed[1]
+
+
+def test_early_stopping_keeps_the_best_weights_and_records_it():
+    x = torch.randn(60, 2, generator=torch.Generator().manual_seed(0))
+    from genlab.training import Checkpointer
+
+    saved = []
+    m = genlab.create("vae", (2,), hidden=32, patience=2, val_every=10, lr=3e-2)
+    m.fit(x, steps=2000, batch_size=16, progress=False, checkpoint=Checkpointer(save=saved.append))
+    checks = [h for h in m.history if "val_loss" in h]
+    best = min(checks, key=lambda h: h["val_loss"])
+    assert len(m.history) < 2000  # stopped early on 48 training rows
+    assert m.history[-1]["best_val_step"] == best["step"] and m.history[-1]["best_val_loss"] == best["val_loss"]
+    later = [h["val_loss"] for h in checks if h["step"] > best["step"]]
+    assert len(later) == 2 and all(v >= best["val_loss"] for v in later)  # patience=2 checks without improvement
+    again = genlab.create("vae", (2,), hidden=32, patience=2, val_every=10, lr=3e-2)  # resuming a stopped run
+    again.fit(x, steps=2000, batch_size=16, progress=False,
+              checkpoint=Checkpointer(save=saved.append, state=saved[-1]))
+    assert len(again.history) == len(m.history) and same(again.state_dict(), m.state_dict())
