@@ -29,6 +29,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ALLOWED: dict[tuple[str, str], str] = {
     ("genlab/rng.py", "derive_seed"): "seed=None: a fresh seed from OS entropy (SeedSequence()), never the global RNG",
     ("genlab/rng.py", "forked"): "the one place that seeds the global RNG, inside torch.random.fork_rng",
+    ("genlab/training/loop.py", "capture"): "resume state: the forked global RNG (seeded from the fit seed; dropout)",
+    ("genlab/training/loop.py", "restore"): "resume: restores that forked global RNG state inside the fit's fork",
     ("genlab/nn/transformer.py", "__init__"): "parameter initialisation: models build inside rng.forked(seed)",
     ("genlab/nn/transformer.py", "_init"): "parameter initialisation: models build inside rng.forked(seed)",
 }

@@ -69,7 +69,7 @@ def test_score_model_at_a_huge_learning_rate_stops_with_one_line(tmp_path):
     ("realnvp", ["patience=-2"], "eight_gaussians", ["patience"]),
     ("realnvp", ["lr_schedule=linear"], "eight_gaussians", ["lr_schedule", "cosine"]),
     ("gmm", ["reg_covar=-1"], "eight_gaussians", ["reg_covar"]),
-    ("gmm", ["n_components=0"], "eight_gaussians", ["n_components"]),
+    ("gmm", ["n_components=-1"], "eight_gaussians", ["n_components"]),  # 0 means: chosen on held-out data
     ("gmm", ["n_components=1000"], "wine", ["n_components=1000", "training rows"]),  # refused, not clamped
     ("gmm", ["covariance_type=round"], "eight_gaussians", ["covariance_type"]),
     ("kde", ["bandwidth=-1"], "eight_gaussians", ["bandwidth"]),
