@@ -21,6 +21,7 @@ __all__ = [
     "models",
     "BayesClassifier",
     "AnomalyDetector",
+    "distill",
     "GenlabError",
     "DataError",
     "ConfigError",
@@ -28,7 +29,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # the applications load on first use
+def __getattr__(name):  # the applications (and distillation) load on first use
+    if name == "distill":
+        from genlab.distillation import distill
+
+        return distill
     if name == "BayesClassifier":
         from genlab.apps.classifier import BayesClassifier
 

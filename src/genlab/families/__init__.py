@@ -1,5 +1,5 @@
 """Model families; importing this package registers every built-in model name."""
 
-from genlab.families import classical, cnf, ebm, edm, flows, gan, made, score, vae
+from genlab.families import classical, cnf, consistency, ebm, edm, flow_matching, flows, gan, made, score, vae
 
-__all__ = ["classical", "cnf", "ebm", "edm", "flows", "gan", "made", "score", "vae"]
+__all__ = ["classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "made", "score", "vae"]
