@@ -23,10 +23,14 @@ FAST = {
     "vae": {"steps": 30},
     "ebm": {"steps": 30},
     "gan": {"steps": 30},
+    "flow_matching": {"steps": 30},
+    "rectified_flow": {"steps": 30},
+    "consistency": {"steps": 30},
 }
-SAMPLE_OPTS = {"ncsn": {"steps": 20}, "ve_sde": {"steps": 20}, "vp_sde": {"steps": 20}, "subvp_sde": {"steps": 20}}
+SAMPLE_OPTS = {"flow_matching": {"steps": 8}, "rectified_flow": {"steps": 8}, "ncsn": {"steps": 20}, "ve_sde": {"steps": 20}, "vp_sde": {"steps": 20}, "subvp_sde": {"steps": 20}}
 IMPUTE_OPTS = {"made": {"steps": 20}, "realnvp": {"steps": 20}, "maf": {"steps": 20}, "nsf": {"steps": 20},
-               "cnf": {"steps": 3}, "ebm": {"steps": 20}, "vae": {"steps": 20}, "gan": {"steps": 20}}
+               "cnf": {"steps": 3}, "flow_matching": {"steps": 6, "jumps": 2},
+               "rectified_flow": {"steps": 6, "jumps": 2}, "consistency": {"steps": 3}, "ebm": {"steps": 20}, "vae": {"steps": 20}, "gan": {"steps": 20}}
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ KINDS = ("models", "datasets", "samplers")
 
 
 def sampler_names() -> list[str]:
-    """Names accepted by ``sampler=`` of score-based models."""
+    """Names accepted by ``sampler=`` of score-based models (and the consistency models' own)."""
     from genlab.diffusion.samplers import SAMPLERS
+    from genlab.families.consistency import CONSISTENCY_SAMPLERS
 
-    return list(SAMPLERS)
+    return list(SAMPLERS) + list(CONSISTENCY_SAMPLERS)
 
 
 def _models() -> list[str]:
