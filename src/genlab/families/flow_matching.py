@@ -49,7 +49,7 @@ __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", 
 
 @dataclass
 class FlowConfig(DiffusionConfig):
-    t_eps: float = 1e-3  # the samplers run from flow time t_eps (sigma_max = (1 - t_eps) / t_eps) to the data
+    t_eps: float = 0.0125  # the samplers start at flow time t_eps: sigma_max = (1 - t_eps) / t_eps = 79 (EDM's 80)
 
 
 @dataclass
@@ -166,11 +166,11 @@ class FlowMatching(DiffusionModel):
         return res.logp
 
     # ------------------------------------------------------------------ imputation
-    def _impute(self, z, mask, *, algorithm="repaint", method="mean", n_samples=8, jumps=4, sampler=None, steps=None,
-                generator=None, **opts) -> torch.Tensor:
+    def _impute(self, z, mask, *, algorithm="repaint", method="mean", n_samples=8, jumps=8, sampler=None, steps=None,
+                schedule="karras", generator=None, **opts) -> torch.Tensor:
         if algorithm == "replacement":
             return super()._impute(z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
-                                   generator=generator, **opts)
+                                   generator=generator, schedule=schedule, **opts)
         if algorithm != "repaint":
             raise ConfigError(f"impute algorithm must be 'repaint' or 'replacement', got {algorithm!r}")
         if method not in ("mean", "sample"):
@@ -181,7 +181,7 @@ class FlowMatching(DiffusionModel):
             raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, method and n_samples")
         k = n_samples if method == "mean" else 1
         steps = int(steps or 32)
-        sigmas = self.sigma_grid(steps)
+        sigmas = self.sigma_grid(steps, schedule)
         known, keep = z.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
         x = self.prior_std_sigma() * randn(known.shape, generator, dtype=z.dtype)
         out = repaint(self.denoiser(), x, sigmas, known, keep, jumps=jumps, generator=generator)
