@@ -262,8 +262,8 @@ def straightness(model, n: int, *, seed: int = 0, steps: int = 100) -> float:
     the sigma-form samplers) from ``n`` noise draws, in standardised units: Z_t = t x_sigma (for a straight flow
     Z_t is exactly the flow's state x_t; for any other diffusion model it is the same ODE in the straight-path
     coordinates). dZ/dt is the Euler step's difference quotient; the norm sums over dimensions. The grid starts at
-    t_0 = t(sigma_max) (79 / 80 ... of the way for most models), so the chord is (Z_1 - Z_0) / (1 - t_0) and the
-    integral is averaged over [t_0, 1].
+    t_0 = t(sigma_max) > 0 (1 / 80 for sigma_max = 79), so the chord is (Z_1 - Z_0) / (1 - t_0) and the integral is
+    averaged over [t_0, 1].
     """
     from genlab.diffusion.parameterization import flow_t
     from genlab.rng import make_generator
