@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import genlab  # noqa: E402
 from app_tabular import mcar_mask  # noqa: E402
+
+import genlab  # noqa: E402
 
 SPECS = [("flow_matching", {"algorithm": "repaint"}), ("flow_matching", {"algorithm": "replacement", "sampler": "euler"}),
          ("rectified_flow", {"algorithm": "repaint"}), ("vp_sde", {})]

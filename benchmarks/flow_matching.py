@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from toy_density import ZukoNSF  # noqa: E402
+
 import genlab  # noqa: E402
 from genlab.metrics import kl_to_truth, sliced_wasserstein  # noqa: E402
-from toy_density import ZukoNSF  # noqa: E402
 
 SETS = ["eight_gaussians", "checkerboard", "two_moons", "pinwheel", "funnel"]
 MODELS = ["flow_matching", "flow_matching_ot", "gmm_heldout", "zuko_nsf"]
