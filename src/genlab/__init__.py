@@ -24,6 +24,7 @@ __all__ = [
     "BayesClassifier",
     "AnomalyDetector",
     "DensityEstimator",
+    "distill",
     "GenlabError",
     "DataError",
     "ConfigError",
@@ -31,7 +32,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # the applications load on first use
+def __getattr__(name):  # the applications (and distillation) load on first use
+    if name == "distill":
+        from genlab.distillation import distill
+
+        return distill
     if name == "BayesClassifier":
         from genlab.apps.classifier import BayesClassifier
 

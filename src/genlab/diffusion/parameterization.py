@@ -57,21 +57,28 @@ def ode_derivative(x: torch.Tensor, denoised: torch.Tensor, sigma) -> torch.Tens
     return (x - denoised) / bcast(sigma, x)
 
 
-def denoised_from_velocity(x_t: torch.Tensor, u: torch.Tensor, t) -> torch.Tensor:
-    """x_1 = x_t + (1 - t) u on the straight path x_t = t x_1 + (1 - t) n."""
-    return x_t + (1 - bcast(t, x_t)) * u
+def denoised_from_velocity(x_t: torch.Tensor, u: torch.Tensor, t, sigma_min: float = 0.0) -> torch.Tensor:
+    """x_1 = x_t + (1 - t) u on the straight path x_t = t x_1 + (1 - t) n.
+
+    With ``sigma_min`` > 0 (the CondOT path of Lipman et al. 2023, Eq. 20-23: x_t = t x_1 + (1 - (1 - sigma_min) t) n,
+    u = x_1 - (1 - sigma_min) n): x_1 = (1 - sigma_min) x_t + (1 - (1 - sigma_min) t) u."""
+    k = 1 - sigma_min
+    return k * x_t + (1 - k * bcast(t, x_t)) * u
 
 
-def velocity_from_denoised(x_t: torch.Tensor, denoised: torch.Tensor, t) -> torch.Tensor:
-    """u = (D - x_t) / (1 - t) on the straight path (the conditional velocity x_1 - n at the posterior mean)."""
-    return (denoised - x_t) / (1 - bcast(t, x_t))
+def velocity_from_denoised(x_t: torch.Tensor, denoised: torch.Tensor, t, sigma_min: float = 0.0) -> torch.Tensor:
+    """u = (D - x_t) / (1 - t) on the straight path (the conditional velocity x_1 - n at the posterior mean);
+    the inverse of :func:`denoised_from_velocity` for any ``sigma_min``."""
+    k = 1 - sigma_min
+    return (denoised - k * x_t) / (1 - k * bcast(t, x_t))
 
 
-def flow_sigma(t: torch.Tensor) -> torch.Tensor:
-    """sigma = (1 - t) / t: the noise level of flow time t (0 = noise, 1 = data)."""
-    return (1 - t) / t
+def flow_sigma(t: torch.Tensor, sigma_min: float = 0.0) -> torch.Tensor:
+    """sigma = (1 - t) / t: the noise level of flow time t (0 = noise, 1 = data); with ``sigma_min`` > 0,
+    sigma = (1 - (1 - sigma_min) t) / t (so sigma(1) = sigma_min). The sigma form is x = x_t / t."""
+    return (1 - (1 - sigma_min) * t) / t
 
 
-def flow_t(sigma: torch.Tensor) -> torch.Tensor:
-    """t = 1 / (1 + sigma), the inverse of :func:`flow_sigma`."""
-    return 1 / (1 + sigma)
+def flow_t(sigma: torch.Tensor, sigma_min: float = 0.0) -> torch.Tensor:
+    """t = 1 / (1 + sigma - sigma_min), the inverse of :func:`flow_sigma`."""
+    return 1 / (1 + sigma - sigma_min)

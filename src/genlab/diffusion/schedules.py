@@ -5,6 +5,8 @@
 - :func:`log_snr_sigmas`: uniform in log-SNR = -2 log sigma (DPM-Solver's "logSNR" spacing; Lu et al. 2022).
 - :func:`vp_sigmas`: uniform in the time of the VP SDE, t from 1 to eps, mapped to sigma(t) = sqrt(e^B(t) - 1)
   (the DDPM/score_sde time grid; Song et al. 2021).
+- :func:`uniform_t_sigmas`: uniform in flow time t = 1 / (1 + sigma) from t(sigma_max) to t = 1 (rectified flow's
+  Euler grid, Liu et al. 2023; :mod:`genlab.diffusion.parameterization`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import math
 
 import torch
 
+from genlab.diffusion.parameterization import flow_sigma, flow_t
 from genlab.errors import ConfigError
 
-__all__ = ["karras_sigmas", "log_snr_sigmas", "vp_sigmas", "SCHEDULES", "make_sigmas"]
+__all__ = ["karras_sigmas", "log_snr_sigmas", "vp_sigmas", "uniform_t_sigmas", "SCHEDULES", "make_sigmas"]
 
 
 def _check(n: int, sigma_min: float, sigma_max: float) -> int:
@@ -58,13 +61,24 @@ def vp_sigmas(n: int, beta_min: float = 0.1, beta_max: float = 20.0, eps: float 
     return _append_zero(torch.sqrt(torch.expm1(B))).to(dtype)
 
 
-SCHEDULES = ("karras", "log_snr")
+def uniform_t_sigmas(n: int, sigma_min: float, sigma_max: float, *, dtype=torch.float64) -> torch.Tensor:
+    """``n`` sigmas at flow times t_i = t0 + i (1 - t0) / n (t0 = 1 / (1 + sigma_max)), then 0 (t = 1): ``n`` equal
+    steps in t. ``sigma_min`` is only checked (the grid ends at the data, sigma = 0)."""
+    n = _check(n, sigma_min, sigma_max)
+    t0 = float(flow_t(torch.tensor(sigma_max, dtype=torch.float64)))
+    t = t0 + (1 - t0) * torch.arange(n, dtype=torch.float64) / n
+    return _append_zero(flow_sigma(t)).to(dtype)
+
+
+SCHEDULES = ("karras", "log_snr", "uniform_t")
 
 
 def make_sigmas(name: str, n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
-    """The grid ``name`` ("karras" or "log_snr") between a model's sigma_min and sigma_max."""
+    """The grid ``name`` ("karras", "log_snr" or "uniform_t") between a model's sigma_min and sigma_max."""
     if name == "karras":
         return karras_sigmas(n, sigma_min, sigma_max, rho)
     if name == "log_snr":
         return log_snr_sigmas(n, sigma_min, sigma_max)
+    if name == "uniform_t":
+        return uniform_t_sigmas(n, sigma_min, sigma_max)
     raise ConfigError(f"unknown noise schedule {name!r}; choose from {', '.join(SCHEDULES)}")

@@ -1,5 +1,19 @@
 """Model families; importing this package registers every built-in model name."""
 
-from genlab.families import autoregressive, classical, cnf, ebm, edm, flows, gan, made, score, vae
+from genlab.families import (
+    autoregressive,
+    classical,
+    cnf,
+    consistency,
+    ebm,
+    edm,
+    flow_matching,
+    flows,
+    gan,
+    made,
+    score,
+    vae,
+)
 
-__all__ = ["autoregressive", "classical", "cnf", "ebm", "edm", "flows", "gan", "made", "score", "vae"]
+__all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "made",
+           "score", "vae"]

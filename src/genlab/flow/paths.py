@@ -1,0 +1,47 @@
+"""Probability paths of conditional flow matching.
+
+:class:`CondOTPath` is the conditional optimal-transport (straight) path of Lipman et al. 2023 ("Flow Matching for
+Generative Modeling", Eq. 20-23) from noise x_0 ~ N(0, I) at t = 0 to data x_1 at t = 1:
+
+    x_t = t x_1 + (1 - (1 - sigma_min) t) x_0,        u_t(x_t | x_0, x_1) = x_1 - (1 - sigma_min) x_0,
+
+whose end at t = 1 is the data convolved with N(0, sigma_min^2 I). With sigma_min = 0 it is the linear interpolation
+of rectified flow (Liu et al. 2023, Eq. 1) and of I-CFM (Tong et al. 2023). In the sigma form of the denoiser
+contract this path is x = x_t / t with sigma = (1 - (1 - sigma_min) t) / t; that mapping, and the one between the
+velocity and the denoiser, live in :mod:`genlab.diffusion.parameterization` (``flow_sigma``, ``flow_t``,
+``denoised_from_velocity``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genlab.diffusion.parameterization import bcast
+from genlab.errors import ConfigError
+
+__all__ = ["CondOTPath"]
+
+
+@dataclass(frozen=True)
+class CondOTPath:
+    """The straight conditional path with end noise ``sigma_min`` (see the module docstring)."""
+
+    sigma_min: float = 0.0
+
+    def __post_init__(self):
+        if not 0 <= self.sigma_min < 1:
+            raise ConfigError(f"sigma_min must lie in [0, 1), got {self.sigma_min}")
+
+    def std(self, t: torch.Tensor) -> torch.Tensor:
+        """The coefficient of the noise, 1 - (1 - sigma_min) t."""
+        return 1 - (1 - self.sigma_min) * t
+
+    def sample(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t for noise ``x0``, data ``x1`` (N, D) and times ``t`` (N,)."""
+        return bcast(t, x1) * x1 + bcast(self.std(t), x0) * x0
+
+    def target(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """The conditional velocity u_t = x_1 - (1 - sigma_min) x_0 (constant along the path)."""
+        return x1 - (1 - self.sigma_min) * x0
