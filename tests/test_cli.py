@@ -308,7 +308,7 @@ def test_bad_checkpoints(run_dir, tmp_path, kind, words, command):
 
 @pytest.mark.parametrize("args, words", [
     (["eval", "{run}", "--data", "gmm10"], ["shape", "(10,)", "(2,)"]),  # data of the wrong width
-    (["sample", "{run}", "-n", 5, "--sampler", "warp_drive", "--out", "{tmp}/s.npy"], ["warp_drive", "pc"]),
+    (["sample", "{run}", "-n", 5, "--sampler", "warp_drive", "--out", "{tmp}/s.npy"], ["warp_drive", "ancestral"]),
     (["sample", "{run}", "-n", 0, "--out", "{tmp}/s.npy"], ["-n"]),
     (["sample", "{run}", "-n", -4, "--out", "{tmp}/s.npy"], ["-n"]),
     (["sample", "{run}", "-n", 5, "--out", "{tmp}/s.txt"], ["--out", ".npy"]),

@@ -171,7 +171,7 @@ def test_names():
 @pytest.mark.parametrize("name", TWO_D + N_D)
 def test_synthetic_load(name):
     ds = gd.load(name, n_train=64, n_test=32, seed=1)
-    d = 2 if name in TWO_D else 10
+    d = 2 if name in TWO_D else SYNTHETIC[name].dim
     assert ds.train.shape == (64, d) and ds.test.shape == (32, d) and ds.shape == (d,)
     assert ds.train.dtype == torch.float32 and ds.discrete_levels is None and ds.has_density
     for y, m in ((ds.labels_train, 64), (ds.labels_test, 32)):

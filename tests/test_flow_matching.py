@@ -43,10 +43,10 @@ def test_path_ends_and_target_is_the_time_derivative():
     g = torch.Generator().manual_seed(0)
     x0, x1 = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
     p = CondOTPath(0.1)
-    assert torch.allclose(p.sample(x0, x1, torch.zeros(5)), x0)
-    assert torch.allclose(p.sample(x0, x1, torch.ones(5)), x1 + 0.1 * x0)
+    assert torch.allclose(p.interpolate(x0, x1, torch.zeros(5)), x0)
+    assert torch.allclose(p.interpolate(x0, x1, torch.ones(5)), x1 + 0.1 * x0)
     t, h = torch.full((5,), 0.3), 1e-3
-    fd = (p.sample(x0, x1, t + h) - p.sample(x0, x1, t - h)) / (2 * h)
+    fd = (p.interpolate(x0, x1, t + h) - p.interpolate(x0, x1, t - h)) / (2 * h)
     assert torch.allclose(fd, p.target(x0, x1), atol=1e-3)
 
 

@@ -202,7 +202,7 @@ def test_a_commit_killed_at_any_point_leaves_the_old_or_the_new_set(tmp_path, mo
 
 
 @pytest.mark.parametrize("name, config", [
-    ("vae", {"hidden": 8, "patience": 2, "val_every": 20, "ema": 0.9}),  # early stopping state and EMA resume
+    ("vae", {"hidden": 8, "patience": 50, "val_every": 20, "ema": 0.9}),  # early stopping state and EMA resume
     ("gan", {"hidden": 8}),  # the family's own optimizers resume
     ("realnvp", {"transforms": 1, "hidden_features": (8,), "lr_schedule": "cosine"}),  # dropout: the global RNG
 ])

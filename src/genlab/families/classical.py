@@ -95,7 +95,7 @@ class GMM(GenerativeModel):
                               f"(0, 1); got {c.n_components}, {c.reg_covar}, {c.holdout}")
         z = spec.noisy(z)
         if z.shape[0] < 2:
-            raise DataError(f"gmm needs at least 2 training rows, got {z.shape[0]}")
+            raise DataError(f"gmm needs at least 2 training rows, got n_samples={z.shape[0]}")
         if c.n_components > z.shape[0]:
             raise ConfigError(f"n_components={c.n_components} exceeds the {z.shape[0]} training rows; "
                               f"use n_components <= {z.shape[0]}")

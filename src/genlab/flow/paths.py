@@ -38,7 +38,7 @@ class CondOTPath:
         """The coefficient of the noise, 1 - (1 - sigma_min) t."""
         return 1 - (1 - self.sigma_min) * t
 
-    def sample(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def interpolate(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x_t for noise ``x0``, data ``x1`` (N, D) and times ``t`` (N,)."""
         return bcast(t, x1) * x1 + bcast(self.std(t), x0) * x0
 
