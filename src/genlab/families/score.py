@@ -219,8 +219,8 @@ class NCSN(ScoreModel):
     def _ladder(self):
         return self.ladder
 
-    def _ladder_score(self, y, guidance):
-        score = self.score_fn(y, guidance)
+    def _ladder_score(self, y, guidance, guide=None):
+        score = self.score_fn(y, guidance, guide)
         lo, hi = math.log(self.config.sigma_min), math.log(self._sigma_max())
         return lambda x, sigma: score(x, (torch.log(sigma) - lo) / (hi - lo))  # t of the VE SDE with sigma(t) = sigma
 
