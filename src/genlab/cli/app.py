@@ -100,10 +100,10 @@ def cli():
 
 def _commands():
     from genlab.bench.command import bench_command
-    from genlab.cli import apps, demo, evaluate, impute, listing, sample, train
+    from genlab.cli import apps, demo, evaluate, figures, impute, listing, sample, train
 
     return [listing.list_, train.train, sample.sample, evaluate.eval_, impute.impute, bench_command, apps.classify,
-            apps.anomaly, demo.demo]
+            apps.anomaly, demo.demo, figures.figures]
 
 
 COMMANDS = _commands()  # add new commands (bench, classify, anomaly) to _commands()
