@@ -5,10 +5,11 @@ classifier: classifier.safetensors + classifier.json) and ``NAME/training.json``
 
 - ``ncsn_dsm``, ``ncsn_ssm``: ncsn on 4,000 draws of the 8-mode mixture :data:`genlab.figures.EIGHT_MODES`, trained
   by denoising and by sliced score matching (same steps and network);
-- ``digits_vp``: class-conditional vp_sde on the digits training split (dequantized, label dropout 0.1 so that its
-  unconditional branch serves inpainting and classifier guidance);
-- ``digits_clf``: the noise-conditional classifier of ``digits_vp`` (classifier guidance);
-- ``color_vp``: vp_sde on decoupled color_digits (colorization).
+- ``digits_vp``: class-conditional vp_sde on the digits training split (dequantized; classifier-free guidance);
+- ``digits_clf``: a noise-conditional classifier on the same data and noise process (classifier guidance);
+- ``digits_uncond``: unconditional vp_sde on the same data, same steps (inpainting, classifier guidance);
+- ``color_edm``: edm on decoupled color_digits (colorization; a vp_sde trained the same way samples diverge on
+  this set: values of +-2000 with every sampler, see the report of issue 15).
 
     python benchmarks/figures_weights.py                 # all, about 3 minutes on 2 cores
     python benchmarks/figures_weights.py --only ncsn_dsm --scale 0.05   # a quick check of the script
@@ -67,14 +68,20 @@ def digits(scale: float, out: Path, seed: int) -> None:
          "seed": seed}, indent=2) + "\n")
 
 
+def digits_uncond(scale: float, out: Path, seed: int) -> None:
+    ds = genlab.datasets.load("digits", seed=seed)
+    m, info = _fit("vp_sde", ds.shape, ds.train, steps=max(1, int(4000 * scale)), seed=seed, dequantize=True)
+    _save(m, "digits_uncond", {**info, "data": "digits train split, dequantized, no labels"}, out)
+
+
 def color(scale: float, out: Path, seed: int) -> None:
     ds = genlab.datasets.load("color_digits", seed=seed)
-    m, info = _fit("vp_sde", ds.shape, col.to_decoupled(ds.train), steps=max(1, int(3000 * scale)), seed=seed)
-    _save(m, "color_vp", {**info, "data": "color_digits train split, decoupled (gray, chroma, chroma)"}, out)
+    m, info = _fit("edm", ds.shape, col.to_decoupled(ds.train), steps=max(1, int(3000 * scale)), seed=seed)
+    _save(m, "color_edm", {**info, "data": "color_digits train split, decoupled (gray, chroma, chroma)"}, out)
 
 
 JOBS = {"ncsn_dsm": lambda s, o, seed: ncsn("dsm", s, o, seed), "ncsn_ssm": lambda s, o, seed: ncsn("ssm", s, o, seed),
-        "digits": digits, "color": color}
+        "digits": digits, "digits_uncond": digits_uncond, "color": color}
 
 
 def main() -> None:

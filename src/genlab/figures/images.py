@@ -47,7 +47,7 @@ def digit_judge(seed: int = 0):
 def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     """Bottom half of each test digit missing, filled by the replacement method (Song et al. 2021, App. I.2) with a
     model trained without masks; judged by the clean-digit classifier."""
-    ds, model, judge = genlab.datasets.load("digits", seed=seed), load_model("digits_vp"), digit_judge(seed)
+    ds, model, judge = genlab.datasets.load("digits", seed=seed), load_model("digits_uncond"), digit_judge(seed)
     x, y = ds.test[:n], ds.labels_test[:n].numpy()
     mask = torch.ones_like(x, dtype=torch.bool)
     mask[:, :, 4:, :] = False
@@ -61,7 +61,7 @@ def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     res = {"n": n, "accuracy_clean": acc(x), "accuracy_filled": acc(filled), "accuracy_mean_fill": acc(mean_fill),
            "rmse_missing_filled": float((filled - x)[miss].pow(2).mean().sqrt()),
            "rmse_missing_mean_fill": float((mean_fill - x)[miss].pow(2).mean().sqrt()),
-           "sampler": SAMPLER, "training": training_info("digits_vp")}
+           "sampler": SAMPLER, "training": training_info("digits_uncond")}
     idx = np.concatenate([np.flatnonzero(y == k)[:1] for k in range(10)])
     grid = torch.cat([torch.where(mask, x, torch.full_like(x, 8.0))[idx], filled[idx], x[idx]])
     image_grid(grid, out / "inpainting.png", nrow=10, vmin=0, vmax=16,
@@ -72,15 +72,15 @@ def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
 def colorization_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     """Gray color_digits coloured by imputing the two chroma coordinates of the decoupled basis (Song et al. 2021,
     App. I.4) with a model of decoupled colour images, trained without masks."""
-    ds, model = genlab.datasets.load("color_digits", seed=seed), load_model("color_vp")
+    ds, model = genlab.datasets.load("color_digits", seed=seed), load_model("color_edm")
     x = ds.test[:n]
     gray = col.grayscale(x)
-    rgb = col.colorize(model, gray, seed=seed, method="mean", n_samples=4, **SAMPLER)
+    rgb = col.colorize(model, gray, seed=seed, method="mean", n_samples=4)  # edm's own sampler (heun)
     u_mean = col.to_decoupled(ds.train).mean(0, keepdim=True)
     base = col.from_decoupled(torch.cat([np.sqrt(3) * gray, u_mean[:, 1:].expand(n, -1, -1, -1)], 1))
     res = {"n": n, "rmse_colorized": col.colour_rmse(rgb, x), "rmse_mean_colour": col.colour_rmse(base, x),
-           "rmse_gray": col.colour_rmse(gray.expand(-1, 3, -1, -1), x), "sampler": SAMPLER,
-           "training": training_info("color_vp")}
+           "rmse_gray": col.colour_rmse(gray.expand(-1, 3, -1, -1), x), "model": "edm",
+           "training": training_info("color_edm")}
     grid = torch.cat([gray[:10].expand(-1, 3, -1, -1), rgb[:10], x[:10]])
     image_grid(grid, out / "colorization.png", nrow=10, vmin=0, vmax=16,
                title=f"gray / colorized (RMSE {res['rmse_colorized']:.2f}; mean colour {res['rmse_mean_colour']:.2f}) / true")
@@ -119,13 +119,14 @@ def guidance_figure(out: Path, seed: int = 0) -> dict:
 
 
 def classifier_guidance_figure(out: Path, seed: int = 0) -> dict:
-    """Classifier guidance by Bayes' rule (Song et al. 2021, Sec. 5): the unconditional score (the same network's
-    null-label branch) plus g grad log p_C(y | x, sigma) of a noise-conditional classifier; beside classifier-free
-    guidance of the same network with the same sampler."""
-    ds, model, judge = genlab.datasets.load("digits", seed=seed), load_model("digits_vp"), digit_judge(seed)
-    clf = load_classifier("digits_clf")
-    rows, samples = guidance_sweep(model, judge, ds.test, ds.labels_test, CLASSIFIER_SCALES, classifier=clf, seed=seed)
-    cfg, _ = guidance_sweep(model, judge, ds.test, ds.labels_test, CFG_WEIGHTS, seed=seed)
+    """Classifier guidance by Bayes' rule (Song et al. 2021, Sec. 5): the score of an unconditional model plus
+    g grad log p_C(y | x, sigma) of a noise-conditional classifier; beside classifier-free guidance of a conditional
+    model of the same size, data and training steps, with the same sampler."""
+    ds, judge = genlab.datasets.load("digits", seed=seed), digit_judge(seed)
+    uncond, cond, clf = load_model("digits_uncond"), load_model("digits_vp"), load_classifier("digits_clf")
+    rows, samples = guidance_sweep(uncond, judge, ds.test, ds.labels_test, CLASSIFIER_SCALES, classifier=clf,
+                                   seed=seed)
+    cfg, _ = guidance_sweep(cond, judge, ds.test, ds.labels_test, CFG_WEIGHTS, seed=seed)
     _grid_rows(samples, CLASSIFIER_SCALES, out / "classifier_guidance_samples.png",
                "classes 0-9; classifier guidance g =")
     from genlab.plots import _figure, _save
@@ -142,4 +143,5 @@ def classifier_guidance_figure(out: Path, seed: int = 0) -> dict:
     fig.tight_layout()
     _save(fig, out / "classifier_guidance.png")
     return {"classifier_g": rows, "guidance_w": cfg, "sampler": SAMPLER, "samples_figure": "classifier_guidance_samples.png",
-            "training": {"model": training_info("digits_vp"), "classifier": training_info("digits_clf")}}
+            "training": {"unconditional": training_info("digits_uncond"), "classifier": training_info("digits_clf"),
+                         "conditional": training_info("digits_vp")}}
