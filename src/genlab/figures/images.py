@@ -75,11 +75,12 @@ def colorization_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     ds, model = genlab.datasets.load("color_digits", seed=seed), load_model("color_edm")
     x = ds.test[:n]
     gray = col.grayscale(x)
-    rgb = col.colorize(model, gray, seed=seed, method="mean", n_samples=4)  # edm's own sampler (heun)
+    opts = {"sampler": "euler_maruyama", "steps": 200}
+    rgb = col.colorize(model, gray, seed=seed, method="mean", n_samples=16, **opts)
     u_mean = col.to_decoupled(ds.train).mean(0, keepdim=True)
     base = col.from_decoupled(torch.cat([np.sqrt(3) * gray, u_mean[:, 1:].expand(n, -1, -1, -1)], 1))
     res = {"n": n, "rmse_colorized": col.colour_rmse(rgb, x), "rmse_mean_colour": col.colour_rmse(base, x),
-           "rmse_gray": col.colour_rmse(gray.expand(-1, 3, -1, -1), x), "model": "edm",
+           "rmse_gray": col.colour_rmse(gray.expand(-1, 3, -1, -1), x), "model": "edm", "sampler": opts, "n_samples": 16,
            "training": training_info("color_edm")}
     grid = torch.cat([gray[:10].expand(-1, 3, -1, -1), rgb[:10], x[:10]])
     image_grid(grid, out / "colorization.png", nrow=10, vmin=0, vmax=16,
