@@ -30,7 +30,26 @@ import genlab
 from genlab import metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FIGS = Path(__file__).resolve().parents[1] / "docs" / "figures" / "claims"
 DATA = "eight_gaussians"
+
+
+def _panels(samples: dict, ds, path: Path) -> None:
+    """One scatter panel per model (samples over the test data)."""
+    from genlab.plots import _figure, _save
+
+    fig = _figure(4 * len(samples), 4.2)
+    ref = ds.test[:2000].numpy()
+    for i, (title, x) in enumerate(samples.items()):
+        ax = fig.add_subplot(1, len(samples), i + 1)
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.7", linewidths=0)
+        ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=2, c="C0", linewidths=0)
+        ax.set_xlim(-4.5, 4.5)
+        ax.set_ylim(-4.5, 4.5)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def _fit(name, ds, budget, seed, backbone=None, **config):
@@ -42,8 +61,10 @@ def _fit(name, ds, budget, seed, backbone=None, **config):
     return m, {"fit_s": round(time.perf_counter() - t0, 1), "steps": m.trained_steps}
 
 
-def _quality(m, ds, seed, n=2000) -> dict:
+def _quality(m, ds, seed, n=2000, keep=None) -> dict:
     x = m.sample(n, seed=seed)
+    if keep is not None:
+        keep.append(x)
     out = {"sliced_w1": metrics.sliced_wasserstein(x, ds.test, seed=seed), "mmd2": metrics.mmd(x, ds.test, seed=seed),
            "nfe_per_sample": m.last_nfe}
     if m.likelihood != "none":
@@ -54,14 +75,17 @@ def _quality(m, ds, seed, n=2000) -> dict:
 
 
 def claim1(args, ds) -> dict:
-    rows = []
+    rows, samples = [], {}
     for name in ("vp_sde", "edm", "gan"):
         if name not in genlab.models.names():
             rows.append({"model": name, "error": "not registered"})
             continue
         m, info = _fit(name, ds, args.budget, args.seed)
-        rows.append({"model": name, **info, **_quality(m, ds, args.seed)})
+        kept: list = []
+        rows.append({"model": name, **info, **_quality(m, ds, args.seed, keep=kept)})
+        samples[f"{name}: SW1 {rows[-1]['sliced_w1']:.3f}"] = kept[0]
         print(f"  claim 1 {name}: {rows[-1]}")
+    _panels(samples, ds, args.figs / "claim1_samples.png")
     gan = next(r for r in rows if r["model"] == "gan")
     best = min((r for r in rows if r["model"] != "gan" and "sliced_w1" in r), key=lambda r: r["sliced_w1"])
     return {"claim": "sample quality at least the GAN's at the same budget, without adversarial training",
@@ -81,11 +105,14 @@ class ConcatMLP(nn.Module):
 
 
 def claim2(args, ds) -> dict:
-    rows = []
+    rows, samples = [], {}
     for label, backbone in (("ConditionalMLP (default)", None), ("plain concatenation MLP", ConcatMLP(2))):
         m, info = _fit("vp_sde", ds, args.budget, args.seed, backbone=backbone)
-        rows.append({"backbone": label, **info, **_quality(m, ds, args.seed)})
+        kept: list = []
+        rows.append({"backbone": label, **info, **_quality(m, ds, args.seed, keep=kept)})
+        samples[f"vp_sde, {label}: SW1 {rows[-1]['sliced_w1']:.3f}"] = kept[0]
         print(f"  claim 2 {label}: {rows[-1]}")
+    _panels(samples, ds, args.figs / "claim2_backbones.png")
     return {"claim": "any network as backbone", "rows": rows}
 
 
@@ -97,14 +124,26 @@ def claim3(args, ds) -> dict:
     x = ds.test[: args.n_test]
     truth = ds.log_prob(x)
     rows = [{"model": "exact density (truth)", "nll": float(-truth.mean())}]
-    for name in ("vp_sde", "nsf"):
+    from genlab.plots import _figure, _save
+
+    fig = _figure(9, 4.2)
+    for i, name in enumerate(("vp_sde", "nsf")):
         m, info = _fit(name, ds, args.budget, args.seed)
         t0 = time.perf_counter()
         lp = m.log_prob(x, seed=args.seed)
+        ax = fig.add_subplot(1, 2, i + 1)
+        ax.scatter(truth.numpy(), lp.numpy(), s=2, alpha=0.5, linewidths=0)
+        lo, hi = float(truth.min()), float(truth.max())
+        ax.plot([lo, hi], [lo, hi], c="k", lw=0.8)
+        ax.set_xlabel("exact log p(x)")
+        ax.set_ylabel(f"{name} log-likelihood ({'probability-flow ODE' if name == 'vp_sde' else 'exact flow'})")
+        ax.set_title(f"{name}: NLL {float(-lp.mean()):.3f} (truth {float(-truth.mean()):.3f})", fontsize=9)
         rows.append({"model": name, "likelihood": m.likelihood, **info, "nll": float(-lp.mean()),
                      "nll_stderr": float(lp.std() / len(lp) ** 0.5), "log_prob_s": round(time.perf_counter() - t0, 1),
                      "kl_to_truth": float((truth - lp).mean()), "nfe": m.last_nfe})
         print(f"  claim 3 {name}: {rows[-1]}")
+    fig.tight_layout()
+    _save(fig, args.figs / "claim3_likelihood.png")
     return {"claim": "ODE likelihood agrees with analytic values and with flows' exact NLL",
             "exact_scores": {k: exact[k] for k in ("max_abs_error_nats", "mean_abs_error_nats",
                                                    "max_abs_error_true_prior_nats",
@@ -133,6 +172,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--figs", type=Path, default=FIGS, help="folder of the claims' figures")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ds = genlab.datasets.load(DATA, seed=args.seed)

@@ -61,7 +61,7 @@ def main() -> None:
     cg, _ = guidance_sweep(models["unconditional"], judge, ds.test, ds.labels_test, g, classifier=clf, seed=a.seed)
     res = {"budget_s": a.budget, "threads": a.threads, "seed": a.seed, "sampler": SAMPLER, "fits": fits,
            "classifier_free": cfg, "classifier_guidance": cg,
-           "accuracy_rises_with_g": all(x["accuracy"] <= y["accuracy"] for x, y in zip(cg, cg[1:])),
+           "accuracy_rises_with_g": all(x["accuracy"] <= y["accuracy"] for x, y in zip(cg, cg[1:], strict=False)),
            "date": time.strftime("%Y-%m-%d"),
            "command": f"python benchmarks/guidance_digits.py --budget {a.budget:g} --threads {a.threads}"}
     a.out.mkdir(parents=True, exist_ok=True)

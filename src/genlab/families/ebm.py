@@ -44,8 +44,8 @@ import torch
 
 from genlab.ais import AISResult, annealed_importance_sampling, mala_sample
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
-from genlab.diffusion.sliced import ladder_loss
 from genlab.diffusion.samplers import ald
+from genlab.diffusion.sliced import ladder_loss
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
