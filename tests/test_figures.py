@@ -86,3 +86,21 @@ def test_every_figure(tmp_path):
         assert (tmp_path / f"{name}.png").is_file() and (tmp_path / f"{name}.json").is_file()
     acc = [r["accuracy"] for r in res["classifier_guidance"]["classifier_g"]]
     assert acc[-1] > acc[0]
+
+
+def test_the_claims_page_links_every_figure_and_results_file():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "claims.md").read_text()
+    links = set(re.findall(r"\]\(([^)#]+)\)", page))
+    for name in names():
+        for ext in ("png", "json"):
+            assert f"figures/theory/{name}.{ext}" in links, f"docs/claims.md does not link {name}.{ext}"
+    results = {link for link in links if "benchmarks/results/" in link}
+    for claim in ("claim1_quality", "claim2_backbone", "claim3_likelihood", "claim4_inverse"):
+        assert f"../benchmarks/results/{claim}.json" in results
+    for link in links - results:  # every linked figure is in the repository (results files come from benchmarks)
+        if not link.startswith("http"):
+            assert (root / "docs" / link).is_file(), link
