@@ -100,10 +100,10 @@ def cli():
 
 def _commands():
     from genlab.bench.command import bench_command
-    from genlab.cli import apps, demo, distill, evaluate, impute, listing, sample, train
+    from genlab.cli import apps, demo, distill, evaluate, figures, impute, listing, sample, train
 
     return [listing.list_, train.train, sample.sample, evaluate.eval_, impute.impute, bench_command, apps.classify,
-            apps.anomaly, distill.distill, demo.demo]
+            apps.anomaly, distill.distill, demo.demo, figures.figures]
 
 
 COMMANDS = _commands()  # add new commands (bench, classify, anomaly) to _commands()

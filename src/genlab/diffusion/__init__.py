@@ -31,11 +31,12 @@ from genlab.diffusion.samplers import (
 )
 from genlab.diffusion.schedules import karras_sigmas, log_snr_sigmas, make_sigmas, vp_sigmas
 from genlab.diffusion.sde import SDE, VESDE, VPSDE, Marginal, ReverseSDE, SubVPSDE, sigma_max_from_data
+from genlab.diffusion.sliced import LADDER_LOSSES, ladder_loss, ncsn_ssm_loss, ssm_loss
 
 __all__ = [
     "SDE", "VESDE", "VPSDE", "SubVPSDE", "Marginal", "ReverseSDE", "sigma_max_from_data",
     "NoiseLadder", "geometric_sigmas",
-    "dsm_loss", "ncsn_loss",
+    "dsm_loss", "ncsn_loss", "ssm_loss", "ncsn_ssm_loss", "LADDER_LOSSES", "ladder_loss",
     "SAMPLERS", "Sampler", "get_sampler", "sampler_names", "CountingScore", "euler_maruyama", "reverse_diffusion",
     "pc", "ode", "ald", "langevin", "euler", "heun", "ddim", "dpmpp_2m", "tweedie_denoise", "default_snr",
     "karras_sigmas", "log_snr_sigmas", "vp_sigmas", "make_sigmas",

@@ -11,7 +11,8 @@ samplers that run an SDE in time t, as a score s(x_t, t). A subclass supplies:
 
 Everything else is here, written once: the sampler registry dispatch by kind (``"sde"`` samplers get the score in
 t, ``"sigma"`` samplers the denoiser and a Karras grid between the model's sigma_min and sigma_max, ``"ladder"``
-samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022), the
+samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022),
+classifier guidance s(x) + g grad_x log p_C(y | x, sigma) (Song et al. 2021, Sec. 5; :mod:`genlab.apps.noisy_classifier`), the
 probability-flow likelihood in the sigma form (:func:`genlab.diffusion.sigma_log_likelihood`), ``last_nfe``, and
 imputation by the replacement method (:mod:`genlab.families.score_impute`).
 """
@@ -24,8 +25,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, karras_sigmas, sampler_names, sigma_log_likelihood
-from genlab.diffusion.parameterization import score_from_denoised, t_score_from_denoised
+from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.errors import ConfigError
 from genlab.families.score_impute import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
@@ -156,13 +158,27 @@ class DiffusionModel(GenerativeModel):
         w = float(guidance)
         return lambda x, s: (1 + w) * fn(x, s, y) - w * fn(x, s, null(len(x)))
 
-    def denoiser(self, y: torch.Tensor | None = None, guidance: float = 0.0):
-        """D(x, sigma) on flat standardised x (N, D), sigma (N,); classifier-free guidance weight ``guidance``."""
-        return self._guided(self._denoise, y, guidance, lambda n: None)
+    def denoiser(self, y: torch.Tensor | None = None, guidance: float = 0.0, guide=None):
+        """D(x, sigma) on flat standardised x (N, D), sigma (N,); classifier-free guidance weight ``guidance``.
 
-    def score_fn(self, y: torch.Tensor | None = None, guidance: float = 0.0):
-        """s(x_t, t) of the model's SDE in time t (for the SDE samplers and the t-form ODE)."""
+        ``guide(x, sigma) -> (N, D)``, a term added to the score in the sigma form (classifier guidance:
+        g grad_x log p(y | x, sigma)), enters as D + sigma^2 guide (since s = (D - x) / sigma^2)."""
+        fn = self._guided(self._denoise, y, guidance, lambda n: None)
+        if guide is None:
+            return fn
+        return lambda x, s: fn(x, s) + bcast(s**2, x) * guide(x, s)
+
+    def score_fn(self, y: torch.Tensor | None = None, guidance: float = 0.0, guide=None):
+        """s(x_t, t) of the model's SDE in time t (for the SDE samplers and the t-form ODE); ``guide`` as in
+        :meth:`denoiser`, evaluated at the sigma form x_t / alpha, sigma_t / alpha and divided by alpha."""
         fn = self._guided(self._t_score, y, guidance, lambda n: None)
+        if guide is not None:
+            plain = fn
+
+            def fn(x, t):
+                alpha, sigma_t = self.sde.marginal_coeffs(t)
+                return plain(x, t) + guide(x / bcast(alpha, x), sigma_t / alpha) / bcast(alpha, x)
+
         return lambda x, t: fn(x, t.expand(len(x)) if t.ndim == 0 else t)
 
     # ------------------------------------------------------------------ samplers
@@ -202,8 +218,9 @@ class DiffusionModel(GenerativeModel):
         return make_sigmas(schedule, steps, lo, hi, self.config.rho).to(torch.float32)
 
     def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
-                    generator=None, **opts):
-        """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw."""
+                    generator=None, guide=None, **opts):
+        """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw; ``guide``
+        is added to the score (see :meth:`denoiser`)."""
         spec = self._resolve_sampler(sampler, opts)
         if steps is None:
             steps = self.config.sample_steps or self.default_steps.get(spec.name)
@@ -214,7 +231,7 @@ class DiffusionModel(GenerativeModel):
             if spec.kind == "sigma":
                 schedule = opts.pop("schedule", "karras")
                 sigmas = self.sigma_grid(int(steps), schedule)
-                counted = CountingScore(self.denoiser(y, guidance))
+                counted = CountingScore(self.denoiser(y, guidance, guide))
                 # the marginal at sigma_0 of standardised data is close to N(0, (sigma_0^2 + 1) I)
                 x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn((n, self.dim), generator)
                 if init is not None:
@@ -222,8 +239,8 @@ class DiffusionModel(GenerativeModel):
                 out = spec.fn(counted, x, sigmas, generator=generator, callback=callback, **opts)
             else:
                 process = self._ladder() if spec.kind == "ladder" else self.sde
-                counted = CountingScore(self._ladder_score(y, guidance) if spec.kind == "ladder"
-                                        else self.score_fn(y, guidance))
+                counted = CountingScore(self._ladder_score(y, guidance, guide) if spec.kind == "ladder"
+                                        else self.score_fn(y, guidance, guide))
                 x = process.prior_sample((n, self.dim), generator)
                 if init is not None:
                     x = init(spec.kind, None, x)
@@ -233,11 +250,33 @@ class DiffusionModel(GenerativeModel):
         self.last_nfe = counted.nfe * (2 if guided else 1)
         return out
 
-    def _ladder_score(self, y, guidance):
+    def _ladder_score(self, y, guidance, guide=None):
         raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
 
-    def _sample(self, n, y, *, generator=None, **opts) -> torch.Tensor:
-        return self.run_sampler(n, y, generator=generator, **opts)
+    def sample(self, n, *, y=None, classifier=None, classifier_scale=1.0, **options) -> torch.Tensor:
+        """As :meth:`GenerativeModel.sample`; with ``classifier`` (a :class:`genlab.apps.NoisyClassifier` of this
+        model), classifier guidance: the model's unconditional score plus ``classifier_scale`` times
+        grad_x log p_C(y | x, sigma) (g = 1 is Bayes' rule); ``y`` is then the classifier's target class."""
+        if classifier is None:
+            return super().sample(n, y=y, **options)
+        if not (hasattr(classifier, "grad_log_prob") and hasattr(classifier, "check")):
+            raise ConfigError(f"classifier must be a NoisyClassifier, got {type(classifier).__name__}")
+        if float(options.get("guidance", 0.0)) != 0.0:
+            raise ConfigError("give either guidance= (classifier-free) or classifier= (classifier guidance), not both")
+        if y is None:
+            raise ConfigError("classifier guidance needs the target class y")
+        labels = as_labels(torch.full((n,), y) if isinstance(y, int) and not isinstance(y, bool) else y, n)
+        classifier.check(self, labels)
+        return super().sample(n, classifier=classifier, classifier_scale=float(classifier_scale), classifier_y=labels,
+                              **options)
+
+    def _sample(self, n, y, *, generator=None, classifier=None, classifier_scale=0.0, classifier_y=None,
+                **opts) -> torch.Tensor:
+        guide = None
+        if classifier is not None and float(classifier_scale) != 0.0:
+            g = float(classifier_scale)
+            guide = lambda x, s: g * classifier.grad_log_prob(x, s, classifier_y)  # noqa: E731
+        return self.run_sampler(n, y, generator=generator, guide=guide, **opts)
 
     def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
         """grad log p of the model's density (the data convolved with N(0, sigma_min^2)) through the denoiser:

@@ -11,8 +11,9 @@ weak quadratic term (``quadratic`` = c) dominates the at most linearly growing n
 exp(-E) is always integrable. **The model is the energy at the smallest level: E(z) = E_θ(z, σ_L).**
 
 Training. Denoising score matching (Vincent 2011) of -∇E at the geometric noise ladder σ_1 > ... > σ_L of NCSN
-(Song & Ermon 2019, Eq. 5-6, weight λ(σ) = σ²), via :func:`genlab.diffusion.losses.ncsn_loss`; the gradient of the
-energy is differentiated again (double back-propagation). Unlike contrastive divergence it needs no MCMC while
+(Song & Ermon 2019, Eq. 5-6, weight λ(σ) = σ²), via :func:`genlab.diffusion.losses.ncsn_loss`, or with
+``objective="ssm"`` sliced score matching of the perturbed data (:func:`genlab.diffusion.ncsn_ssm_loss`, Song,
+Garg, Shi & Ermon 2019, Eq. 9); the gradient of the energy is differentiated again (double back-propagation). Unlike contrastive divergence it needs no MCMC while
 training, which makes it robust on 2 CPU cores. The model density is the data density smoothed by N(0, σ_L² I).
 Score matching constrains the relative mass of well-separated modes only weakly (Wenliang & Kanagawa 2020,
 "Blindness of score-based methods to isolated components and mixing proportions"): the energy offsets between
@@ -45,8 +46,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from genlab.ais import AISResult, annealed_importance_sampling, mala_sample
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
-from genlab.diffusion.losses import ncsn_loss
 from genlab.diffusion.samplers import ald
+from genlab.diffusion.sliced import ladder_loss
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
@@ -75,6 +76,7 @@ class EBMConfig(NeuralConfig):
     sigma_max: float = 1.0
     n_levels: int = 8
     quadratic: float = 0.01  # c in E + (c/2)|z|^2, keeps exp(-E) normalisable
+    objective: str = "dsm"  # "dsm" (denoising score matching) or "ssm" (sliced score matching, Song et al. 2019)
     ais_steps: int = 1000
     ais_chains: int = 128
     sample_steps: int = 500  # default total annealed Langevin steps of sample()
@@ -96,6 +98,7 @@ class EBM(GenerativeModel):
             raise ConfigError("ebm needs a smooth activation (silu, softplus, tanh, elu, gelu), not relu")
         if c.quadratic < 0:
             raise ConfigError(f"quadratic must be >= 0, got {c.quadratic}")
+        ladder_loss(c.objective)  # checks the name
         self.ladder = NoiseLadder(geometric_sigmas(c.sigma_min, c.sigma_max, c.n_levels))
         if c.backbone != "mlp" or c.backbone_options:  # the energy as a scalar head on a backbone (data's own shape)
             body = build_backbone(c.backbone, self.shape, **c.backbone_options)
@@ -126,7 +129,11 @@ class EBM(GenerativeModel):
         return -g
 
     def loss(self, z, y, *, generator: torch.Generator):
-        return ncsn_loss(lambda x, s: self.score(x, s, create_graph=True), self.ladder, z, generator)
+        def score(x, s):  # -grad E, differentiable in x as well (sliced score matching differentiates it again)
+            x = x if x.requires_grad else x.detach().requires_grad_(True)
+            return -torch.autograd.grad(self.energy(x, s).sum(), x, create_graph=True)[0]
+
+        return ladder_loss(self.config.objective)(score, self.ladder, z, generator)
 
     def _fit(self, z, y, spec) -> None:
         self.log_Z.fill_(float("nan"))  # a new fit invalidates the cached normaliser

@@ -13,7 +13,9 @@ noise ladder used by training and annealed Langevin sampling).
   lambda(t) = sigma(t)^2, or ``likelihood_weighting`` lambda(t) = g(t)^2 (Song, Durkan, Murray & Ermon 2021,
   Thm. 1) optionally with ``importance_sampling`` of t from q(t) proportional to g(t)^2 / sigma(t)^2 (their
   Sec. 5; an inverse CDF on a log-spaced grid, weighted by w(t)/q(t) so the estimate stays unbiased).
-  ``ncsn`` uses :func:`genlab.diffusion.ncsn_loss` (Song & Ermon 2019, Eq. 5-6) on its geometric ladder.
+  ``ncsn`` uses :func:`genlab.diffusion.ncsn_loss` (Song & Ermon 2019, Eq. 5-6) on its geometric ladder, or with
+  ``objective="ssm"`` sliced score matching of the perturbed data (:func:`genlab.diffusion.ncsn_ssm_loss`, Song,
+  Garg, Shi & Ermon 2019, Eq. 9).
 - **sigma_max** (VE and ncsn): the largest pairwise distance of the standardised training data (Song & Ermon
   2020, Technique 1), stored as the buffer ``sigma_max_data``; ``sigma_max > 0`` overrides it.
 - **Sampling**: every sampler of the registry whose kind the model supports: the SDE samplers in time t
@@ -31,7 +33,7 @@ from typing import ClassVar
 
 import torch
 
-from genlab.diffusion import VESDE, VPSDE, NoiseLadder, SubVPSDE, dsm_loss, ncsn_loss, sigma_max_from_data
+from genlab.diffusion import VESDE, VPSDE, NoiseLadder, SubVPSDE, dsm_loss, ladder_loss, sigma_max_from_data
 from genlab.diffusion.parameterization import denoised_from_eps
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
@@ -72,6 +74,7 @@ class NCSNConfig(ScoreConfig):
     sigma_min: float = 0.01
     sigma_max: float = 0.0  # 0 = largest pairwise distance of the standardised training data
     num_levels: int = 10  # L; Song & Ermon 2019 use 10 (higher D may want more: Song & Ermon 2020, Technique 2)
+    objective: str = "dsm"  # "dsm" (denoising score matching) or "ssm" (sliced score matching, Song et al. 2019)
 
 
 class _ImportanceTime:
@@ -216,12 +219,18 @@ class NCSN(ScoreModel):
     def _ladder(self):
         return self.ladder
 
-    def _ladder_score(self, y, guidance):
-        score = self.score_fn(y, guidance)
+    def _ladder_score(self, y, guidance, guide=None):
+        score = self.score_fn(y, guidance, guide)
         lo, hi = math.log(self.config.sigma_min), math.log(self._sigma_max())
         return lambda x, sigma: score(x, (torch.log(sigma) - lo) / (hi - lo))  # t of the VE SDE with sigma(t) = sigma
 
+    def build(self) -> None:
+        ladder_loss(self.config.objective)  # checks the name
+        super().build()
+
     def loss(self, z, y, *, generator=None):
-        """NCSN loss (Song & Ermon 2019, Eq. 5-6) on the ladder, lambda(sigma) = sigma^2."""
+        """NCSN loss (Song & Ermon 2019, Eq. 5-6) on the ladder, lambda(sigma) = sigma^2: denoising score matching,
+        or sliced score matching of the perturbed data with ``objective="ssm"`` (:mod:`genlab.diffusion.sliced`)."""
         ladder = self.ladder
-        return ncsn_loss(self._ladder_score(self._drop_labels(y, generator), 0.0), ladder, z, generator)
+        score = self._ladder_score(self._drop_labels(y, generator), 0.0)
+        return ladder_loss(self.config.objective)(score, ladder, z, generator)
