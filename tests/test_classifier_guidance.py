@@ -39,6 +39,7 @@ class ExactClassifier:
 
 def _exact_model(name="vp_sde"):
     m = genlab.create(name, (2,), normalize=False)
+    m.fitted = True  # an exact noise predictor set by hand, not an unfitted network
     return m.set_backbone(ExactEps(m.sde))
 
 

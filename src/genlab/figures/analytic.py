@@ -53,7 +53,7 @@ def langevin_figure(out: Path, n: int = 2000, seed: int = 0) -> dict:
     plain = langevin(lambda x: mix.score(x, 1.0), x0.clone(), steps=1000, step_size=0.3, generator=g)
     annealed = ald(lambda x, s: mix.score(x, s), x0.clone(), ladder, generator=g, n_steps_each=100, step_lr=0.3,
                    denoise=False)
-    truth = mix.sample(n, g, dtype=DT)[0]
+    truth = mix.sample(n, generator=g, dtype=DT)[0]
     res = {"true_weights": list(mix.weights), "langevin_weights": _weights(mix, plain),
            "annealed_weights": _weights(mix, annealed), "n": n,
            "setup": "uniform start on [-8, 8]^2; Langevin: 1000 steps at sigma = 1, step 0.3; annealed: ladder "
@@ -99,7 +99,7 @@ def perturbation_figure(out: Path, sigmas=(0.0, 0.25, 0.5, 1.0, 2.0)) -> dict:
 def sde_paths_figure(out: Path, n: int = 1000, steps: int = 200, seed: int = 0) -> dict:
     """Forward VP SDE (Song et al. 2021, Eq. 32) from the 8-mode mixture: the data diffuse into the N(0, I) prior."""
     sde, g = VPSDE(), make_generator(seed)
-    x = EIGHT_MODES.sample(n, g, dtype=DT)[0]
+    x = EIGHT_MODES.sample(n, generator=g, dtype=DT)[0]
     ts = torch.linspace(0, 1, steps + 1, dtype=DT)
     path = [x]
     for i in range(steps):
@@ -137,10 +137,10 @@ def reverse_paths_figure(out: Path, n: int = 1000, steps: int = 200, seed: int =
                            callback=lambda s: paths["sde"].append(s["x"].clone()))
     x_ode = ode(score, x0.clone(), sde, steps=steps, method="euler",
                 callback=lambda s: paths["ode"].append(s["x"].clone()))
-    truth = mix.sample(4000, make_generator(seed, 1), dtype=DT)[0]
+    truth = mix.sample(4000, generator=make_generator(seed, 1), dtype=DT)[0]
     res = {"steps": steps, "n": n, "sw1_reverse_sde": sliced_wasserstein(x_sde, truth),
            "sw1_probability_flow_ode": sliced_wasserstein(x_ode, truth),
-           "sw1_two_exact_sample_sets": sliced_wasserstein(mix.sample(n, make_generator(seed, 2), dtype=DT)[0], truth)}
+           "sw1_two_exact_sample_sets": sliced_wasserstein(mix.sample(n, generator=make_generator(seed, 2), dtype=DT)[0], truth)}
     fig = _figure(10, 5)
     for i, (key, final, title) in enumerate([("sde", x_sde, "reverse SDE"), ("ode", x_ode, "probability-flow ODE")]):
         ax = fig.add_subplot(1, 2, i + 1)
@@ -171,7 +171,7 @@ def _ode_vs_exact(mix: GaussianMixture, x: torch.Tensor, sde, eps: float) -> tup
 def gaussian_likelihood_error(eps: float = 1e-5, n: int = 200, seed: int = 0) -> float:
     """Largest |ODE log-likelihood - analytic log p_eps| (nats) for :data:`GAUSSIAN` under the VP SDE, with the
     true marginal at T as the prior (so only the ODE solve and its divergence are tested)."""
-    x = GAUSSIAN.sample(n, make_generator(seed), dtype=DT)[0]
+    x = GAUSSIAN.sample(n, generator=make_generator(seed), dtype=DT)[0]
     exact, _, true_prior = _ode_vs_exact(GAUSSIAN, x, VPSDE(), eps)
     return float((true_prior - exact).abs().max())
 
@@ -180,7 +180,7 @@ def likelihood_figure(out: Path, n: int = 300, eps: float = 1e-5, seed: int = 0)
     """Probability-flow ODE log-likelihood (Song et al. 2021, Sec. 4.3) with the exact score of the 8-mode mixture
     under the VP SDE, against the exact log-density at t = eps, for data points and for points off the data."""
     sde, mix, g = VPSDE(), EIGHT_MODES, make_generator(seed)
-    x = torch.cat([mix.sample(n, g, dtype=DT)[0], (rand((n // 3, 2), g, dtype=DT) * 2 - 1) * LIM])
+    x = torch.cat([mix.sample(n, generator=g, dtype=DT)[0], (rand((n // 3, 2), g, dtype=DT) * 2 - 1) * LIM])
     exact, std_prior, true_prior = _ode_vs_exact(mix, x, sde, eps)
     res = {"eps": eps, "n_points": len(x), "max_abs_error_nats": float((std_prior - exact).abs().max()),
            "mean_abs_error_nats": float((std_prior - exact).abs().mean()),

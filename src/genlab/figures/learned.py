@@ -81,7 +81,7 @@ def score_matching_figure(out: Path, n: int = 4000, sigmas=(0.15, 0.3, 0.6, 1.2)
     SSM-VR), same network, data and steps: the Fisher divergence 1/2 E||s - s*||^2 on draws of the perturbed data
     at several noise levels, and the error fields."""
     models = {k: load_model(f"ncsn_{k}") for k in ("dsm", "ssm")}
-    x = EIGHT_MODES.sample(n, make_generator(seed), dtype=DT)[0]
+    x = EIGHT_MODES.sample(n, generator=make_generator(seed), dtype=DT)[0]
     noise = torch.randn(x.shape, generator=make_generator(seed, 1), dtype=DT)
     res = {"sigmas": list(sigmas), "fisher": {}, "training": {k: training_info(f"ncsn_{k}") for k in models}}
     for k, model in models.items():
