@@ -37,7 +37,7 @@ from genlab.diffusion.consistency import (
 from genlab.diffusion.parameterization import bcast
 from genlab.diffusion.schedules import karras_sigmas
 from genlab.errors import ConfigError
-from genlab.families.diffusion import DiffusionConfig, DiffusionModel
+from genlab.families.edm import EDM, EDMConfig
 from genlab.registry import register
 from genlab.rng import randint, randn_like
 from genlab.training import TrainSpec, train
@@ -49,10 +49,7 @@ CONSISTENCY_SAMPLERS = {s.name: s for s in (Sampler("onestep", onestep, "sigma",
 
 
 @dataclass
-class ConsistencyConfig(DiffusionConfig):
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    sigma_data: float = 1.0  # data are standardised per dimension
+class ConsistencyConfig(EDMConfig):
     P_mean: float = -1.1  # log-normal proposal of the noise levels (iCT Sec. 3.5)
     P_std: float = 2.0
     s0: int = 10  # initial number of discretisation intervals (iCT Eq. 6)
@@ -63,7 +60,7 @@ class ConsistencyConfig(DiffusionConfig):
 
 
 @register
-class ConsistencyModel(DiffusionModel):
+class ConsistencyModel(EDM):
     """Consistency model: one-step and multistep sampling; iCT from scratch or distillation (module docstring)."""
 
     name = "consistency"
@@ -75,26 +72,16 @@ class ConsistencyModel(DiffusionModel):
 
     def build(self) -> None:
         c = self.config
-        if not (0 < c.sigma_min < c.sigma_max) or c.sigma_data <= 0 or c.P_std <= 0:
-            raise ConfigError("consistency needs 0 < sigma_min < sigma_max, sigma_data > 0 and P_std > 0")
         if not (1 <= c.s0 <= c.s1) or c.distill_levels < 2 or not 0 <= c.target_ema < 1 or c.huber_c < 0:
             raise ConfigError("consistency needs 1 <= s0 <= s1, distill_levels >= 2, 0 <= target_ema < 1, huber_c >= 0")
         super().build()
         self.likelihood = "none"
 
     # ------------------------------------------------------------------ the consistency function
-    def sigma_range(self) -> tuple[float, float]:
-        return self.config.sigma_min, self.config.sigma_max
-
-    def prior_std_sigma(self) -> float:
+    def preconditioning(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """EDM's preconditioning with the boundary condition f(x, sigma_min) = x (Song et al. 2023, Appendix C)."""
         c = self.config
-        return math.sqrt(c.sigma_max**2 + c.sigma_data**2)
-
-    def _denoise(self, x, sigma, y):
-        c = self.config
-        c_skip, c_out, c_in, c_noise = consistency_preconditioning(sigma.to(x.dtype), c.sigma_data, c.sigma_min)
-        f = self.net(bcast(c_in, x) * x, c_noise, y=self._net_labels(y, len(x)))
-        return bcast(c_skip, x) * x + bcast(c_out, x) * f
+        return consistency_preconditioning(sigma, c.sigma_data, c.sigma_min)
 
     # ------------------------------------------------------------------ samplers
     def samplers(self) -> dict[str, set[str]]:

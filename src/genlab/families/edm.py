@@ -76,8 +76,12 @@ class EDM(DiffusionModel):
         c = self.config
         return math.sqrt(c.sigma_max**2 + c.sigma_data**2)
 
+    def preconditioning(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(c_skip, c_out, c_in, c_noise) of the denoiser (Table 1); the consistency model overrides it."""
+        return edm_preconditioning(sigma, self.config.sigma_data)
+
     def _denoise(self, x, sigma, y):
-        c_skip, c_out, c_in, c_noise = edm_preconditioning(sigma.to(x.dtype), self.config.sigma_data)
+        c_skip, c_out, c_in, c_noise = self.preconditioning(sigma.to(x.dtype))
         f = self.net(bcast(c_in, x) * x, c_noise, y=self._net_labels(y, len(x)))
         return bcast(c_skip, x) * x + bcast(c_out, x) * f
 
