@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import genlab
 from genlab.metrics import kl_to_truth, sliced_wasserstein
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 SETS = ["two_moons", "rings", "pinwheel", "checkerboard", "funnel6"]
@@ -93,11 +93,7 @@ def main(argv=None) -> None:
     table = markdown(rows)
     print(table)
     if a.out:
-        stem = Path(a.out)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"args": vars(a), "date": time.strftime("%Y-%m-%d %H:%M"), "load_avg": os.getloadavg()}
-        stem.with_suffix(".json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
-        stem.with_suffix(".md").write_text(table + "\n")
+        write_results(a.out, a, {"rows": rows}, table)
 
 
 if __name__ == "__main__":

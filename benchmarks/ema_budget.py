@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+import sys
 from pathlib import Path
 
 import torch
 
 import genlab
-from genlab.metrics import kl_to_truth, sliced_wasserstein
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
+
+from genlab.metrics import kl_to_truth, sliced_wasserstein  # noqa: E402
 
 FAMILIES = ["ncsn", "ve_sde", "vp_sde", "subvp_sde", "edm", "made", "realnvp", "maf", "nsf", "cnf", "vae", "ebm", "gan"]
 
@@ -74,11 +77,7 @@ def main(argv=None) -> None:
     table = "\n".join(lines)
     print(table)
     if a.out:
-        stem = Path(a.out)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"args": vars(a), "date": time.strftime("%Y-%m-%d %H:%M"), "load_avg": os.getloadavg()}
-        stem.with_suffix(".json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
-        stem.with_suffix(".md").write_text(table + "\n")
+        write_results(a.out, a, {"rows": rows}, table)
 
 
 if __name__ == "__main__":

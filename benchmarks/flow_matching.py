@@ -4,9 +4,9 @@ Per data set (2-D toys and the 10-D funnel, all with exact densities) every mode
 seconds, side by side in one run:
 
 - ``flow_matching`` (independent coupling) and ``flow_matching_ot`` (minibatch OT coupling), genlab's defaults;
-- ``gmm_heldout``: genlab's ``gmm`` (scikit-learn GaussianMixture), the number of components chosen by the
-  log-likelihood of a held-out 20 % of the training split, then refitted on all of it;
-- ``zuko_nsf``: a zuko NSF trained by a plain Adam loop (``benchmarks/toy_density.py``'s peer, not via genlab).
+- ``sk_gmm``: scikit-learn's GaussianMixture used directly, its size and covariance type chosen by the
+  log-likelihood of a held-out 20 % of the training split, then refitted on all of it (:mod:`peers`);
+- ``zuko_nsf``: a zuko NSF trained by a plain Adam loop (:mod:`peers`, not via genlab).
 
 KL(truth || model) = mean of log p - log q over ``--n-eval`` fresh truth samples (``genlab.datasets.load(name)
 .log_prob``); the flow's log q is its ODE likelihood with the exact divergence. Also SW1 to the test split and NFE.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,38 +27,20 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from toy_density import ZukoNSF  # noqa: E402
+from common import write_results  # noqa: E402
+from peers import PEERS, make_peer  # noqa: E402
 
 import genlab  # noqa: E402
 from genlab.metrics import kl_to_truth, sliced_wasserstein  # noqa: E402
 
 SETS = ["eight_gaussians", "checkerboard", "two_moons", "pinwheel", "funnel"]
-MODELS = ["flow_matching", "flow_matching_ot", "gmm_heldout", "zuko_nsf"]
-
-
-def fit_gmm_heldout(x: torch.Tensor, seed: int, candidates=(1, 2, 4, 8, 16, 32, 64)):
-    """gmm with K chosen on a held-out 20 % of ``x`` (mean log-likelihood), refitted on all of ``x``."""
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(x), generator=g)
-    cut = int(0.8 * len(x))
-    fit, held = x[perm[:cut]], x[perm[cut:]]
-    scores = {}
-    for k in candidates:
-        m = genlab.create("gmm", tuple(x.shape[1:]), n_components=k).fit(fit, seed=seed, progress=False)
-        scores[k] = float(m.log_prob(held).mean())
-    best = max(scores, key=scores.get)
-    m = genlab.create("gmm", tuple(x.shape[1:]), n_components=best).fit(x, seed=seed, progress=False)
-    m.steps = f"K={best}"
-    return m
+MODELS = ["flow_matching", "flow_matching_ot", "sk_gmm", "zuko_nsf"]
 
 
 def run_one(name: str, ds, budget: float, n_eval: int, seed: int) -> dict:
     t0 = time.perf_counter()
-    if name == "zuko_nsf":
-        m = ZukoNSF(ds.train.shape[1]).fit(ds.train, budget, seed)
-        steps = m.steps
-    elif name == "gmm_heldout":
-        m = fit_gmm_heldout(ds.train, seed)
+    if name in PEERS:
+        m = make_peer(name, ds.train, budget, seed)
         steps = m.steps
     else:
         cfg = {"coupling": "ot"} if name == "flow_matching_ot" else {}
@@ -83,7 +64,7 @@ def goal(rows: list[dict]) -> dict:
     out, wins, within = {}, 0, True
     for s in sorted({r["set"] for r in rows}):
         by = {r["model"]: r["kl"] for r in rows if r["set"] == s}
-        peer = min(by.get("gmm_heldout", float("inf")), by.get("zuko_nsf", float("inf")))
+        peer = min(by.get("sk_gmm", float("inf")), by.get("zuko_nsf", float("inf")))
         fm = by.get("flow_matching", float("inf"))
         out[s] = {"flow_matching": fm, "better_peer": peer, "at_or_below": fm <= peer, "within_2x": fm <= 2 * peer}
         wins += fm <= peer
@@ -126,11 +107,7 @@ def main(argv=None) -> None:
     table = markdown(rows, g, header)
     print(table)
     if a.out:
-        stem = Path(a.out)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        stem.with_suffix(".json").write_text(json.dumps({"args": vars(a), "date": date, "rows": rows, "goal": g},
-                                                        indent=2))
-        stem.with_suffix(".md").write_text(table + "\n")
+        write_results(a.out, a, {"rows": rows, "goal": g}, table)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import genlab
 from genlab.metrics import sliced_wasserstein
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 
 SETS = ["two_moons", "rings", "pinwheel", "checkerboard", "funnel6"]
 MODELS = ["vp_sde", "ve_sde", "subvp_sde", "edm"]
@@ -178,11 +178,7 @@ def main(argv=None) -> None:
     table = markdown(results)
     print(table)
     if a.out:
-        stem = Path(a.out)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"args": vars(a), "date": time.strftime("%Y-%m-%d %H:%M"), "load_avg": os.getloadavg()}
-        stem.with_suffix(".json").write_text(json.dumps({**meta, "results": results}, indent=2))
-        stem.with_suffix(".md").write_text(table + "\n")
+        write_results(a.out, a, {"results": results}, table)
         if not a.check:
             figure(results, Path(a.figure))
 

@@ -4,7 +4,7 @@ Every model gets the same wall-clock training budget; reported per (set, model):
 (mean of log p - log q over fresh truth samples, +- its standard error), sliced Wasserstein SW1 to the test
 set, network evaluations per sample (``last_nfe`` where a model records it), fit and sample time.
 Peers are independent implementations run in the same process, not genlab models: scikit-learn's GaussianMixture
-used directly (``sklearn_gmm``; n_components chosen by held-out likelihood on a 20% validation part of the training
+used directly (``sk_gmm``; n_components chosen by held-out likelihood on a 20% validation part of the training
 split, then refitted on all of it) and a bare zuko NSF trained by a plain Adam loop (``zuko_nsf``). genlab's own
 ``gmm`` (n_components by BIC on the training split) is a genlab model like the others, not a peer.
 Extras (``--extras``): the ODE log-likelihood time of ``vp_sde`` for 10,000 2-D points, and the time per
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -28,75 +29,12 @@ import torch
 import genlab
 import genlab.families.score  # noqa: F401  (registers the score models if the package does not yet)
 from genlab.metrics import kl_to_truth, sliced_wasserstein
-from genlab.rng import forked
+
+sys.path.insert(0, str(Path(__file__).parent))
+from peers import PEERS, make_peer  # noqa: E402
 
 SETS = ["eight_gaussians", "checkerboard", "two_moons", "funnel"]
-DEFAULT_MODELS = ["ncsn", "ve_sde", "vp_sde", "subvp_sde", "gmm", "sklearn_gmm", "zuko_nsf"]
-PEERS = ["sklearn_gmm", "zuko_nsf"]
-
-
-class ZukoNSF:
-    """A minimal zuko NSF trained with a plain Adam loop for a wall-clock budget (the bare peer)."""
-
-    def __init__(self, dim: int, transforms: int = 4, hidden: tuple = (128, 128), lr: float = 1e-3, batch: int = 512):
-        import zuko
-
-        self.flow = zuko.flows.NSF(features=dim, transforms=transforms, hidden_features=hidden)
-        self.lr, self.batch, self.last_nfe = lr, batch, None
-
-    def fit(self, x: torch.Tensor, budget: float, seed: int = 0):
-        g = torch.Generator().manual_seed(seed)
-        self.mean, self.std = x.mean(0), x.std(0)
-        z = (x - self.mean) / self.std
-        opt = torch.optim.Adam(self.flow.parameters(), lr=self.lr)
-        self.steps, end = 0, time.perf_counter() + budget
-        while time.perf_counter() < end:
-            idx = torch.randint(len(z), (self.batch,), generator=g)
-            loss = -self.flow().log_prob(z[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            self.steps += 1
-        return self
-
-    @torch.no_grad()
-    def log_prob(self, x, seed=None):
-        return self.flow().log_prob((x - self.mean) / self.std) - torch.log(self.std).sum()
-
-    @torch.no_grad()
-    def sample(self, n, seed=None):
-        with forked(0 if seed is None else seed):  # zuko's sample() takes no generator
-            return self.flow().sample((n,)) * self.std + self.mean
-
-
-class SklearnGMM:
-    """scikit-learn's GaussianMixture used directly (the independent mixture peer); full covariances, K chosen by
-    held-out log-likelihood on a seeded 20% validation part of the training split, then refitted on all of it."""
-
-    last_nfe = None
-
-    def fit(self, x: torch.Tensor, budget: float, seed: int = 0, candidates=(4, 8, 16, 32)):
-        import numpy as np
-        from sklearn.mixture import GaussianMixture
-
-        xs = x.double().numpy()
-        idx = np.random.default_rng(seed).permutation(len(xs))
-        val, part = xs[idx[: len(xs) // 5]], xs[idx[len(xs) // 5 :]]
-        end, scores = time.perf_counter() + budget, {}
-        for k in candidates:
-            scores[k] = GaussianMixture(k, random_state=seed).fit(part).score(val)
-            if time.perf_counter() > end:
-                break
-        self.steps = max(scores, key=scores.get)
-        self.gm = GaussianMixture(self.steps, random_state=seed).fit(xs)
-        return self
-
-    def log_prob(self, x, seed=None):
-        return torch.from_numpy(self.gm.score_samples(x.double().numpy()))
-
-    def sample(self, n, seed=None):
-        self.gm.random_state = 0 if seed is None else seed
-        return torch.from_numpy(self.gm.sample(n)[0]).float()
+DEFAULT_MODELS = ["ncsn", "ve_sde", "vp_sde", "subvp_sde", "gmm", "sk_gmm", "zuko_nsf"]
 
 
 def fit_gmm_bic(x: torch.Tensor, budget: float, candidates=(4, 8, 16, 32)):
@@ -118,12 +56,9 @@ def fit_gmm_bic(x: torch.Tensor, budget: float, candidates=(4, 8, 16, 32)):
 def run_one(name: str, set_name: str, ds, budget: float, n_eval: int, n_samples: int, seed: int) -> dict:
     x = ds.train
     t0 = time.perf_counter()
-    if name == "zuko_nsf":
-        m = ZukoNSF(x.shape[1]).fit(x, budget, seed)
+    if name in PEERS:
+        m = make_peer(name, x, budget, seed)
         steps = m.steps
-    elif name == "sklearn_gmm":
-        m = SklearnGMM().fit(x, budget, seed)
-        steps = f"K={m.steps}"
     elif name == "gmm":
         m = fit_gmm_bic(x, budget)
         steps = f"K={m.steps}"
@@ -209,7 +144,7 @@ def main(argv=None) -> None:
     p.add_argument("--budget", type=float, default=60.0, help="training seconds per model")
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help="comma-separated genlab names and/or the peers sklearn_gmm, zuko_nsf; 'all' = every registered model + peers")
+                   help="comma-separated genlab names and/or the peers sk_gmm, zuko_nsf; 'all' = every registered model + peers")
     p.add_argument("--n-eval", type=int, default=2000, help="truth samples for the KL estimate")
     p.add_argument("--n-samples", type=int, default=2000, help="model samples for SW1")
     p.add_argument("--seed", type=int, default=0)
