@@ -125,7 +125,7 @@ def test_options_and_errors(gauss2d):
     with pytest.raises(ConfigError, match="method"):
         m.impute(x[:3], torch.ones(3, 2, dtype=torch.bool), method="median")
     with pytest.raises(ConfigError, match="importance_sampling"):
-        genlab.create("vp_sde", (2,), importance_sampling=True)
+        genlab.create("vp_sde", (2,), likelihood_weighting=False, importance_sampling=True)
     with pytest.raises(ConfigError, match="unknown config"):
         genlab.create("ncsn", (2,), likelihood_weighting=True)
     assert genlab.create("ve_sde", (20,)).likelihood == "estimate"
