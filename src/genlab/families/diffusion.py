@@ -290,8 +290,10 @@ class DiffusionModel(GenerativeModel):
         return c * score_from_denoised(x, d, lo)
 
     # ------------------------------------------------------------------ likelihood
-    def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,
+    def _log_prob(self, z, y, *, rtol=1e-4, atol=1e-4, method="dopri5", divergence="auto", probes=1,
                   guidance=0.0, generator=None) -> torch.Tensor:
+        """The sigma-form ODE likelihood. Tolerance 1e-4 by measurement (benchmarks/loglik_speed.py): against 1e-6 its
+        KL moved by at most 0.003 nats on eight_gaussians and funnel6, for 40-60 % of the 1e-5 cost."""
         lo, hi = self.sigma_range()
         shift, log_scale = self._data_to_sigma_form()
         res = sigma_log_likelihood(self.denoiser(y, guidance), z * shift, lo, hi, self.prior_std_sigma(), rtol=rtol,
