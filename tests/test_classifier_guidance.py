@@ -38,7 +38,8 @@ class ExactClassifier:
 
 
 def _exact_model(name="vp_sde"):
-    m = genlab.create(name, (2,), normalize=False)
+    # unstandardised data: the samplers' grid must start far above the data's scale (the default 5 assumes std 1)
+    m = genlab.create(name, (2,), normalize=False, sample_sigma_max=80.0, sample_sigma_min=0.0)
     m.fitted = True  # an exact noise predictor set by hand, not an unfitted network
     return m.set_backbone(ExactEps(m.sde))
 

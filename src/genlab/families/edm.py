@@ -57,7 +57,6 @@ class EDM(DiffusionModel):
 
     name = "edm"
     Config = EDMConfig
-    default_sampler = "heun"
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 8}, "impute": {"steps": 8}}
 
     def build(self) -> None:

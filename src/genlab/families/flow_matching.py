@@ -50,6 +50,10 @@ __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", 
 @dataclass
 class FlowConfig(DiffusionConfig):
     t_eps: float = 0.0125  # the samplers start at flow time t_eps: sigma_max = (1 - t_eps) / t_eps = 79 (EDM's 80)
+    # a flow's samplers start from its own source (noise at t_eps), not from a Gaussian guess of the marginal at a
+    # smaller sigma: a rectified flow's one-step samples depend on it
+    sample_sigma_max: float = 80.0
+    sample_sigma_min: float = 0.0
 
 
 @dataclass

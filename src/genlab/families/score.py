@@ -105,7 +105,6 @@ class ScoreModel(DiffusionModel):
 
     Config = SDEConfig
     sde_class: ClassVar[type] = VPSDE
-    default_sampler = "pc"
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 20}}
 
     def build(self) -> None:
