@@ -14,7 +14,6 @@ import math
 import pytest
 import torch
 
-from genlab.diffusion.samplers.sde import ode as sde_ode
 from genlab.diffusion import (
     SAMPLERS,
     VESDE,
@@ -30,6 +29,7 @@ from genlab.diffusion import (
     ode_log_likelihood,
     sigma_max_from_data,
 )
+from genlab.diffusion.samplers.sde import ode as sde_ode
 from genlab.errors import ConfigError
 
 DT = torch.float64

@@ -24,46 +24,21 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from genlab.config import ModelConfig, NeuralConfig
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_labels, as_mask, as_tensor
 from genlab.errors import ConfigError, DataError
-from genlab.registry import bounded
 from genlab.rng import derive_seed, forked, make_generator
 from genlab.training import Checkpointer, TrainSpec, train
 
 __all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS"]
 
 LIKELIHOODS = ("exact", "bound", "estimate", "none")
-
-
-@dataclass
-class ModelConfig:
-    """Options every model has. Families extend it with their own fields (all with defaults)."""
-
-    normalize: bool = True  # standardise each dimension before modelling (Jacobian included in log_prob)
-
-
-@dataclass
-class NeuralConfig(ModelConfig):
-    """Training options of families that use the shared training loop."""
-
-    steps: int = bounded(2000, ge=1)  # default training steps when fit() gets neither steps nor time_budget
-    batch_size: int = bounded(256, ge=1)
-    lr: float = bounded(1e-3, gt=0)
-    ema: float = bounded(0.0, ge=0, lt=1)  # EMA decay of the weights used for sampling and likelihood; 0 = off
-    ema_warmup: bool = True  # EMA decay at step t is min(ema, (1 + t) / (10 + t)) (genlab.training.ema)
-    weight_decay: float = bounded(0.0, ge=0)
-    grad_clip: float = bounded(0.0, ge=0)  # max gradient norm; 0 = off
-    lr_schedule: str = bounded("constant", choices=("constant", "cosine"))  # cosine: decay to 5% of lr
-    patience: int = bounded(0, ge=0)  # early stopping: validation checks without improvement (0 = off)
-    val_fraction: float = bounded(0.1, gt=0, lt=1)  # share of the training rows held out when patience > 0
-    val_every: int = bounded(50, ge=1)  # steps between validation checks
 
 
 class GenerativeModel(nn.Module):

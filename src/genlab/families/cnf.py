@@ -35,9 +35,9 @@ from torch import nn
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
-from genlab.ode import check_method, solve
 from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
 from genlab.nn.mlp import make_activation as _activation
+from genlab.ode import check_method, solve
 from genlab.registry import register
 from genlab.rng import randn
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 
 from genlab.data.validate import as_labels
-from genlab.diffusion import CountingScore, get_sampler, karras_sigmas, sampler_names, sigma_log_likelihood
+from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.errors import ConfigError
 from genlab.families.score_impute import replacement_impute

@@ -51,8 +51,8 @@ from genlab.diffusion.sliced import ladder_loss
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
-from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone
 from genlab.nn import ConditionalMLP, FourierEmbedding
+from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone
 from genlab.registry import register
 from genlab.rng import randn
 
