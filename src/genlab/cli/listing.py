@@ -8,28 +8,31 @@ import click
 
 from genlab.cli.common import SETTINGS
 
-__all__ = ["list_", "sampler_names", "model_rows", "dataset_rows"]
+__all__ = ["list_", "sampler_names", "sampler_rows", "model_rows", "dataset_rows"]
 
 KINDS = ("models", "datasets", "samplers")
 #: per-sample sizes at which a model's likelihood label is read: some families are exact only in low dimension
 LOW_D, HIGH_D = (2,), (64,)
 
 
-def sampler_names() -> list[str]:
-    """Every registered sampler with its kind and tags, and the models that can use it."""
+def sampler_rows() -> list[dict]:
+    """One record per sampler: name, kind ("sde", "ladder", "sigma" or "own"), tags, and the models that can use it."""
     import genlab
     from genlab.diffusion.samplers import SAMPLERS
 
     users: dict[str, list[str]] = {}
     for name in genlab.models.names():
-        model = genlab.create(name, (2,))
-        for sampler in model.samplers():
+        for sampler in genlab.create(name, (2,)).samplers():
             users.setdefault(sampler, []).append(name)
-    rows = [f"{s.name:<18} {s.kind:<7} {','.join(sorted(s.tags)):<24} {' '.join(users.get(s.name, []))}".rstrip()
+    rows = [{"name": s.name, "kind": s.kind, "tags": sorted(s.tags), "models": users.get(s.name, [])}
             for s in SAMPLERS.values()]
-    own = sorted(set(users) - set(SAMPLERS))
-    rows += [f"{name:<18} {'own':<7} {'':<24} {' '.join(users[name])}".rstrip() for name in own]
-    return rows
+    return rows + [{"name": n, "kind": "own", "tags": [], "models": users[n]} for n in sorted(set(users) - set(SAMPLERS))]
+
+
+def sampler_names() -> list[str]:
+    """The sampler records as aligned text lines."""
+    return [f"{r['name']:<18} {r['kind']:<7} {','.join(r['tags']):<24} {' '.join(r['models'])}".rstrip()
+            for r in sampler_rows()]
 
 
 def model_rows() -> list[dict]:
@@ -78,7 +81,7 @@ def list_(kind, as_json):
       genlab list datasets
     """
     if as_json:
-        records = {"models": model_rows, "datasets": dataset_rows, "samplers": sampler_names}
+        records = {"models": model_rows, "datasets": dataset_rows, "samplers": sampler_rows}
         out = records[kind]() if kind is not None else {k: fn() for k, fn in records.items()}
         click.echo(json.dumps(out))
         return

@@ -53,7 +53,7 @@ def edm_preconditioning(sigma: torch.Tensor, sigma_data: float) -> tuple[torch.T
 
 @register
 class EDM(DiffusionModel):
-    """EDM (Karras et al. 2022): preconditioned denoiser, log-normal sigmas, Heun sampling; ODE likelihood."""
+    """EDM (Karras et al. 2022): preconditioned denoiser, log-normal sigmas, few-step ODE samplers; ODE likelihood."""
 
     name = "edm"
     Config = EDMConfig
