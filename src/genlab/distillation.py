@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from genlab.errors import ConfigError
 
 __all__ = ["distill", "teachers", "TARGETS"]
@@ -67,16 +65,10 @@ def distill(teacher, to: str = "consistency", *, steps=None, time_budget=None, s
 
 def _consistency(teacher, *, steps, time_budget, seed, n, progress):
     from genlab.families.consistency import ConsistencyConfig, ConsistencyModel
-    from genlab.families.flow_matching import teacher_pairs, train_spec
-    from genlab.rng import forked, make_generator
+    from genlab.families.flow_matching import budgeted_pairs, train_spec
+    from genlab.rng import forked
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"n_samples must be a positive integer, got {n!r}")
-    start = time.perf_counter()
-    deadline = None if time_budget is None else start + float(time_budget) / 2
-    with forked(seed), torch.no_grad():
-        teacher.eval()
-        _, x, y = teacher_pairs(teacher, n, generator=make_generator(seed, 7), deadline=deadline)
+    (_, x, y), start, _ = budgeted_pairs(teacher, n, seed=seed, time_budget=time_budget, what="n_samples")
     lo, hi = teacher.sigma_range()
     student = ConsistencyModel(teacher.shape, ConsistencyConfig(sigma_min=lo, sigma_max=hi))
     student.normalizer.load_state_dict(teacher.normalizer.state_dict())

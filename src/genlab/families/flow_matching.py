@@ -101,6 +101,24 @@ def teacher_pairs(teacher: DiffusionModel, n: int, *, generator, deadline: float
     return torch.cat(x0s), torch.cat(x1s), None if ys[0] is None else torch.cat(ys)
 
 
+def budgeted_pairs(teacher: DiffusionModel, n, *, seed: int, time_budget: float | None, what: str = "n_pairs"):
+    """``teacher_pairs`` for a student fitted within ``time_budget``: the pairs get at most half of it.
+
+    Returns ((x_0, x_1, y), start, left): ``start`` is the clock at the beginning and ``left`` the seconds that remain
+    for training (None without a budget)."""
+    from genlab.rng import forked, make_generator
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{what} must be a positive integer, got {n!r}")
+    start = time.perf_counter()
+    deadline = None if time_budget is None else start + float(time_budget) / 2
+    with forked(seed), torch.no_grad():
+        teacher.eval()
+        pairs = teacher_pairs(teacher, n, generator=make_generator(seed, 7), deadline=deadline)
+    left = None if time_budget is None else max(float(time_budget) - (time.perf_counter() - start), 1e-3)
+    return pairs, start, left
+
+
 @register
 class FlowMatching(DiffusionModel):
     """Conditional flow matching with independent or minibatch-OT coupling (see the module docstring)."""
@@ -242,19 +260,10 @@ class RectifiedFlow(FlowMatching):
     def reflow_from(cls, teacher: DiffusionModel, *, steps=None, time_budget=None, n_pairs=None, seed=0,
                     progress=False) -> RectifiedFlow:
         """Train a rectified flow on noise -> data pairs of ``teacher``'s ODE (reflow, Liu et al. 2023, Alg. 1)."""
-        from genlab.rng import forked, make_generator
-
         n_pairs = 10_000 if n_pairs is None else n_pairs
-        if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
-            raise ConfigError(f"n_pairs must be a positive integer, got {n_pairs!r}")
-        start = time.perf_counter()
-        deadline = None if time_budget is None else start + float(time_budget) / 2
-        with forked(seed), torch.no_grad():
-            teacher.eval()
-            x0, x1, y = teacher_pairs(teacher, n_pairs, generator=make_generator(seed, 7), deadline=deadline)
+        (x0, x1, y), start, left = budgeted_pairs(teacher, n_pairs, seed=seed, time_budget=time_budget)
         student = cls.student_of(teacher)
         student.rectified_k = int(getattr(teacher, "rectified_k", 1)) + 1
-        left = None if time_budget is None else max(float(time_budget) - (time.perf_counter() - start), 1e-3)
         spec = train_spec(student, steps=steps, time_budget=left, seed=seed, progress=progress,
                           label=f"reflow {student.rectified_k}")
         student.fit_pairs(x0, x1, y, spec)
