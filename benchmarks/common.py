@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["write_results"]
+__all__ = ["write_results", "kl_columns"]
 
 
 def write_results(stem, args, payload: dict, table: str) -> None:
@@ -20,3 +20,14 @@ def write_results(stem, args, payload: dict, table: str) -> None:
             "load_avg": os.getloadavg()}
     stem.with_suffix(".json").write_text(json.dumps({**meta, **payload}, indent=2))
     stem.with_suffix(".md").write_text(table + "\n")
+
+
+def kl_columns(model, ds, n_eval: int, seed: int) -> dict:
+    """KL(truth || model) on ``n_eval`` fresh truth samples (seed + 1), its standard error, and the log_prob seconds."""
+    from genlab.metrics import kl_to_truth
+
+    xs = ds.sample(n_eval, seed=seed + 1)
+    t0 = time.perf_counter()
+    lq = model.log_prob(xs, seed=seed)
+    kl = kl_to_truth(ds.log_prob(xs), lq)
+    return {"log_prob_s": time.perf_counter() - t0, "kl": kl.kl, "kl_stderr": kl.stderr}

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 import genlab
-from genlab.metrics import kl_to_truth, sliced_wasserstein
+from genlab.metrics import sliced_wasserstein
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_results  # noqa: E402
+from common import kl_columns, write_results  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 SETS = ["two_moons", "rings", "pinwheel", "checkerboard", "funnel6"]
@@ -49,12 +49,7 @@ def run_one(name, ds, budget, n_eval, n_samples, seed) -> dict:
     row["sample_s"], row["nfe_per_sample"] = time.perf_counter() - t0, getattr(m, "last_nfe", None)
     truth = ds.sample(n_samples, seed=seed + 7)
     row["sw2"] = sw2(s, truth) if torch.isfinite(s).all() else math.inf
-    xs = ds.sample(n_eval, seed=seed + 1)
-    t0 = time.perf_counter()
-    lq = m.log_prob(xs, seed=seed)
-    row["log_prob_s"] = time.perf_counter() - t0
-    kl = kl_to_truth(ds.log_prob(xs), lq)
-    row.update(kl=kl.kl, kl_stderr=kl.stderr)
+    row.update(kl_columns(m, ds, n_eval, seed))
     return row
 
 

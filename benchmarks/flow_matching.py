@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_results  # noqa: E402
+from common import kl_columns, write_results  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 import genlab  # noqa: E402
-from genlab.metrics import kl_to_truth, sliced_wasserstein  # noqa: E402
+from genlab.metrics import sliced_wasserstein  # noqa: E402
 
 SETS = ["eight_gaussians", "checkerboard", "two_moons", "pinwheel", "funnel"]
 MODELS = ["flow_matching", "flow_matching_ot", "sk_gmm", "zuko_nsf"]
@@ -51,12 +51,7 @@ def run_one(name: str, ds, budget: float, n_eval: int, seed: int) -> dict:
     s = m.sample(2000, seed=seed)
     row["nfe"] = getattr(m, "last_nfe", None)
     row["sw1"] = sliced_wasserstein(s, ds.test)
-    xs = ds.sample(n_eval, seed=seed + 1)
-    t0 = time.perf_counter()
-    lq = m.log_prob(xs, seed=seed)
-    row["log_prob_s"] = time.perf_counter() - t0
-    kl = kl_to_truth(ds.log_prob(xs), lq)
-    row.update(kl=kl.kl, kl_stderr=kl.stderr)
+    row.update(kl_columns(m, ds, n_eval, seed))
     return row
 
 

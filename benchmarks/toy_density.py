@@ -28,9 +28,10 @@ import torch
 
 import genlab
 import genlab.families.score  # noqa: F401  (registers the score models if the package does not yet)
-from genlab.metrics import kl_to_truth, sliced_wasserstein
+from genlab.metrics import sliced_wasserstein
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import kl_columns  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 SETS = ["eight_gaussians", "checkerboard", "two_moons", "funnel"]
@@ -73,12 +74,7 @@ def run_one(name: str, set_name: str, ds, budget: float, n_eval: int, n_samples:
     row["nfe_per_sample"] = getattr(m, "last_nfe", None)
     row["sw1"] = sliced_wasserstein(s, ds.test) if torch.isfinite(s).all() else math.inf
     if getattr(m, "likelihood", "exact") != "none":
-        xs = ds.sample(n_eval, seed=seed + 1)
-        t0 = time.perf_counter()
-        lq = m.log_prob(xs, seed=seed)
-        row["log_prob_s"] = time.perf_counter() - t0
-        kl = kl_to_truth(ds.log_prob(xs), lq)
-        row.update(kl=kl.kl, kl_stderr=kl.stderr)
+        row.update(kl_columns(m, ds, n_eval, seed))
     return row
 
 
