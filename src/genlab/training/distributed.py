@@ -63,6 +63,8 @@ def init_from_env() -> bool:
         return False
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":  # one GPU per process: "cuda" (and "auto") then mean this process's GPU
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
     return True
 
@@ -83,7 +85,7 @@ class ShardedSource:
 
     def _to(self, out: torch.Tensor, device) -> torch.Tensor:
         device = device if device is not None else self.target
-        return self._to(out, device)
+        return out.to(device) if device is not None else out
 
     def _slice(self, out: torch.Tensor, size) -> torch.Tensor:
         b = int(tuple(size)[0]) if len(tuple(size)) else 0
