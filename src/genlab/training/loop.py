@@ -117,6 +117,9 @@ class _Run:
             t["order.epoch_state"] = order["epoch_state"]
         scalars["order_pos"] = order["pos"]
         t["rng.global"] = torch.get_rng_state()
+        dev = device_of(self.module)
+        if dev.type == "cuda":  # dropout on a GPU draws from its global RNG (seeded by the fit's forked block)
+            t["rng.cuda"] = torch.cuda.get_rng_state(dev)
         if self.early is not None:
             tensors, scalars["early"] = self.early.state()
             t.update(tensors)
@@ -139,6 +142,9 @@ class _Run:
                 self.ema.load_state_dict({"step": s["ema_step"], "shadow": [shadow[k] for k in self.names]})
             self.order.load_state_dict({"epoch_state": state.tensors.get("order.epoch_state"), "pos": s["order_pos"]})
             torch.set_rng_state(state.tensors["rng.global"])
+            dev = device_of(self.module)
+            if dev.type == "cuda" and "rng.cuda" in state.tensors:  # a run resumed on another device has none
+                torch.cuda.set_rng_state(state.tensors["rng.cuda"], dev)
             if self.early is not None:
                 self.early.load(state.group("best"), s["early"])
             if hasattr(self.module, "load_train_state"):
