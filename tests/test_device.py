@@ -115,6 +115,27 @@ def test_device_cpu_is_bit_identical_to_the_default(name):
         assert torch.equal(ra, rb)
 
 
+def test_every_hook_gets_a_generator_aimed_at_the_model_device(monkeypatch):
+    m = genlab.create("vp_sde", (2,))
+    seen = []
+
+    def spy(hook):
+        def wrapped(*args, generator, **kw):
+            seen.append((hook.__name__, target_of(generator), args[0].device if torch.is_tensor(args[0]) else None))
+            return hook(*args, generator=generator, **kw)
+        wrapped.__signature__ = __import__("inspect").signature(hook)
+        return wrapped
+
+    for name in ("loss", "_sample", "_log_prob", "_impute"):
+        monkeypatch.setattr(m, name, spy(getattr(m, name)))
+    m.fit(_data(), steps=2, progress=False, device="cpu")
+    m.sample(3, steps=2, device="cpu")
+    m.log_prob(_data(3), device="cpu")
+    m.impute(_gappy(), steps=2, device="cpu")
+    assert {h for h, _, _ in seen} == {"loss", "_sample", "_log_prob", "_impute"}
+    assert all(t == m.device and d in (None, m.device) for _, t, d in seen), seen
+
+
 def test_fit_rejects_unavailable_device_and_bad_precision_before_training():
     m = genlab.create("realnvp", (2,))
     with pytest.raises(ConfigError, match="not available"):
@@ -240,3 +261,41 @@ def test_cuda_bf16_fit():
     m = genlab.create("vp_sde", (2,)).fit(_data(), steps=10, progress=False, device="cuda", precision="bf16")
     assert all(torch.isfinite(torch.tensor([r["loss"] for r in m.history])))
     assert torch.isfinite(m.sample(8, seed=0, steps=8, precision="bf16")).all()
+
+
+# ----------------------------------------------------------------- benchmarks/gpu_check.py
+def _gpu_check(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(bench.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(bench / "gpu_check.py"), *args, "--out", str(tmp_path / "g.json")],
+                          capture_output=True, text=True, cwd=bench, env=env, timeout=300)
+
+
+def test_gpu_check_on_its_default_device(tmp_path):
+    """Without CUDA: one line, exit 0, nothing written; with CUDA: the checks run (tiny)."""
+    r = _gpu_check(tmp_path, "--budget", "0.2", "--configs", "edm-mlp", "--n-samples", "8", "--n-eval", "16",
+                   "--n-agree", "4")
+    assert r.returncode == 0, r.stderr
+    if CUDA:
+        assert (tmp_path / "g.json").exists()
+        return
+    assert r.stdout.strip().count("\n") == 0 and "CUDA is not available" in r.stdout
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_gpu_check_runs_its_checks_at_tiny_scale(tmp_path):
+    import json
+
+    dev = "cuda" if CUDA else "cpu"
+    r = _gpu_check(tmp_path, "--device", dev, "--budget", "0.2", "--configs", "edm-mlp", "--n-samples", "8",
+                   "--n-eval", "16", "--n-agree", "4")
+    assert r.returncode == 0, r.stderr
+    result = json.loads((tmp_path / "g.json").read_text())
+    assert [(row["config"], row["precision"]) for row in result["rows"]] == [("edm-mlp", "fp32"), ("edm-mlp", "bf16")]
+    assert all(row["agree"] and row["steps"] >= 1 and row["samples_per_s"] > 0 for row in result["rows"])
+    assert (tmp_path / "g.md").read_text().count("| edm-mlp |") == 2
