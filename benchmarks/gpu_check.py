@@ -31,9 +31,9 @@ import torch
 from common import write_results
 
 import genlab
-from genlab.metrics import frechet_digits
 from genlab.device import resolve_device
 from genlab.errors import ConfigError
+from genlab.metrics import frechet_digits
 
 CONFIGS = {  # name -> (model, config)
     "edm-mlp": ("edm", {"backbone": "mlp"}),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from genlab import checkpoint, families, registry  # noqa: F401  (families registers every built-in name)
-from genlab.model import GenerativeModel
 from genlab.device import resolve_device
+from genlab.model import GenerativeModel
 
 __all__ = ["names", "create", "load", "get", "GenerativeModel"]
 
