@@ -126,11 +126,11 @@ class GenerativeModel(nn.Module):
         """Where the model's weights are and where it computes (see the module docstring)."""
         return self.normalizer.mean.device
 
-    def _place(self, device) -> torch.device:
-        """The device named by ``device`` (None = the model's own), with the model moved there."""
-        if device is None:
-            return self.device
-        dev = resolve_device(device)
+    def _place(self, device, precision: str = "fp32") -> torch.device:
+        """The device named by ``device`` (None = the model's own), with the model moved there once ``precision``
+        is known to run there."""
+        dev = self.device if device is None else resolve_device(device)
+        check_precision(precision, dev)
         if dev != self.device:
             self.to(dev)
         return dev
@@ -258,8 +258,7 @@ class GenerativeModel(nn.Module):
             opts["guidance"] = float(guidance)
         options = self._options(self._sample, opts, "sample")
         self._check_fitted("sample")
-        dev = self._place(device)
-        check_precision(precision, dev)
+        dev = self._place(device, precision)
         y = None if y is None else y.to(dev)
         seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
         with forked(seed), autocast(dev, precision):
