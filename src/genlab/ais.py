@@ -79,7 +79,7 @@ def mala_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: t
     ``generator``. Returns (z, state, accepted (N,)).
     """
     lp, g = state[0], state[1]
-    h = torch.as_tensor(h, dtype=z.dtype)
+    h = torch.as_tensor(h, dtype=z.dtype, device=z.device)
     step = h * g + torch.sqrt(2 * h) * randn_like(z, generator)
     prop = z + (step if free is None else step * free)
     new = evaluate(prop)
@@ -96,7 +96,7 @@ def hmc_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: to
 
     Same conventions as :func:`mala_step`. Returns (z, state, accepted (N,)).
     """
-    h = torch.as_tensor(h, dtype=z.dtype)
+    h = torch.as_tensor(h, dtype=z.dtype, device=z.device)
     p0 = randn_like(z, generator)
     q, p, new = z, p0 + 0.5 * h * state[1], state
     for i in range(int(leapfrog)):
@@ -118,7 +118,7 @@ def mala_sample(log_f: LogDensity, z: torch.Tensor, steps: int, *, generator: to
     """
     if int(steps) < 0 or not step_size > 0:
         raise ConfigError(f"MALA needs steps >= 0 and step_size > 0, got {steps}, {step_size}")
-    h = torch.full((z.shape[0], 1), float(step_size), dtype=z.dtype)
+    h = torch.full((z.shape[0], 1), float(step_size), dtype=z.dtype, device=z.device)
     state = logp_and_grad(log_f, z)
     n_adapt = int(adapt * int(steps))
     for i in range(int(steps)):
@@ -175,7 +175,7 @@ def annealed_importance_sampling(
 
     z = base_sample(int(n_chains), generator).detach()
     lf, l0, gf, g0 = parts(z)
-    log_w = torch.zeros(z.shape[0], dtype=torch.float64)
+    log_w = torch.zeros(z.shape[0], dtype=torch.float64, device=z.device)
     h = float(step_size)
     target = _TARGET_ACCEPT[transition]
     for k in range(1, len(betas)):

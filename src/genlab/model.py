@@ -17,6 +17,16 @@ generator (parameter initialisation, dropout, ``torch.distributions`` sampling).
 
 The base class validates inputs, standardises/unstandardises, adds the Jacobian of the
 standardisation to every log-density, seeds the random streams, and restores observed entries.
+
+Devices (:mod:`genlab.device`): a model computes where its weights are, ``m.device`` (the CPU for a new model).
+``fit``, ``sample``, ``log_prob``, ``grad_log_prob`` and ``impute`` take ``device=`` ("auto", "cpu", "cuda", "cuda:1",
+"mps" or a ``torch.device``; None = stay where the model is): the model moves there and stays (as ``m.to(device)``
+would). Hooks receive ``z``/``y``/``mask`` on that device and a generator that draws on the CPU and puts its draws
+there (:func:`genlab.rng.make_generator` with ``target``), so a seed means the same on every device and results on
+the CPU are those of a plain generator. Inputs may live anywhere; results always come back on the CPU (what every
+caller of the contract, metrics and files, consumes). ``_fit`` gets the standardised data on the CPU: the training
+loop moves each batch to the model's device (a classical family's own fit may run on the CPU; the model is moved
+again afterwards).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from torch import nn
 from genlab.config import ModelConfig, NeuralConfig
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_labels, as_mask, as_tensor
+from genlab.device import autocast, check_precision, resolve_device
 from genlab.errors import ConfigError, DataError
 from genlab.rng import derive_seed, forked, make_generator
 from genlab.training import Checkpointer, TrainSpec, train
@@ -109,10 +120,36 @@ class GenerativeModel(nn.Module):
         """Called before build() on the first conditional fit (or on load) to size label embeddings."""
         self.num_classes = num_classes
 
+    # ----------------------------------------------------------------- devices
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are and where it computes (see the module docstring)."""
+        return self.normalizer.mean.device
+
+    def _place(self, device, precision: str = "fp32") -> torch.device:
+        """The device named by ``device`` (None = the model's own), with the model moved there once ``precision``
+        is known to run there."""
+        dev = self.device if device is None else resolve_device(device)
+        check_precision(precision, dev)
+        if dev != self.device:
+            self.to(dev)
+        return dev
+
+    def _apply(self, fn, recurse=True):
+        # nn.Module.to()/cpu()/cuda() go through _apply: the raw (pre-EMA) weights travel with the parameters
+        out = super()._apply(fn, recurse)
+        raw = getattr(self, "raw_weights", None)
+        if raw:
+            self.raw_weights = {k: fn(v) for k, v in raw.items()}
+        return out
+
     # ----------------------------------------------------------------- the public contract
     def fit(self, x, y=None, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0, progress=True,
-            dequantize=False, checkpoint: Checkpointer | None = None):
+            dequantize=False, checkpoint: Checkpointer | None = None, device=None, precision="fp32"):
         """Fit to ``x`` (N, *shape); returns ``self``. ``time_budget`` is wall-clock seconds.
+
+        ``device`` ("auto", "cpu", "cuda", ...; None = where the model is) is where it trains and then stays;
+        ``precision="bf16"`` runs the training forward passes under a bfloat16 autocast (:mod:`genlab.device`).
 
         ``dequantize=True`` is for integer-valued (discrete) data: every training batch gets fresh uniform noise,
         x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`);
@@ -120,14 +157,17 @@ class GenerativeModel(nn.Module):
         ``checkpoint`` (:class:`genlab.training.Checkpointer`) makes the run durable: periodic checkpoints of the
         full training state, resume from one, a checkpoint on SIGINT (see :mod:`genlab.training.resume`).
         """
-        x = as_tensor(x, self.shape)
+        x = as_tensor(x, self.shape).cpu()
         y = as_labels(y, x.shape[0])
+        y = None if y is None else y.cpu()
         if y is not None and not self.conditional:
             raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         if time_budget is not None and not (0 < float(time_budget) < math.inf):
             raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
+        dev = self.device if device is None else resolve_device(device)
+        check_precision(precision, dev)
         if y is not None:
             k = int(y.max()) + 1
             if self.num_classes is None or self.num_classes < k:
@@ -152,6 +192,7 @@ class GenerativeModel(nn.Module):
             val_fraction=getattr(cfg, "val_fraction", 0.1),
             val_every=getattr(cfg, "val_every", 50),
             checkpoint=checkpoint,
+            precision=precision,
         )
         if spec.batch_size < 1 or not (math.isfinite(spec.lr) and spec.lr > 0):
             raise ConfigError(f"batch_size and lr must be positive and finite, got {spec.batch_size}, {spec.lr}")
@@ -167,11 +208,14 @@ class GenerativeModel(nn.Module):
             spec.dequantize = 1.0 / self.normalizer.std
         else:
             self.normalizer.fit(flat, enabled=cfg.normalize)
+        z = self.normalizer(flat.to(self.device)).cpu()  # the data stay on the CPU; batches move (training.loop)
+        self.to(dev)
         t0 = time.perf_counter()
         with forked(seed):  # parameter initialisation and dropout draw from the global RNG, seeded from `seed`
             self.train()
-            self._fit(self.normalizer(flat), y, spec)
+            self._fit(z, y, spec)
             self.eval()
+        self.to(dev)  # tensors a family's own fit set on the CPU (e.g. a GMM's statistics)
         self.fit_time = time.perf_counter() - t0
         self.trained_steps += len(self.history)
         self.fitted = True
@@ -184,11 +228,14 @@ class GenerativeModel(nn.Module):
         ``sampler=`` option override this."""
         return {self.own_sampler: {"stochastic"}}
 
-    def sample(self, n, *, y=None, seed=None, sampler=None, steps=None, guidance=0.0, **sampler_options) -> torch.Tensor:
-        """Draw ``n`` samples, (n, *shape), in data units.
+    def sample(self, n, *, y=None, seed=None, sampler=None, steps=None, guidance=0.0, device=None, precision="fp32",
+               **sampler_options) -> torch.Tensor:
+        """Draw ``n`` samples, (n, *shape), in data units, on the CPU.
 
         ``sampler`` (one of :meth:`samplers`; None = the model's default), ``steps`` (solver steps, where the sampler
-        has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family."""
+        has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family.
+        ``device`` (None = the model's) is where it computes; ``precision="bf16"`` runs the network evaluations
+        under a bfloat16 autocast (the solver's state stays float32; samples are returned in float32)."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
         valid = self.samplers()
@@ -211,35 +258,44 @@ class GenerativeModel(nn.Module):
             opts["guidance"] = float(guidance)
         options = self._options(self._sample, opts, "sample")
         self._check_fitted("sample")
+        dev = self._place(device, precision)
+        y = None if y is None else y.to(dev)
         seed = derive_seed(seed)  # None: a fresh seed from OS entropy (the global RNG is never read)
-        with forked(seed):
+        with forked(seed), autocast(dev, precision):
             self.eval()
-            z = self._sample(n, y, generator=make_generator(seed), **options)
-        return self.normalizer.inverse(z.detach().reshape(n, self.dim)).reshape(n, *self.shape)
+            z = self._sample(n, y, generator=make_generator(seed, target=dev), **options)
+        z = z.detach()
+        if z.dtype in (torch.bfloat16, torch.float16):
+            z = z.float()
+        return self.normalizer.inverse(z.reshape(n, self.dim)).reshape(n, *self.shape).cpu()
 
-    def log_prob(self, x, *, y=None, seed=None, **options) -> torch.Tensor:
-        """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included)."""
+    def log_prob(self, x, *, y=None, seed=None, device=None, **options) -> torch.Tensor:
+        """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included), on the CPU.
+
+        ``device`` (None = the model's) is where it computes; always in float32."""
         if self.likelihood == "none":
             raise ConfigError(f"model '{self.name}' has no likelihood (likelihood='none'); it can only sample")
         keep = self.differentiable_log_prob and isinstance(x, torch.Tensor) and x.requires_grad
         checked = as_tensor(x, self.shape)
         x = x.to(torch.float32) if keep else checked  # keep the caller's graph: log_prob is differentiable in x
         y = self._labels_for(y, x.shape[0])
-        z = self.normalizer(x.reshape(x.shape[0], -1))
         options = self._options(self._log_prob, options, "log_prob")
         self._check_fitted("log_prob")
+        dev = self._place(device)
+        y = None if y is None else y.to(dev)
+        z = self.normalizer(x.reshape(x.shape[0], -1).to(dev))
         out = []
         seed = derive_seed(seed)
         with forked(seed), torch.set_grad_enabled(keep):
             self.eval()
-            g = make_generator(seed)
+            g = make_generator(seed, target=dev)
             for i in range(0, z.shape[0], self.eval_batch):
                 yi = None if y is None else y[i : i + self.eval_batch]
                 lp = self._log_prob(z[i : i + self.eval_batch], yi, generator=g, **options)
                 out.append(lp if keep else lp.detach())
-        return torch.cat(out) + self.normalizer.log_abs_det()
+        return (torch.cat(out) + self.normalizer.log_abs_det()).cpu()
 
-    def grad_log_prob(self, x, *, y=None, seed=None) -> torch.Tensor:
+    def grad_log_prob(self, x, *, y=None, seed=None, device=None) -> torch.Tensor:
         """grad_x log p(x), (N, *shape), in the data's own units (the chain rule through the normalisation included).
 
         Autograd of :meth:`log_prob` for families whose log-density is a closed form or a single pass
@@ -251,46 +307,52 @@ class GenerativeModel(nn.Module):
         if self.differentiable_log_prob:
             with torch.enable_grad():
                 xg = x.clone().requires_grad_(True)
-                (grad,) = torch.autograd.grad(self.log_prob(xg, y=y, seed=seed).sum(), xg)
+                (grad,) = torch.autograd.grad(self.log_prob(xg, y=y, seed=seed, device=device).sum(), xg)
             return grad
         y = self._labels_for(y, x.shape[0])
-        z = self.normalizer(x.reshape(x.shape[0], -1))
+        dev = self._place(device)
+        y = None if y is None else y.to(dev)
+        z = self.normalizer(x.reshape(x.shape[0], -1).to(dev))
         seed = derive_seed(seed)
         with forked(seed):
             self.eval()
             try:
-                gz = self._grad_log_prob_z(z, y, generator=make_generator(seed))
+                gz = self._grad_log_prob_z(z, y, generator=make_generator(seed, target=dev))
             except NotImplementedError:
                 raise ConfigError(f"model '{self.name}' has neither a differentiable log-density nor a score, so "
                                   "grad_log_prob is not available") from None
-        return (gz.detach() / self.normalizer.std).reshape(x.shape)  # dz/dx = 1 / std per dimension
+        return (gz.detach() / self.normalizer.std).reshape(x.shape).cpu()  # dz/dx = 1 / std per dimension
 
-    def impute(self, x, mask=None, *, seed=None, **options) -> torch.Tensor:
-        """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing).
+    def impute(self, x, mask=None, *, seed=None, device=None, **options) -> torch.Tensor:
+        """Fill the entries of ``x`` where ``mask`` is False (mask True = observed; default: NaN = missing); the
+        result is on the CPU, computed on ``device`` (None = the model's).
 
         A model fitted with ``dequantize=True`` (a density of x + U[0, 1)) reads observed entries as integer levels,
         i.e. at the centres x + 1/2 of their cells, and returns fills on the same scale (cell value - 1/2), so that a
         mean fill estimates E[level] and rounding a sampled fill gives its level.
         """
         t = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array(x))
-        t = t.detach().to(torch.float32)
+        t = t.detach().to(torch.float32).cpu()
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
             raise DataError(f"impute input has shape {tuple(t.shape)}, expected (N, {', '.join(map(str, self.shape))})")
+        if isinstance(mask, torch.Tensor):
+            mask = mask.cpu()
         mask = torch.isfinite(t) if mask is None else as_mask(mask, t.shape)
         if not torch.isfinite(t[mask]).all():
             raise DataError("observed entries (mask True) must be finite; mark missing entries in the mask")
         shift = 0.5 if self.dequantized else 0.0  # cell centres of integer levels (dequantized models)
         filled = torch.where(mask, t + shift, torch.zeros(()))
-        flat_mask = mask.reshape(t.shape[0], -1)
-        z = self.normalizer(filled.reshape(t.shape[0], -1))
-        z = torch.where(flat_mask, z, torch.zeros(()))
         options = self._options(self._impute, options, "impute")
         self._check_fitted("impute")
+        dev = self._place(device)
+        flat_mask = mask.reshape(t.shape[0], -1).to(dev)
+        z = self.normalizer(filled.reshape(t.shape[0], -1).to(dev))
+        z = torch.where(flat_mask, z, torch.zeros((), device=dev))
         seed = derive_seed(seed)
         with forked(seed):
             self.eval()
-            z = self._impute(z, flat_mask, generator=make_generator(seed), **options).detach()
-        out = self.normalizer.inverse(z).reshape(t.shape) - shift
+            z = self._impute(z, flat_mask, generator=make_generator(seed, target=dev), **options).detach()
+        out = self.normalizer.inverse(z).reshape(t.shape).cpu() - shift
         return torch.where(mask, t, out)
 
     def save(self, path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genlab import checkpoint, families, registry  # noqa: F401  (families registers every built-in name)
+from genlab.device import resolve_device
 from genlab.model import GenerativeModel
 
 __all__ = ["names", "create", "load", "get", "GenerativeModel"]
@@ -26,6 +27,9 @@ def create(name: str, shape, **config) -> GenerativeModel:
     return cls(tuple(shape), registry.make_config(cls.Config, config, model=name))
 
 
-def load(path) -> GenerativeModel:
-    """Load a model saved with ``model.save(path)``; never unpickles anything."""
-    return checkpoint.load(path, registry.get)
+def load(path, *, device=None) -> GenerativeModel:
+    """Load a model saved with ``model.save(path)``; never unpickles anything. Checkpoints hold CPU tensors and load
+    on the CPU; ``device`` ("auto", "cuda", ...; see :mod:`genlab.device`) then moves the model there."""
+    dev = None if device is None else resolve_device(device)  # an unavailable device fails before reading files
+    model = checkpoint.load(path, registry.get)
+    return model if dev is None else model.to(dev)

@@ -3,10 +3,14 @@
 - :func:`make_generator` turns ``(seed, *stream)`` into a ``torch.Generator``: independent streams of one seed
   (e.g. batch order and noise draws of a training run) come from numpy's ``SeedSequence`` hashing of the tuple.
   ``seed=None`` gives a generator seeded from fresh OS entropy, so an unseeded call is random but still never
-  reads or changes the caller's global torch RNG.
+  reads or changes the caller's global torch RNG. ``make_generator(..., target=device)`` gives a CPU generator that
+  also names where its draws go (:class:`TargetedGenerator`): the draw functions below put results there unless
+  told otherwise. Draws stay on the CPU generator and are moved, so a seed gives the same numbers on every device
+  (and results on the CPU are those of a plain generator).
 - :func:`randn`, :func:`rand`, :func:`randint`, :func:`randn_like`, :func:`rand_like`, :func:`randperm`,
   :func:`multinomial` draw from a
-  generator, on the generator's device, and move the result to the requested device. ``generator`` may also be
+  generator, on the generator's device, and move the result to the requested device (default: the generator's
+  ``target``, else where it draws). ``generator`` may also be
   any object with the same-named methods (e.g. a sharded source for multi-process training), which is then used.
 - :func:`forked` runs a block whose draws cannot take a generator (parameter initialisation, dropout,
   ``torch.distributions`` sampling) with the global RNG seeded from the caller's seed and restored afterwards.
@@ -19,7 +23,7 @@ import contextlib
 import numpy as np
 import torch
 
-__all__ = ["make_generator", "derive_seed", "randn", "rand", "randint", "randn_like", "rand_like", "randperm",
+__all__ = ["make_generator", "TargetedGenerator", "target_of", "derive_seed", "randn", "rand", "randint", "randn_like", "rand_like", "randperm",
            "multinomial", "seed_from", "forked"]
 
 
@@ -33,11 +37,30 @@ def derive_seed(seed: int | None, *stream: int) -> int:
                >> np.uint64(1))
 
 
-def make_generator(seed: int | None, *stream: int, device=None) -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` (default CPU) seeded by :func:`derive_seed` of ``(seed, *stream)``."""
-    g = torch.Generator(device=device) if device is not None else torch.Generator()
+class TargetedGenerator(torch.Generator):
+    """A CPU ``torch.Generator`` whose draws (through this module) are moved to ``target``, the device of the model
+    that uses it; it is a plain generator everywhere else."""
+
+    target: torch.device
+
+
+def make_generator(seed: int | None, *stream: int, device=None, target=None) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (default CPU) seeded by :func:`derive_seed` of ``(seed, *stream)``;
+    with ``target``, a CPU :class:`TargetedGenerator` whose draws go to that device."""
+    if target is not None:
+        if device is not None:
+            raise ValueError("make_generator: give device (where it draws) or target (where draws go), not both")
+        g = TargetedGenerator()
+        g.target = torch.device(target)
+    else:
+        g = torch.Generator(device=device) if device is not None else torch.Generator()
     g.manual_seed(derive_seed(seed, *stream))
     return g
+
+
+def target_of(generator) -> torch.device | None:
+    """Where the draws of ``generator`` go by default: its ``target`` (None for a plain generator)."""
+    return getattr(generator, "target", None)
 
 
 def _custom(generator):
@@ -45,6 +68,7 @@ def _custom(generator):
 
 
 def _draw(fn, size, generator, dtype, device, **kw):
+    device = device if device is not None else target_of(generator)
     gdev = generator.device if generator is not None else device
     out = fn(*kw.pop("args", ()), tuple(size), generator=generator, dtype=dtype, device=gdev, **kw)
     return out if device is None else out.to(device)
@@ -83,6 +107,7 @@ def randperm(n: int, generator: torch.Generator, *, device=None) -> torch.Tensor
     """A random permutation of ``range(n)`` from ``generator``."""
     if _custom(generator):
         return generator.randperm(n, device=device)
+    device = device if device is not None else target_of(generator)
     gdev = generator.device if generator is not None else device
     out = torch.randperm(int(n), generator=generator, device=gdev)
     return out if device is None else out.to(device)

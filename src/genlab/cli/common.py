@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 __all__ = ["SETTINGS", "POSITIVE_INT", "POSITIVE_FLOAT", "parse_sets", "say", "table", "fmt", "write_json",
-           "check_suffix"]
+           "check_suffix", "device_option"]
 
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
 POSITIVE_INT = click.IntRange(min=1)
@@ -28,6 +28,13 @@ class _PositiveFinite(click.FloatRange):
 
 
 POSITIVE_FLOAT = _PositiveFinite(min=0, min_open=True)
+
+
+def device_option(command):
+    """The ``--device`` option of the commands that compute with a model (see :mod:`genlab.device`)."""
+    return click.option("--device", default="cpu", metavar="DEVICE",
+                        help="Where the model computes: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps. "
+                             "An unavailable device is an error.")(command)
 
 
 def parse_sets(ctx, param, values) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.common import POSITIVE_INT, SETTINGS, table
+from genlab.cli.common import POSITIVE_INT, SETTINGS, device_option, table
 from genlab.cli.rundir import check_shape, load_run
 
 __all__ = ["eval_", "evaluate_run", "ROWS"]
@@ -49,7 +49,8 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
 @click.option("--n-samples", type=click.IntRange(min=2), default=1000, help="Model samples for the sample metrics "
               "and truth samples for the KL estimate.")
 @click.option("--n-test", type=POSITIVE_INT, default=None, help="Score only the first N test points (default: all).")
-def eval_(run_dir, data, as_json, seed, n_samples, n_test):
+@device_option
+def eval_(run_dir, data, as_json, seed, n_samples, n_test, device):
     """Evaluate the model in RUN_DIR on the test split of --data (default: the run's own data).
 
     Reports the test NLL in nats (and bits/dim for discrete data such as images), KL(truth || model) with its
@@ -65,7 +66,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test):
     import genlab
     from genlab.errors import ConfigError
 
-    model, info = load_run(run_dir)
+    model, info = load_run(run_dir, device)
     if data is None:
         path = info.get("data_path")
         data = path if isinstance(path, str) and Path(path).exists() else info.get("data")

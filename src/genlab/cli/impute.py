@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.common import SETTINGS, check_suffix, say
+from genlab.cli.common import SETTINGS, check_suffix, device_option, say
 from genlab.cli.rundir import check_shape, load_run
 
 __all__ = ["impute", "csv_header", "write_array"]
@@ -57,7 +57,8 @@ def write_array(x, path: Path, header: list[str] | None = None) -> None:
 @click.option("--seed", type=int, default=0, help="Seed of stochastic imputation methods.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (entries and rows filled) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def impute(run_dir, input_, out, seed, as_json, quiet):
+@device_option
+def impute(run_dir, input_, out, seed, as_json, quiet, device):
     """Fill the missing entries of --input with the model in RUN_DIR and write --out.
 
     Observed entries are kept exactly; a CSV header row is copied to a CSV output.
@@ -73,7 +74,7 @@ def impute(run_dir, input_, out, seed, as_json, quiet):
     from genlab.errors import ConfigError
 
     out = check_suffix(out, (".npy", ".csv"), "--out")
-    model, _ = load_run(run_dir)
+    model, _ = load_run(run_dir, device)
     x, _, _ = read_data(input_, allow_nan=True)
     check_shape(model, x.shape[1:], f"--input {input_}")
     missing = int(np.isnan(x).sum())

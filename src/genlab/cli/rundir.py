@@ -116,9 +116,9 @@ def load_resume(out: Path, fingerprint: dict[str, Any]) -> durable.TrainState:
     return state
 
 
-def load_run(run_dir) -> tuple[Any, dict[str, Any]]:
-    """The model saved in ``run_dir`` and its ``train.json`` (empty when absent or unreadable)."""
-    model = genlab.load(run_dir)
+def load_run(run_dir, device=None) -> tuple[Any, dict[str, Any]]:
+    """The model saved in ``run_dir`` (moved to ``device``) and its ``train.json`` (empty when absent or unreadable)."""
+    model = genlab.load(run_dir, device=device)
     info: dict[str, Any] = {}
     try:
         loaded = json.loads(checkpoint.read_file(run_dir, TRAIN_INFO, "run").read_text())

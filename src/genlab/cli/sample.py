@@ -7,7 +7,7 @@ import time
 
 import click
 
-from genlab.cli.common import POSITIVE_INT, SETTINGS, check_suffix, say
+from genlab.cli.common import POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.plotting import check_plottable, plot_samples
 from genlab.cli.rundir import load_run
 
@@ -57,7 +57,8 @@ def _write(x, out, model) -> None:
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json, quiet):
+@device_option
+def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json, quiet, device):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
@@ -74,7 +75,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json
     if out.is_dir():
         raise click.BadParameter(f"'{out}' is a directory; give a file name", param_hint="--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
-    model, _ = load_run(run_dir)
+    model, _ = load_run(run_dir, device)
     if sampler is not None and sampler not in model.samplers():
         raise ConfigError(f"sampler '{sampler}' is not available for model '{model.name}'; its samplers: "
                           f"{', '.join(sorted(model.samplers()))}")

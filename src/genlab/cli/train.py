@@ -14,7 +14,7 @@ import json
 
 import click
 
-from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, parse_sets, say
+from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, device_option, parse_sets, say
 from genlab.cli.rundir import RunWriter, check_target, data_reference, load_resume
 
 __all__ = ["train", "fit_model", "read_config"]
@@ -49,9 +49,10 @@ def read_config(path, config_cls, model: str) -> dict:
 
 
 def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, batch_size=None, lr=None, seed=0,
-              quiet=False, conditional=False, checkpoint=None, model=None):
+              quiet=False, conditional=False, checkpoint=None, model=None, device=None, precision="fp32"):
     """Create ``name`` for ``ds`` (or take ``model``) and fit it on the training split (on its labels too when
-    ``conditional``); ``checkpoint`` (a :class:`genlab.training.Checkpointer`) makes the run durable."""
+    ``conditional``) on ``device`` at ``precision``; ``checkpoint`` (a :class:`genlab.training.Checkpointer`) makes
+    the run durable."""
     import genlab
     from genlab.errors import ConfigError, DataError
 
@@ -65,7 +66,8 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
         labels = ds.labels_train
     model = model if model is not None else genlab.create(name, ds.shape, **overrides)
     return model.fit(ds.train, labels, steps=steps, time_budget=time_budget, batch_size=batch_size, lr=lr,
-                     seed=seed, progress=not quiet, dequantize=ds.discrete_levels is not None, checkpoint=checkpoint)
+                     seed=seed, progress=not quiet, dequantize=ds.discrete_levels is not None, checkpoint=checkpoint,
+                     device=device, precision=precision)
 
 
 @contextlib.contextmanager
@@ -115,8 +117,11 @@ def _run_directory(out, *, force: bool, resume: bool, main: bool):
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (same command).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Overwrite a run directory that already holds a checkpoint.")
+@device_option
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
+              help="bf16: training forward passes under a bfloat16 autocast (CUDA; also the CPU).")
 def train(model, data, steps, time_budget, out, overrides, config_file, as_json, label_column, seed, batch_size, lr,
-          conditional, checkpoint_every, resume, quiet, force):
+          conditional, checkpoint_every, resume, quiet, force, device, precision):
     """Train MODEL on --data and save it to --out (checkpoint, history.json, train.json).
 
     Give --steps, --time-budget or both. With --conditional, a conditional model (score models, flows)
@@ -131,9 +136,11 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
       genlab train vp_sde --data points.csv --label-column class --conditional --steps 5000 --out runs/vp --force
       genlab train realnvp --data moons --steps 5000 --checkpoint-every 500 --out runs/nvp   # then, after a crash:
       genlab train realnvp --data moons --steps 5000 --checkpoint-every 500 --out runs/nvp --resume
+      genlab train edm --data digits --time-budget 300 --out runs/edm --device cuda --precision bf16
     """
     import genlab
     from genlab import registry
+    from genlab.device import check_precision, resolve_device
     from genlab.training import Checkpointer, TrainingDiverged
     from genlab.training import distributed as dist
 
@@ -146,6 +153,8 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
     registry.make_config(genlab.models.get(model).Config, overrides, model=model)  # fail fast, before loading data
     multi = dist.init_from_env()
     main = dist.is_main()
+    device = resolve_device(device)  # after init_from_env: under torchrun "cuda" is this process's GPU
+    check_precision(precision, device)
     try:
         with _run_directory(out, force=force, resume=resume, main=main) as target:
             ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
@@ -163,7 +172,7 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
             try:
                 fitted = fit_model(model, ds, overrides, steps=steps, time_budget=time_budget, batch_size=batch_size,
                                    lr=lr, seed=seed, quiet=quiet or not main, conditional=conditional,
-                                   checkpoint=ckpt, model=net)
+                                   checkpoint=ckpt, model=net, device=device, precision=precision)
             except TrainingDiverged as exc:
                 raise TrainingDiverged(f"{exc} (run directory '{target}')") from None
             except KeyboardInterrupt as exc:

@@ -84,7 +84,7 @@ def _cb(callback, i, sigma, x, denoised):
 def multistep(denoiser, x, sigmas, *, generator=None, callback=None):
     """Multistep consistency sampling (Song et al. 2023, Algorithm 1) over the decreasing grid ``sigmas`` (ending
     in 0): one network evaluation per positive level; noise of std sigma_{i+1} is added between evaluations."""
-    sigmas = torch.as_tensor(sigmas, dtype=x.dtype)
+    sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i].expand(len(x)))
         x = denoised if float(sigmas[i + 1]) == 0 else denoised + sigmas[i + 1] * randn_like(x, generator)
@@ -95,5 +95,5 @@ def multistep(denoiser, x, sigmas, *, generator=None, callback=None):
 @torch.no_grad()
 def onestep(denoiser, x, sigmas, *, generator=None, callback=None):
     """One-step consistency sampling: f(x, sigmas[0]) (the rest of the grid is not used)."""
-    sigmas = torch.as_tensor(sigmas, dtype=x.dtype)
+    sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     return multistep(denoiser, x, torch.stack([sigmas[0], sigmas[-1] * 0]), generator=generator, callback=callback)

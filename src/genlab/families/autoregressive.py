@@ -39,7 +39,7 @@ from genlab.errors import ConfigError, DataError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.transformer import GPT, GPTConfig
 from genlab.registry import register
-from genlab.rng import rand
+from genlab.rng import multinomial, rand
 
 __all__ = ["PixelTransformer", "PixelTransformerConfig", "raster_order"]
 
@@ -159,7 +159,7 @@ class PixelTransformer(GenerativeModel):
             rows = fill[:, d].nonzero().squeeze(1)
             if rows.numel():
                 probs = torch.softmax(logits[rows] / temperature, -1)
-                v[rows, d] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                v[rows, d] = multinomial(probs, 1, generator).squeeze(1)
             token = v[:, d : d + 1]
         return v
 
@@ -188,5 +188,5 @@ class PixelTransformer(GenerativeModel):
                     cand = v[r].repeat_interleave(self.L, 0)
                     cand[:, d] = torch.arange(self.L, device=v.device).repeat(r.numel())
                     logp = self._logp_levels(cand, None).view(r.numel(), self.L)
-                    v[r, d] = torch.multinomial(torch.softmax(logp, -1), 1, generator=generator).squeeze(1)
+                    v[r, d] = multinomial(torch.softmax(logp, -1), 1, generator).squeeze(1)
         return self._values(v)

@@ -149,9 +149,9 @@ class GMM(GenerativeModel):
                 fill = (r.unsqueeze(-1) * mu_m).sum(1)
             else:
                 k = multinomial(r, 1, generator).squeeze(1)
-                L = torch.linalg.cholesky(cov_m + 1e-9 * torch.eye(m.numel(), dtype=torch.float64))[k]
+                L = torch.linalg.cholesky(cov_m + 1e-9 * torch.eye(m.numel(), dtype=torch.float64, device=k.device))[k]
                 eps = randn((rows.numel(), m.numel(), 1), generator, dtype=torch.float64)
-                fill = mu_m[torch.arange(rows.numel()), k] + (L @ eps).squeeze(-1)
+                fill = mu_m[torch.arange(rows.numel(), device=k.device), k] + (L @ eps).squeeze(-1)
             out[rows[:, None], m[None, :]] = fill
         return out.float()
 
@@ -224,7 +224,7 @@ class KDE(GenerativeModel):
             if o.numel() > 0:
                 r = torch.softmax(self._kernel_logits(out[rows][:, o], o), dim=1)  # (R, n)
             else:
-                r = torch.full((rows.numel(), self.points.shape[0]), 1.0 / self.points.shape[0])
+                r = torch.full((rows.numel(), self.points.shape[0]), 1.0 / self.points.shape[0], device=self.points.device)
             pts_m = self.points[:, m]
             if method == "mean":
                 fill = r @ pts_m

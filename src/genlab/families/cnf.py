@@ -178,7 +178,7 @@ class CNF(GenerativeModel):
             if eps is None and generator is None:
                 raise ValueError("a Hutchinson trace needs a probe eps or a generator to draw one")
             f.eps = eps if eps is not None else rademacher(z, generator)
-        zeros = torch.zeros(z.shape[0], dtype=z.dtype)
+        zeros = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
         state = (z, zeros) + ((zeros, zeros) if regularize else ())
         out = self._solve(f, state, 0.0, self.config.end_time, rtol, atol, method, steps)
         zT, int_div = out[0], out[1]

@@ -147,7 +147,7 @@ class ConsistencyModel(EDM):
         levels = ict_levels(ict_num_levels(self._progress(), c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
         probs = lognormal_level_probs(levels, c.P_mean, c.P_std)
         i = torch.multinomial(probs, len(z), replacement=True, generator=generator)
-        lo, hi = levels[i].to(z.dtype), levels[i + 1].to(z.dtype)
+        lo, hi = levels[i].to(z), levels[i + 1].to(z)  # levels and draws on the CPU, then z's device and dtype
         noise = randn_like(z, generator)
         labels = self._drop_labels(y, generator)
         pred = self._denoise(z + bcast(hi, z) * noise, hi, labels)

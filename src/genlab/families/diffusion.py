@@ -128,14 +128,14 @@ class DiffusionModel(GenerativeModel):
         if self.num_classes is None:
             return None
         if y is None:
-            return torch.full((n,), self.num_classes, dtype=torch.int64)
+            return torch.full((n,), self.num_classes, dtype=torch.int64, device=self.device)
         return y if len(y) == n else y.repeat(n // len(y))  # rows repeated for a batched divergence
 
     def _drop_labels(self, y: torch.Tensor | None, generator) -> torch.Tensor | None:
         """Classifier-free guidance training: each label becomes the null label with probability p_uncond."""
         if y is None or self.config.p_uncond == 0:
             return y
-        drop = rand((len(y),), generator) < self.config.p_uncond
+        drop = rand((len(y),), generator, device=y.device) < self.config.p_uncond
         return torch.where(drop, torch.full_like(y, self.num_classes), y)
 
     # ------------------------------------------------------------------ the denoiser contract
@@ -291,7 +291,7 @@ class DiffusionModel(GenerativeModel):
         c, _ = self._data_to_sigma_form()
         x = z * c
         with torch.no_grad():
-            d = self._denoise(x, torch.full((len(x),), lo, dtype=x.dtype), y)
+            d = self._denoise(x, torch.full((len(x),), lo, dtype=x.dtype, device=x.device), y)
         return c * score_from_denoised(x, d, lo)
 
     # ------------------------------------------------------------------ likelihood

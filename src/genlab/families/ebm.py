@@ -114,7 +114,7 @@ class EBM(GenerativeModel):
     # ------------------------------------------------------------------ energy and score
     def energy(self, z: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         """E_θ(z, σ) (N,); σ defaults to σ_L, the model's energy."""
-        s = torch.as_tensor(self.ladder.sigma_min if sigma is None else sigma, dtype=z.dtype)
+        s = torch.as_tensor(self.ladder.sigma_min if sigma is None else sigma, dtype=z.dtype, device=z.device)
         s = s.expand(z.shape[0]) if s.ndim == 0 else s
         # the loss differentiates the energy twice: attention must use the math kernel (the fused ones lack it)
         with sdpa_kernel(SDPBackend.MATH):

@@ -121,13 +121,13 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
         """p(y), (K,): the class frequencies of the training labels (uniform for a checkpoint that lacks them)."""
         k = self.num_classes
         if self.class_prior is None or len(self.class_prior) != k:
-            return torch.full((k,), 1.0 / k)
-        return torch.tensor(self.class_prior, dtype=torch.float32)
+            return torch.full((k,), 1.0 / k, device=self.device)
+        return torch.tensor(self.class_prior, dtype=torch.float32, device=self.device)
 
     def _logp(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes and y is None:  # p(z) = sum_y p(y) p(z | y)
             k = self.num_classes
-            labels = torch.arange(k).repeat_interleave(z.shape[0])
+            labels = torch.arange(k, device=z.device).repeat_interleave(z.shape[0])
             lp = self.dist(labels).log_prob(z.repeat(k, 1)).reshape(k, -1)
             return torch.logsumexp(lp + torch.log(self.class_probs())[:, None], 0)
         return self.dist(y).log_prob(z)

@@ -134,5 +134,5 @@ class GAN(GenerativeModel):
             self.requires_grad_(True)
         with torch.no_grad():
             best = objective().reshape(n, r).argmin(1)
-            w_best = w.detach().reshape(n, r, k)[torch.arange(n), best]
+            w_best = w.detach().reshape(n, r, k)[torch.arange(n, device=best.device), best]
             return torch.where(mask, z, self.generator(w_best))

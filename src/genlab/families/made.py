@@ -152,7 +152,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     def _ancestral(self, z: torch.Tensor, start: int, generator: torch.Generator) -> torch.Tensor:
         """Sample z_d for d >= start from p(z_d | z_<d), one pass per dimension."""
         z = z.clone()
-        rows = torch.arange(z.shape[0])
+        rows = torch.arange(z.shape[0], device=z.device)
         for d in range(start, self.dim):
             log_pi, mu, log_sigma = (t[:, d] for t in self.conditionals(z))
             k = multinomial(log_pi.exp(), 1, generator).squeeze(1)
@@ -160,7 +160,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
         return z
 
     def _sample(self, n, y, *, generator: torch.Generator) -> torch.Tensor:
-        return self._ancestral(torch.zeros(n, self.dim), 0, generator)
+        return self._ancestral(torch.zeros(n, self.dim, device=self.device), 0, generator)
 
     def _impute(self, z, mask, draws: int = 100, *, generator: torch.Generator, **opts) -> torch.Tensor:
         method = opts.get("method", "mean")
@@ -171,7 +171,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
             raise ConfigError(f"impute draws must be >= 1, got {draws}")
         out = z.clone()
         n_obs = mask.sum(1)
-        suffix = (mask == (torch.arange(self.dim) < n_obs[:, None])).all(1)  # observed entries are a prefix
+        suffix = (mask == (torch.arange(self.dim, device=mask.device) < n_obs[:, None])).all(1)  # observed entries are a prefix
         if (~suffix).any():
             out[~suffix] = langevin_fill(self._logp, z[~suffix], mask[~suffix], opts, generator)
         for j in n_obs[suffix].unique().tolist():

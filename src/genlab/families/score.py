@@ -91,13 +91,13 @@ class _ImportanceTime:
         self.density = mass / self.total / (grid[1:] - grid[:-1])  # q is piecewise constant on the cells
         self.sde = sde
 
-    def __call__(self, n: int, dtype, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        u = rand((n,), generator, dtype=torch.float64) * self.total
+    def __call__(self, n: int, dtype, generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        u = rand((n,), generator, dtype=torch.float64, device="cpu") * self.total  # the grid lives on the CPU
         i = torch.searchsorted(self.cdf, u, right=True).clamp(1, len(self.grid) - 1) - 1
         frac = (u - self.cdf[i]) / (self.cdf[i + 1] - self.cdf[i])
         t = self.grid[i] + frac * (self.grid[i + 1] - self.grid[i])
         w = self.sde.diffusion(t) ** 2 / self.sde.marginal_coeffs(t)[1] ** 2
-        return t.to(dtype), (w / self.density[i]).to(dtype)
+        return t.to(dtype=dtype, device=device), (w / self.density[i]).to(dtype=dtype, device=device)
 
 
 class ScoreModel(DiffusionModel):
@@ -170,7 +170,7 @@ class ScoreModel(DiffusionModel):
         """Per-sample DSM loss (Song et al. 2021, Eq. 7), shape (B,)."""
         c, score = self.config, self.score_fn(self._drop_labels(y, generator))
         if getattr(self, "_weights", None) is not None:
-            t, iw = self._weights(len(z), z.dtype, generator)
+            t, iw = self._weights(len(z), z.dtype, generator, z.device)
             return dsm_loss(score, self.sde, z, generator, t=t) * iw / (self.sde.T - c.eps)  # E_q[w/q ...] = E_U[w ...]
         return dsm_loss(score, self.sde, z, generator, eps=c.eps, likelihood_weighting=c.likelihood_weighting)
 

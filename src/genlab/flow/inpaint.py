@@ -31,7 +31,7 @@ def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, known: torch.Tensor
     """
     if isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1:
         raise ConfigError(f"jumps must be a positive integer, got {jumps!r}")
-    sigmas = torch.as_tensor(sigmas, dtype=x.dtype)
+    sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     if sigmas.ndim != 1 or len(sigmas) < 2 or bool((sigmas[1:] >= sigmas[:-1]).any()) or float(sigmas[-1]) != 0:
         raise ConfigError("sigmas must be a decreasing grid ending in 0")
 

@@ -24,7 +24,7 @@ import os
 
 import torch
 
-from genlab.rng import make_generator
+from genlab.rng import make_generator, target_of
 
 __all__ = ["world", "rank", "is_main", "init_from_env", "ShardedSource", "draw_source", "reduce_step", "agree",
            "average_parameters", "any_flag", "sharded_log_prob", "barrier", "shutdown"]
@@ -63,6 +63,8 @@ def init_from_env() -> bool:
         return False
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":  # one GPU per process: "cuda" (and "auto") then mean this process's GPU
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
     return True
 
@@ -79,6 +81,11 @@ class ShardedSource:
     def __init__(self, generator: torch.Generator, world: int, rank: int):
         self.generator, self.world, self.rank = generator, world, rank
         self.device = generator.device
+        self.target = target_of(generator)  # where draws go by default (the model's device)
+
+    def _to(self, out: torch.Tensor, device) -> torch.Tensor:
+        device = device if device is not None else self.target
+        return out.to(device) if device is not None else out
 
     def _slice(self, out: torch.Tensor, size) -> torch.Tensor:
         b = int(tuple(size)[0]) if len(tuple(size)) else 0
@@ -90,19 +97,19 @@ class ShardedSource:
 
     def randn(self, size, *, dtype=None, device=None):
         out = torch.randn(self._global(size), generator=self.generator, dtype=dtype or torch.get_default_dtype())
-        return self._slice(out, size).to(device) if device is not None else self._slice(out, size)
+        return self._to(self._slice(out, size), device)
 
     def rand(self, size, *, dtype=None, device=None):
         out = torch.rand(self._global(size), generator=self.generator, dtype=dtype or torch.get_default_dtype())
-        return self._slice(out, size).to(device) if device is not None else self._slice(out, size)
+        return self._to(self._slice(out, size), device)
 
     def randint(self, low, high, size, *, device=None):
         out = torch.randint(int(low), int(high), self._global(size), generator=self.generator)
-        return self._slice(out, size).to(device) if device is not None else self._slice(out, size)
+        return self._to(self._slice(out, size), device)
 
     def randperm(self, n, *, device=None):  # not per sample: every process gets the same permutation
         out = torch.randperm(int(n), generator=self.generator)
-        return out.to(device) if device is not None else out
+        return self._to(out, device)
 
     # torch.Generator-like helpers some code paths may call
     def manual_seed(self, seed):
@@ -110,9 +117,10 @@ class ShardedSource:
         return self
 
 
-def draw_source(seed: int, step: int):
-    """The draw source of training step ``step``: a generator seeded by (seed, step), sharded across processes."""
-    g = make_generator(seed, 1, step)
+def draw_source(seed: int, step: int, target=None):
+    """The draw source of training step ``step``: a generator seeded by (seed, step), sharded across processes,
+    whose draws go to ``target`` (the model's device; None = the CPU)."""
+    g = make_generator(seed, 1, step, target=target)
     n = world()
     return g if n == 1 else ShardedSource(g, n, rank())
 

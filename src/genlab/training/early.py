@@ -52,7 +52,7 @@ class EarlyStopping:
             if ema is not None:
                 ema.copy_to()
             module.eval()
-            total, g = 0.0, make_generator(self.seed, 5)
+            total, g = 0.0, make_generator(self.seed, 5, target=self.x.device)  # draws where the data are
             with forked(derive_seed(self.seed, 5)):
                 for i in range(0, self.x.shape[0], _CHUNK):
                     yb = None if self.y is None else self.y[i : i + _CHUNK]

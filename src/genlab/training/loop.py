@@ -11,6 +11,11 @@ and stops), stops on a non-finite loss before applying it, stops early on a vali
 (:mod:`genlab.training.early`) and runs data-parallel under ``torchrun`` (:mod:`genlab.training.distributed`).
 The draws of step ``t`` come from a generator seeded by (seed, t), so a run's noise does not depend on where it
 was resumed nor on the number of processes.
+
+The loop trains where the module is (:mod:`genlab.device`): the data stay on the CPU and each batch is moved to the
+module's device, the step's draws are made on the CPU and moved there (so a seed means the same on every device),
+and the optimizer's state is created beside the parameters. ``precision="bf16"`` runs the forward passes (the loss,
+or a family's whole ``step_fn``) under a bfloat16 autocast; the update itself stays in float32.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genlab.device import autocast
 from genlab.rng import make_generator, rand_like
 from genlab.training import distributed as dist
 from genlab.training.early import EarlyStopping, validation_split
@@ -40,7 +46,7 @@ from genlab.training.resume import (
     optimizer_state,
 )
 
-__all__ = ["TrainSpec", "train", "batches"]
+__all__ = ["TrainSpec", "train", "batches", "device_of"]
 
 
 @dataclass
@@ -62,6 +68,7 @@ class TrainSpec:
     val_fraction: float = 0.1
     val_every: int = 50
     checkpoint: Checkpointer | None = None  # periodic checkpoints, resume state, SIGINT handling
+    precision: str = "fp32"  # or "bf16": forward passes under torch.autocast (see genlab.device)
 
     def noisy(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Uniform dequantization of a batch: z + U[0, 1) in data units (``dequantize`` = 1/std in z units).
@@ -69,7 +76,15 @@ class TrainSpec:
         ``generator`` defaults to a generator made from ``seed`` (for one-off uses such as the classical fits)."""
         if self.dequantize is None:
             return z
-        return z + rand_like(z, generator if generator is not None else make_generator(self.seed, 2)) * self.dequantize
+        width = self.dequantize.to(z.device)
+        return z + rand_like(z, generator if generator is not None else make_generator(self.seed, 2)) * width
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (or buffer); the CPU for a module with neither."""
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 def _progress(step: int, steps: int | None, elapsed: float, budget: float | None) -> float:
@@ -102,6 +117,9 @@ class _Run:
             t["order.epoch_state"] = order["epoch_state"]
         scalars["order_pos"] = order["pos"]
         t["rng.global"] = torch.get_rng_state()
+        dev = device_of(self.module)
+        if dev.type == "cuda":  # dropout on a GPU draws from its global RNG (seeded by the fit's forked block)
+            t["rng.cuda"] = torch.cuda.get_rng_state(dev)
         if self.early is not None:
             tensors, scalars["early"] = self.early.state()
             t.update(tensors)
@@ -124,6 +142,9 @@ class _Run:
                 self.ema.load_state_dict({"step": s["ema_step"], "shadow": [shadow[k] for k in self.names]})
             self.order.load_state_dict({"epoch_state": state.tensors.get("order.epoch_state"), "pos": s["order_pos"]})
             torch.set_rng_state(state.tensors["rng.global"])
+            dev = device_of(self.module)
+            if dev.type == "cuda" and "rng.cuda" in state.tensors:  # a run resumed on another device has none
+                torch.cuda.set_rng_state(state.tensors["rng.cuda"], dev)
             if self.early is not None:
                 self.early.load(state.group("best"), s["early"])
             if hasattr(self.module, "load_train_state"):
@@ -172,6 +193,7 @@ def train(
     if spec.steps is None and spec.time_budget is None:
         raise ValueError("train() needs steps or a time budget")
     ctl = spec.checkpoint
+    dev = device_of(module)  # batches and draws go where the module is
     early = None
     if spec.patience > 0:
         if step_fn is not None:
@@ -180,7 +202,8 @@ def train(
             raise ConfigError(f"early stopping (patience={spec.patience}) needs a training loss; {spec.label} "
                               "trains with its own update: use patience=0")
         keep, held = validation_split(x.shape[0], spec.val_fraction, spec.seed)
-        early = EarlyStopping(spec.patience, spec.val_every, x[held], None if y is None else y[held], spec.seed)
+        early = EarlyStopping(spec.patience, spec.val_every, x[held].to(dev), None if y is None else y[held].to(dev),
+                              spec.seed)
         x, y = x[keep], None if y is None else y[keep]
     order = BatchOrder(x.shape[0], spec.batch_size, make_generator(spec.seed), world=dist.world(), rank=dist.rank())
     opts = list(optimizers or [])
@@ -218,11 +241,12 @@ def train(
             while not stop:
                 step += 1
                 idx = next(order)
-                noise = dist.draw_source(spec.seed, step)
-                xb = spec.noisy(x[idx], noise)
-                yb = None if y is None else y[idx]
+                noise = dist.draw_source(spec.seed, step, target=dev)
+                xb = spec.noisy(x[idx].to(dev), noise)
+                yb = None if y is None else y[idx].to(dev)
                 if step_fn is not None:
-                    record = step_fn(xb, yb, step, generator=noise)
+                    with autocast(dev, spec.precision):
+                        record = step_fn(xb, yb, step, generator=noise)
                     _check_finite(record, step, last_saved, history)
                     dist.average_parameters(module)
                 else:
@@ -230,7 +254,8 @@ def train(
                         progress = _progress(step - 1, spec.steps, elapsed, spec.time_budget)
                         for group in opts[0].param_groups:
                             group["lr"] = spec.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
-                    loss = loss_fn(xb, yb, generator=noise).mean()
+                    with autocast(dev, spec.precision):
+                        loss = loss_fn(xb, yb, generator=noise).float().mean()
                     opts[0].zero_grad(set_to_none=True)
                     loss.backward()
                     record = {"loss": dist.reduce_step(params, loss)}
