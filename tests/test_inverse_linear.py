@@ -130,11 +130,12 @@ def prior(isotropic: bool):
 # RePaint's Euler steps shrink the spread at few levels (free variance 0.80 of the truth at 24 levels, 0.92 at 64)
 CASES = [("edm", {"sampler": "heun", "steps": 30}), ("vp_sde", {"sampler": "euler_maruyama", "steps": 200}),
          ("flow_matching", {"steps": 64, "jumps": 2}),
-         ("flow_matching", {"algorithm": "replacement", "sampler": "heun", "steps": 30})]
+         ("flow_matching", {"algorithm": "replacement", "sampler": "heun", "steps": 30}),
+         ("vp_sde", {"algorithm": "repaint", "steps": 64, "jumps": 2})]
 
 
 @pytest.mark.parametrize("isotropic", [True, False], ids=["isotropic", "per_pixel_std"])
-@pytest.mark.parametrize("name,opts", CASES, ids=["edm", "vp_sde", "flow_repaint", "flow_replacement"])
+@pytest.mark.parametrize("name,opts", CASES, ids=["edm", "vp_sde", "flow_repaint", "flow_replacement", "vp_repaint"])
 @pytest.mark.parametrize("op", operators(), ids=lambda o: o.name)
 def test_solve_draws_the_exact_gaussian_posterior(op, name, opts, isotropic):
     """3000 draws for one y: SE(mean) <= std / 55, SE(var) ~ 2.6 %; tolerances 5 SE on the mean, 15 % on the

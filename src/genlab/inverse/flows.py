@@ -52,13 +52,15 @@ def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, constraint: Constra
 def repaint_sample(model, constraint: Constraint, *, steps: int | None = None, jumps: int = 8,
                    schedule: str = "karras", generator=None) -> torch.Tensor:
     """One draw (M, D) per row of ``constraint.lifted`` by :func:`repaint` on ``model``'s sigma grid (``steps``
-    levels, default 32) from its prior at sigma_max; ``model`` is a diffusion-type model (the denoiser contract)."""
+    levels, default 32, from min(sigma_max, sample_sigma_max)); ``model`` is a diffusion-type model (the denoiser
+    contract)."""
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     steps = int(steps or 32)
     sigmas = model.sigma_grid(steps, schedule)
     lifted = constraint.lifted
-    x = model.prior_std_sigma() * randn(lifted.shape, generator, dtype=lifted.dtype)
+    # the marginal at sigmas[0] of standardised data is close to N(0, (sigma_0^2 + 1) I) (as in run_sampler)
+    x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn(lifted.shape, generator, dtype=lifted.dtype)
     out = repaint(model.denoiser(), x, sigmas, constraint, jumps=jumps, generator=generator)
     model.last_nfe = steps * jumps
     return constraint.exact(out)
