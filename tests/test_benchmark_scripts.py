@@ -30,3 +30,17 @@ def test_script_at_tiny_scale(tmp_path, script, args):
     result = json.loads(out.read_text())
     assert result["rows"] and all("test_bpd" in r for r in result["rows"])
     assert out.with_suffix(".md").read_text().count("|") > 10
+
+
+def test_inverse_digits_at_tiny_scale(tmp_path):
+    stem = tmp_path / "inverse_digits"
+    tiny = ["--n-test", "12", "--n-samples", "1", "--steps", "2", "--repaint-steps", "2", "--jumps", "1"]
+    _run("inverse_digits.py", "--budget", "0.5", *tiny, "--out", str(stem), "--save", str(tmp_path / "run"))
+    result = json.loads(stem.with_suffix(".json").read_text())
+    assert [(r["operator"], r["algorithm"]) for r in result["rows"]] == [
+        (op, alg) for op in ("inpaint", "inpaint", "super_resolve_2") for alg in ("replacement", "repaint")]
+    assert all(0 <= r["accuracy"] <= 1 and r["rmse_unobserved"] > 0 for r in result["rows"])
+    assert "issue bar" in stem.with_suffix(".md").read_text()
+    _run("inverse_digits.py", "--run", str(tmp_path / "run"), *tiny, "--out", str(tmp_path / "again"))  # no training
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["training"] == {"run": str(tmp_path / "run")}

@@ -78,3 +78,35 @@ def test_colorize_beats_mean_colour_baseline(cds):
     with pytest.raises(DataError, match="model"):
         col.colorize(model, torch.zeros(3, 1, 4, 4))
     assert np.isfinite(err)
+
+
+def test_colorize_rgb_model_without_retraining(cds):
+    """basis="rgb": a model of the RGB images themselves (here the exact denoiser of the Gaussian with color_digits'
+    per-pixel mean and std: EDM with sigma_data = 1 and a zero network) colours through genlab.inverse.solve; the mean
+    of 64 draws lands on the exact Gaussian posterior mean (SE ~ 1/8 of the posterior std)."""
+    from torch import nn
+
+    from genlab.errors import ConfigError
+    from genlab.inverse import Colorize, solve
+
+    class ZeroNet(nn.Module):
+        def forward(self, x, t, y=None):
+            return torch.zeros_like(x)
+
+    m = genlab.create("edm", cds.shape).set_backbone(ZeroNet())
+    m.normalizer.fit(cds.train.reshape(len(cds.train), -1))
+    m.fitted = True
+    gray = col.grayscale(cds.test[:8])
+    rgb = col.colorize(m, gray, basis="rgb", seed=0, n_samples=64, steps=12)
+    assert rgb.shape == (8, 3, 8, 8)
+    torch.testing.assert_close(col.grayscale(rgb), gray, atol=1e-3, rtol=0)
+    again = solve(m, math.sqrt(3) * gray, Colorize(), seed=0, n_samples=64, steps=12)
+    assert torch.equal(rgb, again)
+    # exact posterior mean of N(mean, diag(v)) given the channel sum of every pixel
+    mean, var = m.normalizer.mean.double().reshape(3, 64), (m.normalizer.std.double() ** 2).reshape(3, 64)
+    y = 3 * gray.double().reshape(8, 1, 64)
+    exact = mean + var / var.sum(0) * (y - mean.sum(0))
+    sd = (var * (1 - var / var.sum(0))).clamp_min(0).sqrt()
+    assert ((rgb.double().reshape(8, 3, 64) - exact).abs() <= 5 * sd / 8 + 1e-2).all()
+    with pytest.raises(ConfigError, match="basis"):
+        col.colorize(m, gray, basis="lab")

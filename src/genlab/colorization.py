@@ -10,7 +10,10 @@ observation is exactly one coordinate and colorization becomes imputation of the
 Q orthogonal (so Q^T = Q^-1 and densities keep their values: |det Q| = 1). A gray image g (the channel mean, in
 data units, as :func:`grayscale` gives it) fixes u_0 = sqrt(3) g; a model fitted to decoupled images u
 fills u_1, u_2 with ``model.impute(u, colorization_mask(...))`` (mask True = observed), and :func:`colorize`
-maps the result back.
+maps the result back. Without retraining, a diffusion-type model of the RGB images themselves colorizes through
+the same observation written as an operator, y = sqrt(3) g = (r + g + b) / sqrt(3) (:class:`genlab.inverse.Colorize`,
+``colorize(..., basis="rgb")``): its noise is isotropic in RGB as in the rotated basis, so the replacement method
+needs no change of basis (:func:`genlab.inverse.solve`).
 
 >>> import genlab
 >>> from genlab import colorization as col
@@ -18,6 +21,8 @@ maps the result back.
 >>> m = genlab.create("gmm", ds.shape, n_components=5).fit(col.to_decoupled(ds.train))  # doctest: +SKIP
 >>> rgb = col.colorize(m, col.grayscale(ds.test))  # doctest: +SKIP
 >>> col.colour_rmse(rgb, ds.test)  # doctest: +SKIP
+>>> e = genlab.create("edm", ds.shape, backbone="unet").fit(ds.train)  # doctest: +SKIP
+>>> rgb = col.colorize(e, col.grayscale(ds.test), basis="rgb", n_samples=8)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import math
 import torch
 
 from genlab.data.validate import as_tensor
-from genlab.errors import DataError
+from genlab.errors import ConfigError, DataError
 
 __all__ = ["BASIS", "to_decoupled", "from_decoupled", "grayscale", "colorization_mask", "colorize", "colour_rmse"]
 
@@ -78,12 +83,17 @@ def colorization_mask(shape) -> torch.Tensor:
     return mask
 
 
-def colorize(model, gray, *, seed=None, **impute_options) -> torch.Tensor:
+def colorize(model, gray, *, basis: str = "decoupled", seed=None, **options) -> torch.Tensor:
     """Colour images (N, 3, H, W) for gray images ``gray`` ((N, 1, H, W) or (N, H, W), channel means in data units).
 
-    ``model`` must have been fitted to decoupled images (:func:`to_decoupled`) of shape (3, H, W); the two chroma
-    coordinates are filled by ``model.impute`` (``impute_options``, e.g. ``method="sample"``, are passed on).
+    ``basis="decoupled"``: ``model`` was fitted to decoupled images (:func:`to_decoupled`) of shape (3, H, W); the two
+    chroma coordinates are filled by ``model.impute`` (``options``, e.g. ``method="sample"``, are passed on).
+    ``basis="rgb"``: no retraining: ``model`` is any diffusion-type model fitted to the RGB images themselves; the
+    gray axis is a linear observation y = sqrt(3) g (:class:`genlab.inverse.Colorize`) and
+    :func:`genlab.inverse.solve` draws the colours (``options``: ``n_samples``, ``sampler``, ``steps``, ...).
     """
+    if basis not in ("decoupled", "rgb"):
+        raise ConfigError(f"colorize basis must be 'decoupled' or 'rgb', got {basis!r}")
     g = as_tensor(gray, what="gray images")
     if g.ndim == 3:
         g = g[:, None]
@@ -91,11 +101,16 @@ def colorize(model, gray, *, seed=None, **impute_options) -> torch.Tensor:
         raise DataError(f"gray images must have shape (N, 1, H, W) or (N, H, W), got {tuple(g.shape)}")
     n, _, h, w = g.shape
     if tuple(model.shape) != (3, h, w):
+        kind = "decoupled colour images" if basis == "decoupled" else "RGB images"
         raise DataError(f"gray images of size {h}x{w} do not fit a model of shape {tuple(model.shape)}; "
-                        f"expected a model of decoupled colour images (3, {h}, {w})")
+                        f"expected a model of {kind} (3, {h}, {w})")
+    if basis == "rgb":
+        from genlab.inverse import Colorize, solve
+
+        return solve(model, math.sqrt(3) * g, Colorize(), seed=seed, **options)
     u = torch.zeros(n, 3, h, w)
     u[:, :1] = math.sqrt(3) * g
-    filled = model.impute(u, colorization_mask(u.shape), seed=seed, **impute_options)
+    filled = model.impute(u, colorization_mask(u.shape), seed=seed, **options)
     return from_decoupled(filled)
 
 

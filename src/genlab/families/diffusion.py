@@ -14,7 +14,8 @@ t, ``"sigma"`` samplers the denoiser and a Karras grid between the model's sigma
 samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022),
 classifier guidance s(x) + g grad_x log p_C(y | x, sigma) (Song et al. 2021, Sec. 5; :mod:`genlab.apps.noisy_classifier`), the
 probability-flow likelihood in the sigma form (:func:`genlab.diffusion.sigma_log_likelihood`), ``last_nfe``, and
-imputation by the replacement method (:mod:`genlab.families.score_impute`).
+imputation by the replacement method (:mod:`genlab.inverse.replacement`; linear inverse problems with any
+operator through :func:`genlab.inverse.solve`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.errors import ConfigError
-from genlab.families.score_impute import replacement_impute
+from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.backbones import FlatAdapter, build_backbone
@@ -75,6 +76,7 @@ class DiffusionModel(GenerativeModel):
     likelihood = "exact"
     eval_batch = 10000
     default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (see default_steps)
+    inverse_algorithm: ClassVar[str] = "replacement"  # genlab.inverse.solve's default: "replacement" or "repaint"
     default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
                                                 "ald": 1000, "euler": 64, "heun": 10, "ddim": 64, "dpmpp_2m": 16,
                                                 "ode": 2}

@@ -15,7 +15,7 @@
   data (t = 1) to the source (t = 0, exactly N(0, I)) by :func:`genlab.diffusion.flow_log_likelihood`: exact
   divergence up to ``exact_max_dim`` dimensions (likelihood "exact"), Hutchinson's estimate above ("estimate").
   With sigma_min > 0 it is the density of the model's t = 1 marginal (the data convolved with N(0, sigma_min^2)).
-- **impute**: ``algorithm="repaint"`` (default): replacement with resampling (:func:`genlab.flow.repaint`,
+- **impute**: ``algorithm="repaint"`` (default): replacement with resampling (:func:`genlab.inverse.flows.repaint`,
   Lugmayr et al. 2022) on the sigma grid, ``jumps`` repetitions per level; ``algorithm="replacement"``: the
   replacement method of every diffusion model (Song et al. 2021, App. I.2) through a sigma-form sampler.
 - ``rectified_flow`` (Liu, Gong & Liu 2023, "Flow Straight and Fast") is this class with independent coupling
@@ -39,9 +39,11 @@ from genlab.diffusion.likelihood import gaussian_logp
 from genlab.diffusion.parameterization import bcast, denoised_from_velocity, flow_sigma, flow_t
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
-from genlab.flow import COUPLINGS, CondOTPath, cfm_loss, couple, repaint
+from genlab.flow import COUPLINGS, CondOTPath, cfm_loss, couple
+from genlab.inverse.flows import repaint_sample
+from genlab.inverse.replacement import Constraint, check_n_samples
 from genlab.registry import register
-from genlab.rng import rand, randint, randn, randn_like
+from genlab.rng import rand, randint, randn_like
 from genlab.training import TrainSpec, train
 
 __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", "teacher_pairs", "train_spec"]
@@ -126,6 +128,7 @@ class FlowMatching(DiffusionModel):
     name = "flow_matching"
     Config = FlowMatchingConfig
     default_sampler = "heun"
+    inverse_algorithm = "repaint"  # a deterministic flow: RePaint (genlab.inverse.flows) by default
     sde = None  # no SDE in time t: the sigma-form samplers only
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 8}, "impute": {"steps": 6, "jumps": 2}}
 
@@ -197,17 +200,12 @@ class FlowMatching(DiffusionModel):
             raise ConfigError(f"impute algorithm must be 'repaint' or 'replacement', got {algorithm!r}")
         if method not in ("mean", "sample"):
             raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
         if sampler is not None or opts:
             raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, method and n_samples")
+        n_samples = check_n_samples(n_samples)
         k = n_samples if method == "mean" else 1
-        steps = int(steps or 32)
-        sigmas = self.sigma_grid(steps, schedule)
-        known, keep = z.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
-        x = self.prior_std_sigma() * randn(known.shape, generator, dtype=z.dtype)
-        out = repaint(self.denoiser(), x, sigmas, known, keep, jumps=jumps, generator=generator)
-        self.last_nfe = steps * jumps
+        out = repaint_sample(self, Constraint.masked(z, mask, k), steps=steps, jumps=jumps, schedule=schedule,
+                             generator=generator)
         return torch.where(mask, z, out.reshape(len(z), k, -1).mean(1))
 
 

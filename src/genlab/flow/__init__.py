@@ -1,8 +1,7 @@
 """Flow matching building blocks that know no models: probability paths, couplings of noise and data, losses."""
 
 from genlab.flow.couplings import COUPLINGS, couple, independent_coupling, ot_coupling
-from genlab.flow.inpaint import repaint
 from genlab.flow.losses import cfm_loss
 from genlab.flow.paths import CondOTPath
 
-__all__ = ["CondOTPath", "COUPLINGS", "couple", "independent_coupling", "ot_coupling", "cfm_loss", "repaint"]
+__all__ = ["CondOTPath", "COUPLINGS", "couple", "independent_coupling", "ot_coupling", "cfm_loss"]
