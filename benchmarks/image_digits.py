@@ -54,6 +54,8 @@ def evaluate(key: str, args, ds) -> dict:
     t0 = time.perf_counter()
     m.fit(ds.train, ds.labels_train if conditional else None, time_budget=args.budget, seed=args.seed,
           progress=False, dequantize=True)
+    if args.save:
+        m.save(f"{args.save}/{key}")
     row = {"model": key, "family": name, "config": config, "fit_s": round(time.perf_counter() - t0, 1),
            "steps": len(m.history)}
     n = len(ds.test)
@@ -112,6 +114,7 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=50, help="guided samples per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--save", default=None, help="save each trained model under SAVE/NAME")
     p.add_argument("--out", default=None, help="results stem (writes STEM.json and STEM.md)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

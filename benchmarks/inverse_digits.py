@@ -69,10 +69,11 @@ def unobserved_rmse(op, x_hat: torch.Tensor, x: torch.Tensor) -> float:
 def model_for(args, ds):
     if args.run is not None:
         return genlab.load(args.run), {"run": str(args.run)}
-    m = genlab.create("edm", ds.shape, backbone="unet")
+    m = genlab.create("edm", ds.shape, backbone="unet", batch_size=args.batch_size)
     t0 = time.perf_counter()
     m.fit(ds.train, time_budget=args.budget, seed=args.seed, progress=False, dequantize=True)
-    info = {"fit_s": round(time.perf_counter() - t0, 1), "steps": m.trained_steps, "budget_s": args.budget}
+    info = {"fit_s": round(time.perf_counter() - t0, 1), "steps": m.trained_steps, "budget_s": args.budget,
+            "batch_size": args.batch_size}
     if args.save is not None:
         m.save(args.save)
         info["saved"] = str(args.save)
@@ -83,6 +84,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=600.0, help="training seconds (ignored with --run)")
     p.add_argument("--run", default=None, help="a saved digits model (1, 8, 8) to use instead of training")
+    p.add_argument("--batch-size", type=int, default=128, help="training batch (128: the image_digits.py choice)")
     p.add_argument("--save", default=None, help="save the trained model here")
     p.add_argument("--n-test", type=int, default=0, help="first N test digits (0 = all)")
     p.add_argument("--n-samples", type=int, default=8, help="posterior draws averaged per image")
