@@ -130,17 +130,25 @@ def figure(results, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = [k for k in results if k != "checks"]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=True):
+    sets = list(dict.fromkeys(k.split(" / ")[0] for k in keys))
+    models = list(dict.fromkeys(k.split(" / ")[1] for k in keys))
+    fig, axes = plt.subplots(len(sets), len(models), figsize=(3.2 * len(models), 2.6 * len(sets)), squeeze=False)
+    for key in keys:
+        set_name, model = key.split(" / ")
+        ax = axes[sets.index(set_name)][models.index(model)]
         by = {}
         for r in results[key]:
-            by.setdefault(r["sampler"], []).append((r["nfe"], r["sw2"]))
-        for name, pts in by.items():
+            if math.isfinite(r["sw2"]):
+                by.setdefault(r["sampler"], []).append((r["nfe"], r["sw2"]))
+        for name, pts in sorted(by.items()):
             pts.sort()
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
-        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_title(key, fontsize=9), ax.set_xlabel("NFE")
-    axes[0][0].set_ylabel("sliced W2 to truth")
-    axes[0][-1].legend(fontsize=7)
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_title(key, fontsize=9)
+        if set_name == sets[-1]:
+            ax.set_xlabel("network calls per sample")
+        if model == models[0]:
+            ax.set_ylabel("sliced W2 to truth")
+    axes[0][-1].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
