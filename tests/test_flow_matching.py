@@ -10,7 +10,7 @@ import torch
 import genlab
 import genlab.metrics
 from genlab.diffusion.parameterization import denoised_from_velocity, flow_sigma, flow_t, velocity_from_denoised
-from genlab.flow import CondOTPath, couple, ot_coupling
+from genlab.flow import CondOTPath, couple, ot_coupling, path_times
 
 RHO = 0.8
 SIGMA = torch.tensor([[1.0, RHO], [RHO, 1.0]])
@@ -48,6 +48,21 @@ def test_path_ends_and_target_is_the_time_derivative():
     t, h = torch.full((5,), 0.3), 1e-3
     fd = (p.interpolate(x0, x1, t + h) - p.interpolate(x0, x1, t - h)) / (2 * h)
     assert torch.allclose(fd, p.target(x0, x1), atol=1e-3)
+
+
+def test_logit_normal_times_are_edm_log_normal_noise_levels():
+    """t = sigmoid(loc + scale n) gives sigma = (1 - t) / t with log sigma ~ N(-loc, scale^2) (Esser et al. 2024)."""
+    g = torch.Generator().manual_seed(0)
+    t = path_times(200_000, g, distribution="logit_normal", loc=1.8, scale=1.6, dtype=torch.float64)
+    log_sigma = torch.log(flow_sigma(t))
+    assert abs(float(log_sigma.mean()) + 1.8) < 0.02 and abs(float(log_sigma.std()) - 1.6) < 0.02
+    u = path_times(200_000, torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert 0 <= float(u.min()) and float(u.max()) < 1 and abs(float(u.mean()) - 0.5) < 0.01
+    again = path_times(200_000, torch.Generator().manual_seed(0), distribution="logit_normal", loc=1.8, scale=1.6,
+                       dtype=torch.float64)
+    assert torch.equal(again, t)
+    with pytest.raises(genlab.errors.ConfigError, match="time distribution"):
+        path_times(3, g, distribution="beta")
 
 
 @pytest.mark.parametrize("s", [0.0, 0.05])

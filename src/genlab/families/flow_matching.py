@@ -39,11 +39,11 @@ from genlab.diffusion.likelihood import gaussian_logp
 from genlab.diffusion.parameterization import bcast, denoised_from_velocity, flow_sigma, flow_t
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
-from genlab.flow import COUPLINGS, CondOTPath, cfm_loss, couple
+from genlab.flow import COUPLINGS, TIME_DISTRIBUTIONS, CondOTPath, cfm_loss, couple, path_times
 from genlab.inverse.flows import repaint_sample
 from genlab.inverse.replacement import Constraint, check_n_samples
-from genlab.registry import register
-from genlab.rng import rand, randint, randn_like
+from genlab.registry import bounded, register
+from genlab.rng import randint, randn_like
 from genlab.training import TrainSpec, train
 
 __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", "teacher_pairs", "train_spec"]
@@ -63,6 +63,11 @@ class FlowMatchingConfig(FlowConfig):
     coupling: str = "independent"  # "independent" or "ot" (minibatch optimal transport)
     sigma_min: float = 0.0  # std of the path's end at t = 1 (Lipman et al. 2023)
     ot_block: int = 128  # "ot": exact assignment within blocks of this many rows (0 = the whole batch)
+    # training times: "uniform" or "logit_normal" (t = sigmoid(t_loc + t_scale n): EDM's log-normal sigma, log sigma
+    # ~ N(-t_loc, t_scale^2); genlab.flow.path_times)
+    time_distribution: str = bounded("uniform", choices=TIME_DISTRIBUTIONS)
+    t_loc: float = 1.8
+    t_scale: float = bounded(1.6, gt=0)
 
 
 def train_spec(model, *, steps=None, time_budget=None, seed=0, progress=False, label=None) -> TrainSpec:
@@ -175,9 +180,14 @@ class FlowMatching(DiffusionModel):
     def loss(self, z, y, *, generator=None) -> torch.Tensor:
         """Per-sample CFM loss (B,) with the configured coupling of noise and data."""
         x0 = couple(self.coupling, randn_like(z, generator), z, getattr(self.config, "ot_block", 0))
-        t = rand((len(z),), generator, dtype=z.dtype)
+        t = self._times(len(z), generator, z.dtype)
         labels = self._drop_labels(y, generator)
         return cfm_loss(lambda x, s: self._velocity(x, s, labels), x0, z, t, self.path)
+
+    def _times(self, n: int, generator, dtype) -> torch.Tensor:
+        c = self.config
+        return path_times(n, generator, distribution=getattr(c, "time_distribution", "uniform"),
+                          loc=getattr(c, "t_loc", 0.0), scale=getattr(c, "t_scale", 1.0), dtype=dtype)
 
     # ------------------------------------------------------------------ likelihood along dx/dt = v(x, t)
     def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,
@@ -277,7 +287,7 @@ class RectifiedFlow(FlowMatching):
 
         def loss(batch, yb, *, generator=None):
             a, b = batch[:, d:], batch[:, :d]
-            t = rand((len(batch),), generator, dtype=batch.dtype)
+            t = self._times(len(batch), generator, batch.dtype)
             labels = self._drop_labels(yb, generator)
             return cfm_loss(lambda x, s: self._velocity(x, s, labels), a, b, t, self.path)
 

@@ -2,6 +2,6 @@
 
 from genlab.flow.couplings import COUPLINGS, couple, independent_coupling, ot_coupling
 from genlab.flow.losses import cfm_loss
-from genlab.flow.paths import CondOTPath
+from genlab.flow.paths import TIME_DISTRIBUTIONS, CondOTPath, path_times
 
-__all__ = ["CondOTPath", "COUPLINGS", "couple", "independent_coupling", "ot_coupling", "cfm_loss"]
+__all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times", "COUPLINGS", "couple", "independent_coupling", "ot_coupling", "cfm_loss"]

@@ -10,6 +10,11 @@ of rectified flow (Liu et al. 2023, Eq. 1) and of I-CFM (Tong et al. 2023). In t
 contract this path is x = x_t / t with sigma = (1 - (1 - sigma_min) t) / t; that mapping, and the one between the
 velocity and the denoiser, live in :mod:`genlab.diffusion.parameterization` (``flow_sigma``, ``flow_t``,
 ``denoised_from_velocity``).
+
+:func:`path_times` draws the training times t: uniform on [0, 1] (Lipman et al. 2023), or logit-normal,
+t = sigmoid(loc + scale n), n ~ N(0, 1) (Esser et al. 2024, "Scaling Rectified Flow Transformers", Eq. 19). With
+sigma = (1 - t) / t the logit-normal times are EDM's log-normal noise levels, log sigma ~ N(-loc, scale^2)
+(Karras et al. 2022, Eq. 7 / Table 1): loc = 1.8, scale = 1.6 is genlab's EDM default (P_mean = -1.8, P_std = 1.6).
 """
 
 from __future__ import annotations
@@ -20,8 +25,21 @@ import torch
 
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
+from genlab.rng import rand, randn
 
-__all__ = ["CondOTPath"]
+__all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times"]
+
+TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
+
+
+def path_times(n: int, generator, *, distribution: str = "uniform", loc: float = 0.0, scale: float = 1.0,
+               dtype=torch.float32) -> torch.Tensor:
+    """``n`` training times in (0, 1) (see the module docstring)."""
+    if distribution == "uniform":
+        return rand((n,), generator, dtype=dtype)
+    if distribution == "logit_normal":
+        return torch.sigmoid(loc + scale * randn((n,), generator, dtype=dtype))
+    raise ConfigError(f"unknown time distribution {distribution!r}; choose from {', '.join(TIME_DISTRIBUTIONS)}")
 
 
 @dataclass(frozen=True)
