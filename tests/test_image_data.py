@@ -148,3 +148,26 @@ def test_cli_exits_2_on_bad_image_data(tmp_path, name):
     r = CliRunner().invoke(cli, ["train", "gmm", "--data", str(tmp_path / name), "--steps", "1", "--out",
                                  str(tmp_path / "run")], catch_exceptions=False)
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("other", [(5, 5, "L"), (4, 4, "RGB")], ids=["wrong-size", "wrong-channels"])
+def test_cli_exits_2_on_images_that_do_not_fit_the_model(tmp_path, other):
+    """A run trained on 4x4 gray PNGs, evaluated on 5x5 gray or 4x4 colour PNGs: one line, exit 2, run kept."""
+    from PIL import Image
+
+    h, w, mode = other
+    rng = np.random.default_rng(0)
+    for name, (hh, ww, mm) in {"good": (4, 4, "L"), "bad": other}.items():
+        (tmp_path / name).mkdir()
+        for i in range(12):
+            shape = (hh, ww) if mm == "L" else (hh, ww, 3)
+            Image.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8), mode=mm).save(tmp_path / name / f"{i}.png")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["train", "gmm", "--data", str(tmp_path / "good"), "--steps", "1", "--out", str(run)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    before = sorted(p.name for p in run.iterdir())
+    r = CliRunner().invoke(cli, ["eval", str(run), "--data", str(tmp_path / "bad")], catch_exceptions=False)
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.output
+    assert f"shape ({3 if mode == 'RGB' else 1}, {h}, {w})" in r.stderr
+    assert sorted(p.name for p in run.iterdir()) == before
