@@ -4,7 +4,7 @@ The command line turns every :class:`GenlabError` into a one-line message and ex
 anything else is an internal error (exit 1).
 """
 
-__all__ = ["GenlabError", "DataError", "ConfigError", "CheckpointError"]
+__all__ = ["GenlabError", "DataError", "ConfigError", "CheckpointError", "SolverError"]
 
 
 class GenlabError(Exception):
@@ -21,3 +21,8 @@ class ConfigError(GenlabError, ValueError):
 
 class CheckpointError(GenlabError):
     """A checkpoint that is missing, truncated, foreign, or does not match what is asked for."""
+
+
+class SolverError(GenlabError, ArithmeticError):
+    """An adaptive ODE solve that could not go on (its step size underflowed): the caller can loosen the tolerances
+    or choose a fixed-step method."""

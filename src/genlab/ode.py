@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, SolverError
 
 __all__ = ["ADAPTIVE", "FIXED", "METHODS", "ODEResult", "solve", "check_method"]
 
@@ -66,10 +66,17 @@ def solve(f: Callable, y0, t0: float, t1: float, *, method: str = "dopri5", rtol
         count[0] += 1
         return f(t, y)
 
-    if adjoint:
-        out = odeint_adjoint(f, y0, ts, rtol=rtol, atol=atol, method=method, options=options)
-        count[0] = int(getattr(f, "nfe", 0))
-    else:
-        out = odeint(counted, y0, ts, rtol=rtol, atol=atol, method=method, options=options)
+    try:
+        if adjoint:
+            out = odeint_adjoint(f, y0, ts, rtol=rtol, atol=atol, method=method, options=options)
+            count[0] = int(getattr(f, "nfe", 0))
+        else:
+            out = odeint(counted, y0, ts, rtol=rtol, atol=atol, method=method, options=options)
+    except AssertionError as exc:  # torchdiffeq asserts on a vanishing step ("underflow in dt")
+        if "underflow" not in str(exc):
+            raise
+        raise SolverError(f"the ODE solver '{method}' could not go on after {count[0]} evaluations (its step size "
+                          f"underflowed between t = {float(t0):g} and {float(t1):g}); the field is stiff there: loosen "
+                          f"rtol/atol (now {rtol:g}, {atol:g}) or use a fixed-step method (method='rk4', steps=N)") from None
     y1 = tuple(o[-1] for o in out) if isinstance(y0, tuple) else out[-1]
     return ODEResult(y=y1, nfe=count[0])

@@ -61,6 +61,7 @@ class FlowConfig(DiffusionConfig):
     time_distribution: str = bounded("uniform", choices=TIME_DISTRIBUTIONS)
     t_loc: float = 1.8
     t_scale: float = bounded(1.6, gt=0)
+    t_uniform: float = bounded(0.0, ge=0, le=1)  # "logit_normal": this share of the times uniform instead
 
 
 @dataclass
@@ -189,7 +190,8 @@ class FlowMatching(DiffusionModel):
 
     def _times(self, n: int, generator, dtype) -> torch.Tensor:
         c = self.config
-        return path_times(n, generator, distribution=c.time_distribution, loc=c.t_loc, scale=c.t_scale, dtype=dtype)
+        return path_times(n, generator, distribution=c.time_distribution, loc=c.t_loc, scale=c.t_scale,
+                          uniform_fraction=c.t_uniform, dtype=dtype)
 
     # ------------------------------------------------------------------ likelihood along dx/dt = v(x, t)
     def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,

@@ -33,12 +33,16 @@ TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
 
 
 def path_times(n: int, generator, *, distribution: str = "uniform", loc: float = 0.0, scale: float = 1.0,
-               dtype=torch.float32) -> torch.Tensor:
-    """``n`` training times in (0, 1) (see the module docstring)."""
+               uniform_fraction: float = 0.0, dtype=torch.float32) -> torch.Tensor:
+    """``n`` training times in (0, 1) (see the module docstring); with "logit_normal", a share ``uniform_fraction``
+    of the times (each time independently) is drawn uniformly instead, so that no time goes untrained."""
     if distribution == "uniform":
         return rand((n,), generator, dtype=dtype)
     if distribution == "logit_normal":
-        return torch.sigmoid(loc + scale * randn((n,), generator, dtype=dtype))
+        t = torch.sigmoid(loc + scale * randn((n,), generator, dtype=dtype))
+        if uniform_fraction > 0:
+            t = torch.where(rand((n,), generator, dtype=dtype) < uniform_fraction, rand((n,), generator, dtype=dtype), t)
+        return t
     raise ConfigError(f"unknown time distribution {distribution!r}; choose from {', '.join(TIME_DISTRIBUTIONS)}")
 
 
