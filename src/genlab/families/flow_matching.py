@@ -1,7 +1,9 @@
 """``flow_matching`` and ``rectified_flow``: velocity fields on straight paths from N(0, I) to the data.
 
 - **Training**: conditional flow matching (Lipman et al. 2023, Eq. 23) on the CondOT path
-  x_t = t x_1 + (1 - (1 - sigma_min) t) x_0 (:class:`genlab.flow.CondOTPath`, t ~ U[0, 1], 0 = noise, 1 = data),
+  x_t = t x_1 + (1 - (1 - sigma_min) t) x_0 (:class:`genlab.flow.CondOTPath`, 0 = noise, 1 = data; training times
+  logit-normal with a tenth uniform by default, ``time_distribution="uniform"`` for Lipman et al.'s t ~ U[0, 1],
+  which ``rectified_flow`` keeps; :func:`genlab.flow.path_times`),
   with the noise paired to each batch by ``coupling``: ``"independent"`` or ``"ot"`` (minibatch optimal transport,
   Tong et al. 2023; :mod:`genlab.flow.couplings`). The network ``net(x_t, t, y=None)`` predicts the velocity.
 - **The denoiser contract** (:class:`~genlab.families.diffusion.DiffusionModel`): x_t = t x and
