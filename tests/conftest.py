@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 torch.set_num_threads(1)  # small networks: one thread per test worker is faster and avoids oversubscription
 
@@ -16,3 +17,17 @@ def gauss2d():
     L = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
     x = torch.randn(2000, 2, generator=g) @ L.T + mean
     return x, mean, L @ L.T
+
+
+class ExactEps(nn.Module):
+    """The exact noise prediction eps(x_t, t) = -sigma_t s(x_t; sigma_t, alpha_t) of data with a known score under a
+    VP-type SDE: ``score(x, sigma, alpha)`` is the score of the data's law after x -> alpha x + sigma n."""
+
+    def __init__(self, sde, score):
+        super().__init__()
+        self.sde, self.score = sde, score
+
+    def forward(self, x, t, y=None):
+        alpha, sigma = self.sde.marginal_coeffs(t.expand(len(x)))
+        return -sigma[:, None] * self.score(x, sigma, alpha)
+

@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 import genlab
+from conftest import ExactEps
 from genlab.apps import NoisyClassifier
 from genlab.errors import ConfigError
 from genlab.figures.mixture import GaussianMixture
 
 MIX = GaussianMixture((0.5, 0.5), ((-1.0, -1.0), (1.0, 1.0)), 0.6)  # overlapping: p(x | y) differs from p(x)
-
-
-class ExactEps(nn.Module):
-    """The noise prediction eps = -sigma_t s(x_t, t) of the mixture under the model's VP SDE (no parameters)."""
-
-    def __init__(self, sde):
-        super().__init__()
-        self.sde = sde
-
-    def forward(self, x, t, y=None):
-        alpha, sigma = self.sde.marginal_coeffs(t.expand(len(x)))
-        return -sigma[:, None] * MIX.score(x, sigma, alpha)
 
 
 class ExactClassifier:
@@ -41,7 +29,7 @@ def _exact_model(name="vp_sde"):
     # unstandardised data: the samplers' grid must start far above the data's scale (the default 5 assumes std 1)
     m = genlab.create(name, (2,), normalize=False, sample_sigma_max=80.0, sample_sigma_min=0.0)
     m.fitted = True  # an exact noise predictor set by hand, not an unfitted network
-    return m.set_backbone(ExactEps(m.sde))
+    return m.set_backbone(ExactEps(m.sde, MIX.score))
 
 
 @pytest.mark.parametrize("sampler,steps", [("heun", 40), ("euler_maruyama", 400)])

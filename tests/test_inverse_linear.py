@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import genlab
+from conftest import ExactEps
 from genlab.errors import ConfigError, DataError
 from genlab.inverse import Colorize, Inpaint, SuperResolve, box_mask, random_pixel_mask, solve
 
@@ -83,16 +84,9 @@ class ZeroNet(nn.Module):
         return torch.zeros_like(x)
 
 
-class ExactEps(nn.Module):
-    """The noise prediction E[n | x_t] = sigma x_t / (alpha^2 + sigma^2) of N(0, I) under the model's SDE."""
-
-    def __init__(self, sde):
-        super().__init__()
-        self.sde = sde
-
-    def forward(self, x, t, y=None):
-        alpha, sigma = self.sde.marginal_coeffs(t.expand(len(x)))
-        return (sigma / (alpha**2 + sigma**2))[:, None] * x
+def standard_normal_score(x, sigma, alpha):
+    """The score of N(0, I) after x -> alpha x + sigma n: -x / (alpha^2 + sigma^2)."""
+    return -x / (alpha**2 + sigma**2)[:, None]
 
 
 class ExactVelocity(nn.Module):
@@ -105,7 +99,7 @@ class ExactVelocity(nn.Module):
 
 def oracle(name: str, mean: torch.Tensor, std: torch.Tensor):
     m = genlab.create(name, SHAPE)
-    net = {"edm": ZeroNet(), "flow_matching": ExactVelocity()}.get(name) or ExactEps(m.sde)
+    net = {"edm": ZeroNet(), "flow_matching": ExactVelocity()}.get(name) or ExactEps(m.sde, standard_normal_score)
     m.set_backbone(net)
     m.normalizer.mean.copy_(mean)
     m.normalizer.std.copy_(std)
