@@ -202,7 +202,11 @@ def main(argv=None) -> None:
             path.write_text(json.dumps(out, indent=2))
 
     for name in models:
-        out["rows"].append(run_model(name, ds, data, a.budget, a.eval_budget, a.seed))
+        try:
+            out["rows"].append(run_model(name, ds, data, a.budget, a.eval_budget, a.seed))
+        except genlab.errors.GenlabError as exc:  # a failure is a result too: recorded, and the next model runs
+            out.setdefault("failed", []).append({"model": name, "error": str(exc)})
+            print(f"{name}: FAILED: {exc}", flush=True)
         save()
     if not a.no_peer:
         out["rows"].append(gmm_peer(data, a.seed))
@@ -217,6 +221,8 @@ def main(argv=None) -> None:
     text = []
     if out["rows"]:
         text.append(markdown(out["rows"], len(ds.test)))
+    if out.get("failed"):
+        text.append("\n".join(f"- {f['model']}: failed: {f['error']}" for f in out["failed"]))
     if out["curve"]:
         text.append(curve_markdown(out["curve"]))
     print("\n\n".join(text))
