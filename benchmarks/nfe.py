@@ -132,6 +132,8 @@ def figure(results, path: Path) -> None:
     keys = [k for k in results if k != "checks"]
     sets = list(dict.fromkeys(k.split(" / ")[0] for k in keys))
     models = list(dict.fromkeys(k.split(" / ")[1] for k in keys))
+    names = sorted({r["sampler"] for k in keys for r in results[k]})
+    colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}  # one colour per sampler everywhere
     fig, axes = plt.subplots(len(sets), len(models), figsize=(3.2 * len(models), 2.6 * len(sets)), squeeze=False)
     for key in keys:
         set_name, model = key.split(" / ")
@@ -142,14 +144,15 @@ def figure(results, path: Path) -> None:
                 by.setdefault(r["sampler"], []).append((r["nfe"], r["sw2"]))
         for name, pts in sorted(by.items()):
             pts.sort()
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, color=colors[name], label=name)
         ax.set_xscale("log"), ax.set_yscale("log"), ax.set_title(key, fontsize=9)
         if set_name == sets[-1]:
             ax.set_xlabel("network calls per sample")
         if model == models[0]:
             ax.set_ylabel("sliced W2 to truth")
-    axes[0][-1].legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=colors[n], marker="o", ms=3, label=n) for n in names]
+    fig.legend(handles=handles, loc="upper center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.6 * len(sets))))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
