@@ -26,6 +26,14 @@ def test_a_finite_time_blow_up_gives_a_one_line_solver_error():
     assert isinstance(err.value, GenlabError) and "\n" not in str(err.value)
 
 
+def test_a_field_undefined_outside_the_interval_is_solved():
+    """dy/dt = -1e-4 y sqrt(1 - t) on [0, 1]: slow, so the solver's first trial step lands far beyond t = 1, where
+    the field is NaN; only [t0, t1] is needed. y(1) = exp(-1e-4 * 2 / 3)."""
+    res = solve(lambda t, y: -1e-4 * y * torch.sqrt(1 - t), torch.ones(2, dtype=torch.float64), 0.0, 1.0,
+                rtol=1e-6, atol=1e-6)
+    assert torch.allclose(res.y, torch.full((2,), math.exp(-1e-4 * 2 / 3), dtype=torch.float64), rtol=1e-5)
+
+
 def test_bad_tolerances_and_steps_are_config_errors():
     with pytest.raises(ConfigError, match="rtol and atol"):
         solve(lambda t, y: y, torch.ones(1), 0.0, 1.0, rtol=0.0)

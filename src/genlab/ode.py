@@ -61,10 +61,15 @@ def solve(f: Callable, y0, t0: float, t1: float, *, method: str = "dopri5", rtol
             raise ConfigError(f"steps must be >= 1, got {steps}")
         options = {"step_size": abs(float(t1) - float(t0)) / n}
     count = [0]
+    lo, hi = min(float(t0), float(t1)), max(float(t0), float(t1))
 
     def counted(t, y):
+        # torchdiffeq's initial-step heuristic may evaluate f far outside [t0, t1] (its trial step is not clipped to
+        # the interval): where f is slow there, e.g. a probability-flow ODE in log sigma near the data, the trial time
+        # reaches sigma = exp(tau) = inf and the NaN it returns makes the step size underflow. f is only needed on
+        # [t0, t1], so the time is clamped to it.
         count[0] += 1
-        return f(t, y)
+        return f(t.clamp(lo, hi), y)
 
     try:
         if adjoint:
