@@ -37,7 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
-from genlab.nn.backbones import FlatAdapter, build_backbone
+from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
 from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
 from genlab.nn.mlp import make_activation as _activation
 from genlab.ode import check_method, solve
@@ -156,7 +156,7 @@ class CNF(GenerativeModel):
         if c.end_time <= 0 or c.rtol <= 0 or c.atol <= 0 or c.hidden < 1 or c.depth < 0:
             raise ConfigError("cnf needs end_time, rtol, atol > 0, hidden >= 1 and depth >= 0")
         check_method(c.solver)
-        if c.backbone != "mlp" or c.backbone_options:  # a backbone over the data's own shape (FFJORD's conv nets)
+        if uses_backbone(c):  # a backbone over the data's own shape (FFJORD's conv nets)
             f = BackboneField(build_backbone(c.backbone, self.shape, **c.backbone_options), self.shape)
         else:
             f = ConcatSquashMLP(self.dim, c.hidden, c.depth, c.activation)

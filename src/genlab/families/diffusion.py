@@ -33,7 +33,7 @@ from genlab.errors import ConfigError
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
-from genlab.nn.backbones import FlatAdapter, build_backbone
+from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
 from genlab.rng import rand, randn
 
 __all__ = ["DiffusionConfig", "DiffusionModel"]
@@ -100,7 +100,7 @@ class DiffusionModel(GenerativeModel):
         self.last_nfe = 0
         if getattr(self, "_custom_backbone", False):
             return
-        if c.backbone != "mlp" or c.backbone_options:  # a registered backbone over the data's own shape
+        if uses_backbone(c):  # a registered backbone over the data's own shape
             net = build_backbone(c.backbone, self.shape, num_classes=self.num_classes, **c.backbone_options)
             self.net = FlatAdapter(net, self.shape)
             return

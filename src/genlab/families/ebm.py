@@ -52,7 +52,7 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding
-from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone
+from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone, uses_backbone
 from genlab.registry import register
 from genlab.rng import randn
 
@@ -100,7 +100,7 @@ class EBM(GenerativeModel):
             raise ConfigError(f"quadratic must be >= 0, got {c.quadratic}")
         ladder_loss(c.objective)  # checks the name
         self.ladder = NoiseLadder(geometric_sigmas(c.sigma_min, c.sigma_max, c.n_levels))
-        if c.backbone != "mlp" or c.backbone_options:  # the energy as a scalar head on a backbone (data's own shape)
+        if uses_backbone(c):  # the energy as a scalar head on a backbone (data's own shape)
             body = build_backbone(c.backbone, self.shape, **c.backbone_options)
             self.net = FlatAdapter(ScalarHead(body), self.shape)
         else:

@@ -27,8 +27,8 @@ from genlab.nn.embedding import FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.mlp import ConditionalMLP
 from genlab.nn.unet import UNet
 
-__all__ = ["register_backbone", "backbone_names", "build_backbone", "backbone_spec", "backbone_from_spec",
-           "MLPBackbone", "ScalarHead", "FlatAdapter"]
+__all__ = ["uses_backbone", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
+           "backbone_from_spec", "MLPBackbone", "ScalarHead", "FlatAdapter"]
 
 
 class MLPBackbone(nn.Module):
@@ -85,6 +85,12 @@ class FlatAdapter(nn.Module):
 
 _BUILTIN: dict[str, type] = {"mlp": MLPBackbone, "unet": UNet, "dit": DiT}
 _REGISTRY: dict[str, type] = dict(_BUILTIN)
+
+
+def uses_backbone(config) -> bool:
+    """Whether a family's config asks for a registered backbone over the data's own shape (``backbone`` other than
+    "mlp", or backbone options) instead of the family's own flat network."""
+    return config.backbone != "mlp" or bool(config.backbone_options)
 
 
 def register_backbone(name: str, cls) -> None:
