@@ -41,9 +41,10 @@ from torch import nn
 
 from genlab.config import ModelConfig, NeuralConfig
 from genlab.data.transforms import Standardizer
-from genlab.data.validate import as_labels, as_mask, as_tensor
+from genlab.data.validate import as_float_array, as_labels, as_mask, as_tensor
 from genlab.device import autocast, check_precision, resolve_device
 from genlab.errors import ConfigError, DataError
+from genlab.registry import hook_options
 from genlab.rng import derive_seed, forked, make_generator
 from genlab.training import Checkpointer, TrainSpec, train
 
@@ -256,7 +257,7 @@ class GenerativeModel(nn.Module):
             if "guidance" not in params and not var_kw:
                 raise ConfigError(f"model '{self.name}' does not support classifier-free guidance")
             opts["guidance"] = float(guidance)
-        options = self._options(self._sample, opts, "sample")
+        options = hook_options(self._sample, opts, "sample", self.name)
         self._check_fitted("sample")
         dev = self._place(device, precision)
         y = None if y is None else y.to(dev)
@@ -279,7 +280,7 @@ class GenerativeModel(nn.Module):
         checked = as_tensor(x, self.shape)
         x = x.to(torch.float32) if keep else checked  # keep the caller's graph: log_prob is differentiable in x
         y = self._labels_for(y, x.shape[0])
-        options = self._options(self._log_prob, options, "log_prob")
+        options = hook_options(self._log_prob, options, "log_prob", self.name)
         self._check_fitted("log_prob")
         dev = self._place(device)
         y = None if y is None else y.to(dev)
@@ -331,7 +332,7 @@ class GenerativeModel(nn.Module):
         i.e. at the centres x + 1/2 of their cells, and returns fills on the same scale (cell value - 1/2), so that a
         mean fill estimates E[level] and rounding a sampled fill gives its level.
         """
-        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array(x))
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(as_float_array(x, what="impute input"))
         t = t.detach().to(torch.float32).cpu()
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
             raise DataError(f"impute input has shape {tuple(t.shape)}, expected (N, {', '.join(map(str, self.shape))})")
@@ -342,7 +343,7 @@ class GenerativeModel(nn.Module):
             raise DataError("observed entries (mask True) must be finite; mark missing entries in the mask")
         shift = 0.5 if self.dequantized else 0.0  # cell centres of integer levels (dequantized models)
         filled = torch.where(mask, t + shift, torch.zeros(()))
-        options = self._options(self._impute, options, "impute")
+        options = hook_options(self._impute, options, "impute", self.name)
         self._check_fitted("impute")
         dev = self._place(device)
         flat_mask = mask.reshape(t.shape[0], -1).to(dev)
@@ -373,26 +374,6 @@ class GenerativeModel(nn.Module):
     def load_train_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`train_state` returned."""
 
-    def _options(self, hook, options: dict, what: str) -> dict:
-        """Check ``options`` against the keyword parameters of ``hook``: an unknown one is a ConfigError.
-
-        A hook that takes ``**opts`` checks its options itself.
-        """
-        if "generator" in options:
-            raise ConfigError("pass seed=..., not generator=...: every random draw comes from the seed")
-        params = inspect.signature(hook).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return options
-        accepted = [k for k, p in params.items() if k != "generator" and (p.kind is inspect.Parameter.KEYWORD_ONLY
-                    or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty))]
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ConfigError(
-                f"unknown {what} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
-                f"'{self.name}'; accepted: {', '.join(accepted) or 'none'}"
-            )
-        return options
-
     def _labels_for(self, y, n: int) -> torch.Tensor | None:
         if y is None:
             return None
@@ -415,12 +396,3 @@ class GenerativeModel(nn.Module):
             self._on_labels(int(state["num_classes"]))
             self.build()
 
-
-def _as_float_array(x):
-    import numpy as np
-
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise DataError("impute input must be a numeric array (NaN marks missing entries)") from None
-    return arr

@@ -7,6 +7,7 @@ families so every built-in name is present before anyone asks.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import types
 import typing
@@ -14,7 +15,7 @@ from typing import Any
 
 from genlab.errors import ConfigError
 
-__all__ = ["register", "get", "names", "make_config", "parse_value", "bounded"]
+__all__ = ["register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -166,3 +167,23 @@ def _bounds(config_cls) -> dict[str, dict]:
                 if "bounds" in f.metadata:
                     out[f.name] = f.metadata["bounds"]
     return out
+
+
+def hook_options(hook, options: dict, what: str, model: str) -> dict:
+    """Check call ``options`` against the keyword parameters of a model's ``hook`` (``_sample``, ``_log_prob``,
+    ``_impute``): an unknown one is a ConfigError naming the accepted ones. A hook that takes ``**opts`` checks its
+    options itself."""
+    if "generator" in options:
+        raise ConfigError("pass seed=..., not generator=...: every random draw comes from the seed")
+    params = inspect.signature(hook).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    accepted = [k for k, p in params.items() if k != "generator" and (p.kind is inspect.Parameter.KEYWORD_ONLY
+                or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty))]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"unknown {what} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
+            f"'{model}'; accepted: {', '.join(accepted) or 'none'}"
+        )
+    return options

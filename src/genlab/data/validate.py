@@ -9,7 +9,7 @@ import torch
 
 from genlab.errors import DataError
 
-__all__ = ["as_tensor", "as_labels", "as_mask"]
+__all__ = ["as_tensor", "as_labels", "as_mask", "as_float_array"]
 
 
 def _to_tensor(x, what: str) -> torch.Tensor:
@@ -80,3 +80,11 @@ def as_mask(mask, shape: Sequence[int], *, what: str = "mask") -> torch.Tensor:
         return torch.broadcast_to(t, tuple(shape)).clone()
     except RuntimeError:
         raise DataError(f"{what} has shape {tuple(t.shape)}, which does not match the data's {tuple(shape)}") from None
+
+
+def as_float_array(x, *, what: str = "input") -> np.ndarray:
+    """``x`` as a float32 numpy array (NaN allowed: it marks missing entries); DataError if it is not numeric."""
+    try:
+        return np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must be a numeric array (NaN marks missing entries)") from None
