@@ -30,6 +30,7 @@ import torch
 from common import write_results
 
 import genlab
+from genlab.inverse import box_mask
 from genlab.metrics import classify_digits, frechet_digits
 
 #: name -> (registered model, config, conditional training)
@@ -76,8 +77,7 @@ def evaluate(key: str, args, ds) -> dict:
             row["guided_accuracy"][str(w)] = float((classify_digits(xs) == labels).float().mean())
     if diffusion and not conditional:
         x_test = ds.test
-        mask = torch.ones_like(x_test, dtype=torch.bool)
-        mask[:, :, 2:6, 2:6] = False
+        mask = box_mask(ds.shape, (2, 2, 4, 4)).expand_as(x_test)  # the centre 4x4 box, as inverse_digits.py
         filled = undeq(m.impute(x_test + 0.5, mask, seed=args.seed, method="mean", n_samples=4, **opts))
         truth = ds.labels_test
         mean_fill = torch.where(mask, x_test, ds.train.mean(0, keepdim=True))
