@@ -131,3 +131,20 @@ def test_model_sampler_errors_and_tags():
     assert "ald" in genlab.create("ncsn", (2,)).samplers()
     assert set(genlab.create("ebm", (2,)).samplers()) == {"ald", "mala"}
     assert genlab.create("gmm", (2,)).samplers() == {"ancestral": {"stochastic"}}
+
+
+def test_default_grid_has_equal_steps_in_flow_time_and_the_adaptive_ode_still_reaches_sigma_min():
+    m = genlab.create("edm", (2,))
+    grid = m.sigma_grid(4).double()
+    assert grid[0] == pytest.approx(m.config.sample_sigma_max) and grid[-1] == 0
+    t = 1 / (1 + grid)
+    assert torch.allclose(t.diff(), t.diff()[0].expand(4), atol=1e-6)  # equal steps in t = 1 / (1 + sigma)
+    assert float(m.sigma_grid(4, "karras")[-2]) == pytest.approx(m.config.sample_sigma_min)
+    with pytest.raises(ConfigError, match="schedule"):
+        genlab.create("edm", (2,), schedule="cosine")
+    m.fit(torch.randn(64, 2, generator=torch.Generator().manual_seed(0)), steps=2, progress=False)
+    seen = []
+    real = m._denoise
+    m._denoise = lambda x, sigma, y: seen.append(float(sigma.min())) or real(x, sigma, y)
+    m.sample(8, sampler="ode", seed=0)  # adaptive: only the grid's ends matter, whatever the schedule
+    assert min(seen) == pytest.approx(m.config.sample_sigma_min, rel=1e-4)

@@ -35,10 +35,10 @@ from genlab.diffusion.consistency import (
     teacher_heun_step,
 )
 from genlab.diffusion.parameterization import bcast
-from genlab.diffusion.schedules import karras_sigmas
+from genlab.diffusion.schedules import SCHEDULES, karras_sigmas
 from genlab.errors import ConfigError
 from genlab.families.edm import EDM, EDMConfig
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import randint, randn_like
 from genlab.training import TrainSpec, train
 
@@ -57,6 +57,7 @@ class ConsistencyConfig(EDMConfig):
     huber_c: float = 0.0  # pseudo-Huber c; 0 = 0.00054 sqrt(D) (iCT Sec. 3.3)
     distill_levels: int = 18  # N of consistency distillation (Song et al. 2023 use 18 on CIFAR-10)
     target_ema: float = 0.95  # EMA of the distillation target network (mu of Algorithm 2)
+    schedule: str = bounded("karras", choices=SCHEDULES)  # multistep sampling grid (Song et al. 2023 use Karras)
 
 
 @register
@@ -107,12 +108,12 @@ class ConsistencyModel(EDM):
         if sampler and sampler not in CONSISTENCY_SAMPLERS:
             raise ConfigError(f"unknown sampler {sampler!r}; choose from {', '.join(CONSISTENCY_SAMPLERS)}")
 
-    def sigma_grid(self, steps: int, schedule: str = "karras") -> torch.Tensor:
-        """``steps`` levels from sigma_max: the Karras grid of steps + 1 levels without sigma_min, then 0."""
+    def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
+        """``steps`` levels from sigma_max: the grid (Karras by default) of steps + 1 levels without sigma_min, then 0."""
         from genlab.diffusion import make_sigmas
 
         lo, hi = self.sigma_range()
-        grid = make_sigmas(schedule, int(steps) + 1, lo, hi, self.config.rho)
+        grid = make_sigmas(schedule or self.config.schedule, int(steps) + 1, lo, hi, self.config.rho)
         return torch.cat([grid[:-2], grid.new_zeros(1)]).to(torch.float32)
 
     def _impute(self, z, mask, *, sampler="multistep", steps=8, generator=None, **opts):

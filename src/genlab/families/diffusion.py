@@ -10,7 +10,7 @@ samplers that run an SDE in time t, as a score s(x_t, t). A subclass supplies:
 - ``loss(z, y, *, generator)``.
 
 Everything else is here, written once: the sampler registry dispatch by kind (``"sde"`` samplers get the score in
-t, ``"sigma"`` samplers the denoiser and a Karras grid between the model's sigma_min and sigma_max, ``"ladder"``
+t, ``"sigma"`` samplers the denoiser and a grid (``schedule``: equal steps in flow time by default) between the model's sigma_min and sigma_max, ``"ladder"``
 samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022),
 classifier guidance s(x) + g grad_x log p_C(y | x, sigma) (Song et al. 2021, Sec. 5; :mod:`genlab.apps.noisy_classifier`), the
 probability-flow likelihood in the sigma form (:func:`genlab.diffusion.sigma_log_likelihood`), ``last_nfe``, and
@@ -29,11 +29,13 @@ import torch
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
+from genlab.diffusion.schedules import SCHEDULES
 from genlab.errors import ConfigError
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
+from genlab.registry import bounded
 from genlab.rng import rand, randn
 
 __all__ = ["DiffusionConfig", "DiffusionModel"]
@@ -57,11 +59,17 @@ class DiffusionConfig(NeuralConfig):
     activation: str = "silu"
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
-    rho: float = 7.0  # the Karras grid's rho for the sigma-form samplers
-    # the sigma-form samplers' grid (Karras, rho = 7) runs from sample_sigma_max (or the model's own if smaller) down to
-    # sample_sigma_min (or the model's own if larger), then 0. For standardised data, levels far above 5 are pure noise
-    # and levels below 0.03 change little: on swiss_roll (vp_sde, 20 s) 10-step dpmpp_2m went from 5.0x the SW2 of
-    # the same model's 1000-NFE samples (grid 80 .. 0.003) to 1.09x (5 .. 0.03); docs/benchmarks.md
+    # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma).
+    # 10-step heun / dpmpp_2m against the same model's 999-call samples (SW2 ratio, 20 s fits, tuning sets swiss_roll
+    # and gmm10): Karras rho = 7: vp_sde 1.21 / 1.32 and 1.01 / 1.05, edm 1.21 / 1.34 and 1.03 / 1.08, flow_matching
+    # 3.8 / 4.4 and 3.5 / 3.7; uniform_t: vp_sde 1.06 / 1.12 and 0.93 / 1.05, edm 1.05 / 1.16 and 0.94 / 1.06,
+    # flow_matching 2.0 / 1.18 and 2.1 / 1.11 (docs/benchmarks.md)
+    schedule: str = bounded("uniform_t", choices=SCHEDULES)
+    rho: float = 7.0  # the Karras grid's rho (schedule="karras")
+    # the grid runs from sample_sigma_max (or the model's own if smaller) down to sample_sigma_min (or the model's own
+    # if larger), then 0. For standardised data, levels far above 5 are pure noise and levels below 0.03 change
+    # little: on swiss_roll (vp_sde, 20 s, Karras grid) 10-step dpmpp_2m went from 5.0x the SW2 of the same model's
+    # 1000-NFE samples (grid 80 .. 0.003) to 1.09x (5 .. 0.03); docs/benchmarks.md
     sample_sigma_max: float = 5.0
     sample_sigma_min: float = 0.03
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
@@ -217,8 +225,11 @@ class DiffusionModel(GenerativeModel):
     def _ladder(self):
         raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
 
-    def sigma_grid(self, steps: int, schedule: str = "karras") -> torch.Tensor:
+    def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
+        """The sampling grid of ``steps`` levels then 0; ``schedule`` defaults to the config's."""
         from genlab.diffusion import make_sigmas
+
+        schedule = schedule or self.config.schedule
 
         lo, hi = self.sigma_range()
         lo, hi = max(lo, self.config.sample_sigma_min), min(hi, self.config.sample_sigma_max)
@@ -236,7 +247,9 @@ class DiffusionModel(GenerativeModel):
         guided = y is not None and float(guidance) != 0.0
         with torch.no_grad():
             if spec.kind == "sigma":
-                schedule = opts.pop("schedule", "karras")
+                schedule = opts.pop("schedule", None)
+                if "adaptive" in spec.tags:  # an adaptive solver takes only the grid's ends: sigma_max to sigma_min
+                    schedule = "log_snr"
                 sigmas = self.sigma_grid(int(steps), schedule)
                 counted = CountingScore(self.denoiser(y, guidance, guide))
                 # the marginal at sigma_0 of standardised data is close to N(0, (sigma_0^2 + 1) I)

@@ -140,7 +140,6 @@ class FlowMatching(DiffusionModel):
 
     name = "flow_matching"
     Config = FlowMatchingConfig
-    default_sampler = "heun"
     inverse_algorithm = "repaint"  # a deterministic flow: RePaint (genlab.inverse.flows) by default
     sde = None  # no SDE in time t: the sigma-form samplers only
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 8}, "impute": {"steps": 6, "jumps": 2}}
