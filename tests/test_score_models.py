@@ -160,3 +160,18 @@ def test_importance_sampling_of_t_is_unbiased(name):
     m = genlab.create(name, (2,), likelihood_weighting=True, importance_sampling=True, **SMALL)
     m.fit(torch.randn(300, 2, generator=torch.Generator().manual_seed(0)), steps=20, progress=False)
     assert all(math.isfinite(h["loss"]) for h in m.history)
+
+
+def test_default_weighting_is_the_likelihood_except_for_dequantized_data():
+    """Dequantized data have no structure below the dequantization width: the default trains them with sigma^2."""
+    x = torch.randint(0, 4, (200, 2), generator=torch.Generator().manual_seed(0)).float()
+    fit = {"steps": 3, "progress": False}
+    assert genlab.create("vp_sde", (2,), **SMALL).fit(x, **fit).training_weighting == "likelihood, importance-sampled t"
+    m = genlab.create("vp_sde", (2,), **SMALL).fit(x, dequantize=True, **fit)
+    assert m.training_weighting == "sigma^2" and m._weights is None
+    m = genlab.create("subvp_sde", (2,), likelihood_weighting=True, **SMALL).fit(x, dequantize=True, **fit)
+    assert m.training_weighting == "likelihood, importance-sampled t"
+    m = genlab.create("vp_sde", (2,), importance_sampling=False, **SMALL).fit(x, **fit)
+    assert m.training_weighting == "likelihood"
+    with pytest.raises(ConfigError, match="dequantize=True"):
+        genlab.create("vp_sde", (2,), importance_sampling=True, **SMALL).fit(x, dequantize=True, **fit)
