@@ -101,16 +101,34 @@ def ode_log_likelihood(score_fn: Callable, sde: SDE, x: torch.Tensor, *, eps: fl
 
 
 def sigma_log_likelihood(denoiser: Callable, x: torch.Tensor, sigma_min: float, sigma_max: float, prior_std: float,
-                         **kw) -> LikelihoodResult:
+                         *, sigma_data: float = 1.0, **kw) -> LikelihoodResult:
     """log p(x; sigma_min) for a denoiser D(x; sigma) by the sigma-form ODE dx/dlog(sigma) = x - D(x; sigma) from
     sigma_min to sigma_max (Karras et al. 2022, Eq. 1 with sigma(t) = t, s(t) = 1, in log sigma), with the prior
-    N(0, prior_std^2 I) at sigma_max. Options as :func:`flow_log_likelihood`."""
+    N(0, prior_std^2 I) at sigma_max. Options as :func:`flow_log_likelihood`.
+
+    The solver carries the scaled state y = x / s(sigma), s = sqrt(sigma^2 + sigma_data^2) (EDM's 1 / c_in: y has
+    unit variance at every level for data of scale ``sigma_data``), whose ODE
+    dy/dlog(sigma) = (c_skip x - D(x; sigma)) / s, c_skip = sigma_data^2 / s^2, is the same flow in other units: it
+    fades out at both ends of the noise range, where x itself still grows like sigma, so an adaptive solver
+    steps over them. The change of units adds D log(s(sigma_max) / s(sigma_min)) to the integral of the divergence.
+    """
     if not (0 < sigma_min < sigma_max):
         raise ConfigError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+    if sigma_data <= 0:
+        raise ConfigError(f"sigma_data must be positive, got {sigma_data}")
+    d2 = float(sigma_data) ** 2
 
     def drift(y, log_sigma):
-        sigma = torch.exp(log_sigma).to(y.dtype).expand(len(y))
-        return y - denoiser(y, sigma)
+        sigma = torch.exp(log_sigma).to(y.dtype)
+        s2 = sigma * sigma + d2
+        xs = y * torch.sqrt(s2)
+        return (xs * (d2 / s2) - denoiser(xs, sigma.expand(len(y)))) / torch.sqrt(s2)
 
-    return flow_log_likelihood(drift, x, math.log(sigma_min), math.log(sigma_max),
-                               lambda z: gaussian_logp(z, prior_std), **kw)
+    dim = x[0].numel()
+    s_lo, s_hi = math.sqrt(sigma_min**2 + d2), math.sqrt(sigma_max**2 + d2)
+    res = flow_log_likelihood(drift, x / s_lo, math.log(sigma_min), math.log(sigma_max),
+                              lambda y: gaussian_logp(y * s_hi, prior_std), **kw)
+    z = res.z * s_hi
+    logp = res.logp + dim * math.log(s_hi / s_lo)  # p_y = p_x s^D at both ends
+    return LikelihoodResult(logp=logp, nfe=res.nfe, exact=res.exact, prior_logp=res.prior_logp,
+                            delta_logp=logp - res.prior_logp, z=z)
