@@ -28,8 +28,7 @@ from genlab.nn.divergence import value_and_divergence
 from genlab.ode import solve
 from genlab.rng import randn
 
-__all__ = ["LikelihoodResult", "flow_log_likelihood", "ode_log_likelihood", "sigma_log_likelihood", "gaussian_logp",
-           "outside_prior"]
+__all__ = ["LikelihoodResult", "flow_log_likelihood", "ode_log_likelihood", "sigma_log_likelihood", "gaussian_logp"]
 
 
 @dataclass
@@ -133,14 +132,3 @@ def sigma_log_likelihood(denoiser: Callable, x: torch.Tensor, sigma_min: float, 
     logp = res.logp + dim * math.log(s_hi / s_lo)  # p_y = p_x s^D at both ends
     return LikelihoodResult(logp=logp, nfe=res.nfe, exact=res.exact, prior_logp=res.prior_logp,
                             delta_logp=logp - res.prior_logp, z=z)
-
-
-def outside_prior(z: torch.Tensor, prior_std: float, k: float = 20.0) -> torch.Tensor:
-    """(N,) bool: rows of the ODE's end state ``z`` far outside the typical set of N(0, prior_std^2 I), i.e.
-    |z|^2 / prior_std^2 > D + k sqrt(2 D) (the chi-square with D degrees of freedom has mean D and standard
-    deviation sqrt(2 D); at k = 20 a draw of the prior lands there with probability below 1e-9 in any D). The flow
-    of an accurate model carries every point, outliers included, into that set; a trajectory that ends far outside
-    it was carried away by an inaccurate field, and its log-density is not to be trusted."""
-    flat = z.reshape(len(z), -1)
-    d = flat.shape[1]
-    return flat.pow(2).sum(1) / prior_std**2 > d + k * math.sqrt(2 * d)

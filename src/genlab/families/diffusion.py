@@ -21,7 +21,6 @@ operator through :func:`genlab.inverse.solve`).
 from __future__ import annotations
 
 import inspect
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,7 +28,6 @@ import torch
 
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
-from genlab.diffusion.likelihood import outside_prior
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.diffusion.schedules import SCHEDULES
 from genlab.errors import ConfigError
@@ -322,12 +320,6 @@ class DiffusionModel(GenerativeModel):
                                    atol=atol, method=method, divergence=divergence, probes=probes,
                                    exact_max_dim=self.config.exact_max_dim, generator=generator)
         self.last_nfe = res.nfe
-        escaped = outside_prior(res.z, self.prior_std_sigma())
-        if bool(escaped.any()):
-            warnings.warn(f"{self.name}.log_prob: the probability-flow trajectories of {int(escaped.sum())} of "
-                          f"{len(z)} points ended far outside the prior; their log-densities are unreliable "
-                          "(the network's field carried them away; docs/benchmarks.md, issue 9)", RuntimeWarning,
-                          stacklevel=3)
         return res.logp + self.dim * log_scale
 
     def _data_to_sigma_form(self) -> tuple[float, float]:
