@@ -153,6 +153,16 @@ class _Run:
             raise CheckpointError(f"the resume state does not fit this run: {' '.join(str(exc).split())[:300]}") from None
 
 
+def _adam(cls, params: list, **kw) -> torch.optim.Optimizer:
+    """``cls`` with its fused kernel where this torch has one for the parameters' device (CPU from torch 2.4):
+    one update for all tensors instead of a loop over them, 7-14 % more training steps per second for the diffusion
+    MLPs on one CPU thread (docs/benchmarks.md); the same algorithm."""
+    try:
+        return cls(params, fused=True, **kw)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, **kw)
+
+
 EXPLOSION = 1e8  # a loss this many times larger than the scale of the first steps' losses has diverged
 
 
@@ -210,9 +220,9 @@ def train(
     if step_fn is None:
         params = [p for p in (params if params is not None else module.parameters()) if p.requires_grad]
         if spec.weight_decay > 0:
-            opts = [torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)]
+            opts = [_adam(torch.optim.AdamW, params, lr=spec.lr, weight_decay=spec.weight_decay)]
         else:
-            opts = [torch.optim.Adam(params, lr=spec.lr)]
+            opts = [_adam(torch.optim.Adam, params, lr=spec.lr)]
     named = [(k, p) for k, p in module.named_parameters()]
     ema = EMA([p for _, p in named], spec.ema, warmup=spec.ema_warmup) if spec.ema > 0 else None
     run = _Run(module, opts, ema, order, early)
