@@ -61,9 +61,9 @@ class DiffusionConfig(NeuralConfig):
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
     # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma).
     # 10-step heun / dpmpp_2m against the same model's 999-call samples (SW2 ratio, 20 s fits, tuning sets swiss_roll
-    # and gmm10): Karras rho = 7: vp_sde 1.21 / 1.32 and 1.01 / 1.05, edm 1.21 / 1.34 and 1.03 / 1.08, flow_matching
-    # 3.8 / 4.4 and 3.5 / 3.7; uniform_t: vp_sde 1.06 / 1.12 and 0.93 / 1.05, edm 1.05 / 1.16 and 0.94 / 1.06,
-    # flow_matching 2.0 / 1.18 and 2.1 / 1.11 (docs/benchmarks.md)
+    # and gmm10; benchmarks/grid_choice.py): Karras rho = 7: vp_sde 1.20 / 1.31 and 1.02 / 1.06, edm 1.21 / 1.34 and
+    # 1.05 / 1.10, flow_matching 3.5 / 4.1 and 3.5 / 3.6; uniform_t: vp_sde 1.06 / 1.11 and 0.94 / 1.05, edm
+    # 1.05 / 1.16 and 0.97 / 1.06, flow_matching 1.8 / 1.19 and 2.1 / 1.10
     schedule: str = bounded("uniform_t", choices=SCHEDULES)
     rho: float = 7.0  # the Karras grid's rho (schedule="karras")
     # the grid runs from sample_sigma_max (or the model's own if smaller) down to sample_sigma_min (or the model's own

@@ -57,8 +57,9 @@ class SDEConfig(ScoreConfig):
     # Ermon 2021). None (the default) = on, except for data fitted with dequantize=True, which have no structure below
     # the dequantization width: there the many draws at tiny t train on noise. Measured at 30 s: KL of vp_sde in 2-D,
     # likelihood / sigma^2: pinwheel 0.099 / 0.184, rings 0.43 / 0.63, checkerboard 0.110 / 0.178; on dequantized
-    # 64-D digits the likelihood weighting made 6 of 539 test points' probability-flow trajectories run away (log p
-    # down to -2e6 nats; none with sigma^2, which also scores the other points better, 2.55 against 2.67 bits/dim).
+    # 64-D digits the likelihood weighting made 9 of 539 test points' probability-flow trajectories run away (log p
+    # down to -2.6e6 nats; none with sigma^2, which also scores the other points better, 2.54 against 2.61 bits/dim;
+    # benchmarks/sde_weighting.py).
     # For VE both weightings coincide. ``training_weighting`` tells which one the last fit used.
     likelihood_weighting: bool | None = None
     importance_sampling: bool | None = None  # None = as likelihood_weighting; needs it
