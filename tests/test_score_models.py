@@ -175,3 +175,12 @@ def test_default_weighting_is_the_likelihood_except_for_dequantized_data():
     assert m.training_weighting == "likelihood"
     with pytest.raises(ConfigError, match="dequantize=True"):
         genlab.create("vp_sde", (2,), importance_sampling=True, **SMALL).fit(x, dequantize=True, **fit)
+
+
+def test_training_weighting_survives_save_and_load(tmp_path):
+    x = torch.randint(0, 4, (200, 2), generator=torch.Generator().manual_seed(0)).float()
+    m = genlab.create("vp_sde", (2,), **SMALL)
+    assert m.training_weighting is None
+    m.fit(x, steps=3, progress=False, dequantize=True)
+    m.save(tmp_path / "run")
+    assert genlab.load(tmp_path / "run").training_weighting == "sigma^2"

@@ -110,6 +110,7 @@ class ScoreModel(DiffusionModel):
 
     Config = SDEConfig
     sde_class: ClassVar[type] = VPSDE
+    training_weighting: str | None = None  # the weighting of the last fit (kept in checkpoints); None before one
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 20}}
 
     def build(self) -> None:
@@ -161,6 +162,13 @@ class ScoreModel(DiffusionModel):
         t = sde.t_of_sigma(sigma).to(x.dtype)
         alpha = sde.alpha(t).reshape(-1, *([1] * (x.ndim - 1)))
         return denoised_from_eps(x, self._eps(alpha * x, t, y), sigma)
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "training_weighting": self.training_weighting}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.training_weighting = state.get("training_weighting")
 
     # ------------------------------------------------------------------ training
     def _fit(self, z, y, spec) -> None:
