@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+import sys
 from pathlib import Path
 
 import torch
 
 import genlab
 from genlab.metrics import sliced_wasserstein
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 
 GRIDS = [("karras rho 7", "karras", {}), ("karras rho 3", "karras", {"rho": 3.0}),
          ("karras rho 5", "karras", {"rho": 5.0}), ("log_snr", "log_snr", {}), ("uniform_t", "uniform_t", {}),
@@ -63,12 +65,7 @@ def main() -> None:
               for r in rows]
     print("\n".join(lines))
     if a.out:
-        out = {"command": "python benchmarks/grid_choice.py " + " ".join(
-            f"--{k} {v}" for k, v in vars(a).items() if v is not None),
-            "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg": list(os.getloadavg()), "rows": rows}
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out + ".json").write_text(json.dumps(out, indent=2) + "\n")
-        Path(a.out + ".md").write_text("\n".join(lines) + "\n")
+        write_results(a.out, a, {"rows": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":

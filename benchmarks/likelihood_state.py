@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +21,9 @@ import torch
 import genlab
 import genlab.families.diffusion as family
 from genlab.diffusion import likelihood
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 
 
 def plain_state(denoiser, x, sigma_min, sigma_max, prior_std, **kw):
@@ -71,12 +74,7 @@ def main() -> None:
               f"{r['kl']:.4f} | {r['kl_bias']:+.4f} |" for r in rows]
     print("\n".join(lines))
     if a.out:
-        out = {"command": "python benchmarks/likelihood_state.py " + " ".join(
-            f"--{k} {v}" for k, v in vars(a).items() if v is not None),
-            "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg": list(os.getloadavg()), "rows": rows}
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out + ".json").write_text(json.dumps(out, indent=2) + "\n")
-        Path(a.out + ".md").write_text("\n".join(lines) + "\n")
+        write_results(a.out, a, {"rows": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":

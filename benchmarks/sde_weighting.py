@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import time
+import sys
 from pathlib import Path
 
 import torch
 
 import genlab
 from genlab.metrics import dequantize
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 
 VARIANTS = [("vp_sde", {"likelihood_weighting": True, "importance_sampling": True}),
             ("vp_sde", {"likelihood_weighting": False}),
@@ -59,11 +61,7 @@ def main() -> None:
               f"{r['test']['bpd_others']:.3f} | {r['train']['bad']} of {r['train']['n']} |" for r in rows]
     print("\n".join(lines))
     if a.out:
-        out = {"command": f"python benchmarks/sde_weighting.py --budget {a.budget} --threads {a.threads} --out {a.out}",
-               "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg": list(os.getloadavg()), "rows": rows}
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out + ".json").write_text(json.dumps(out, indent=2) + "\n")
-        Path(a.out + ".md").write_text("\n".join(lines) + "\n")
+        write_results(a.out, a, {"rows": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":

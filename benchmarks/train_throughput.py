@@ -1,5 +1,5 @@
 """Training steps per second of the default models, with the fused Adam kernel (genlab's default where torch has one)
-and with torch's per-tensor loop, in one run, alternating so that both see the same machine load.
+and with torch's per-tensor loop, in one run, alternating so that both see the same machine load (after an untimed warm-up fit per model).
 
     python benchmarks/train_throughput.py --threads 1 --out benchmarks/results/train_throughput
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +20,9 @@ import torch
 
 import genlab
 import genlab.training.loop as loop
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import write_results  # noqa: E402
 
 
 def _plain(cls, params, **kw):
@@ -50,6 +53,7 @@ def main() -> None:
     ds = genlab.datasets.load("two_moons", seed=0)
     rows = []
     for name in a.models.split(","):
+        measure(name, ds, 50, True)  # warm-up, not timed: the first fit of a process pays one-time costs
         runs = {"fused": [], "loop": []}
         for _ in range(a.repeats):
             for kind in ("loop", "fused"):
@@ -59,18 +63,12 @@ def main() -> None:
         row["gain"] = row["fused_steps_per_s"] / row["loop_steps_per_s"] - 1
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"}), flush=True)
-    out = {"command": "python benchmarks/train_throughput.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if v is not None),
-        "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg": list(os.getloadavg()),
-        "torch": torch.__version__, "rows": rows}
     lines = ["| model | steps/s, per-tensor Adam | steps/s, fused Adam | gain |", "|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['loop_steps_per_s']:.1f} | {r['fused_steps_per_s']:.1f} | {100 * r['gain']:+.1f} % |"
               for r in rows]
     print("\n".join(lines))
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out + ".json").write_text(json.dumps(out, indent=2) + "\n")
-        Path(a.out + ".md").write_text("\n".join(lines) + "\n")
+        write_results(a.out, a, {"torch": torch.__version__, "rows": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":
