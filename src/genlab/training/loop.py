@@ -155,7 +155,7 @@ class _Run:
 
 def _adam(cls, params: list, **kw) -> torch.optim.Optimizer:
     """``cls`` with its fused kernel where this torch has one for the parameters' device (CPU from torch 2.4):
-    one update for all tensors instead of a loop over them, 7-16 % more training steps per second for the diffusion
+    one update for all tensors instead of a loop over them, 8-13 % more training steps per second for the diffusion
     MLPs on one CPU thread (docs/benchmarks.md); the same algorithm."""
     try:
         return cls(params, fused=True, **kw)
