@@ -148,3 +148,17 @@ def test_default_grid_has_equal_steps_in_flow_time_and_the_adaptive_ode_still_re
     m._denoise = lambda x, sigma, y: seen.append(float(sigma.min())) or real(x, sigma, y)
     m.sample(8, sampler="ode", seed=0)  # adaptive: only the grid's ends matter, whatever the schedule
     assert min(seen) == pytest.approx(m.config.sample_sigma_min, rel=1e-4)
+
+
+def test_replacement_imputation_keeps_the_karras_grid_unless_asked():
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("edm", (2,), hidden=16, depth=1).fit(x, steps=3, progress=False)
+    seen = []
+    real = m.sigma_grid
+    m.sigma_grid = lambda steps, schedule=None: seen.append(schedule) or real(steps, schedule)
+    mask = torch.ones(4, 2, dtype=torch.bool)
+    mask[:, 1] = False
+    m.impute(x[:4], mask, n_samples=2, seed=0)
+    m.impute(x[:4], mask, n_samples=2, seed=0, schedule="uniform_t")
+    m.sample(4, seed=0)
+    assert seen == ["karras", "uniform_t", None]
