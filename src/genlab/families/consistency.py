@@ -109,7 +109,8 @@ class ConsistencyModel(EDM):
             raise ConfigError(f"unknown sampler {sampler!r}; choose from {', '.join(CONSISTENCY_SAMPLERS)}")
 
     def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
-        """``steps`` levels from sigma_max: the grid (Karras by default) of steps + 1 levels without sigma_min, then 0."""
+        """``steps`` levels from sigma_max: the grid (Karras by default) of steps + 1 levels without sigma_min, then
+        0."""
         from genlab.diffusion import make_sigmas
 
         lo, hi = self.sigma_range()

@@ -10,9 +10,9 @@ samplers that run an SDE in time t, as a score s(x_t, t). A subclass supplies:
 - ``loss(z, y, *, generator)``.
 
 Everything else is here, written once: the sampler registry dispatch by kind (``"sde"`` samplers get the score in
-t, ``"sigma"`` samplers the denoiser and a grid (``schedule``: equal steps in flow time by default) between the model's sigma_min and sigma_max, ``"ladder"``
-samplers the NCSN ladder), classifier-free guidance D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022),
-classifier guidance s(x) + g grad_x log p_C(y | x, sigma) (Song et al. 2021, Sec. 5; :mod:`genlab.apps.noisy_classifier`), the
+t, ``"sigma"`` samplers the denoiser and a grid between the model's sigma_min and sigma_max (``schedule``: equal steps
+in flow time by default), ``"ladder"`` samplers the NCSN ladder), classifier-free guidance
+D = (1 + w) D(x | y) - w D(x) (Ho & Salimans 2022), classifier guidance s(x) + g grad_x log p_C(y | x, sigma) (Song et al. 2021, Sec. 5; :mod:`genlab.apps.noisy_classifier`), the
 probability-flow likelihood in the sigma form (:func:`genlab.diffusion.sigma_log_likelihood`), ``last_nfe``, and
 imputation by the replacement method (:mod:`genlab.inverse.replacement`; linear inverse problems with any
 operator through :func:`genlab.inverse.solve`).
@@ -229,11 +229,9 @@ class DiffusionModel(GenerativeModel):
         """The sampling grid of ``steps`` levels then 0; ``schedule`` defaults to the config's."""
         from genlab.diffusion import make_sigmas
 
-        schedule = schedule or self.config.schedule
-
         lo, hi = self.sigma_range()
         lo, hi = max(lo, self.config.sample_sigma_min), min(hi, self.config.sample_sigma_max)
-        return make_sigmas(schedule, steps, lo, hi, self.config.rho).to(torch.float32)
+        return make_sigmas(schedule or self.config.schedule, steps, lo, hi, self.config.rho).to(torch.float32)
 
     def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
                     generator=None, guide=None, **opts):

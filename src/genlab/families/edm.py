@@ -8,9 +8,10 @@ Diffusion-Based Generative Models" (EDM).
   with lambda = (sigma^2 + s_d^2) / (sigma s_d)^2 (so the effective target of F has unit variance at every sigma);
   the mean over data dimensions.
 - **Sampling**: the sigma-form samplers (``heun`` is the paper's Algorithm 2, with ``s_churn`` for its stochastic
-  variant; ``euler``, ``ddim``, ``dpmpp_2m``) on the ``schedule`` grid (equal steps in flow time t = 1 / (1 + sigma)
-  by default; ``"karras"`` is Eq. 5 with rho = 7) between ``sigma_min`` and ``sigma_max``; and the SDE samplers through the VE SDE with the same sigma range, whose sigma(t) is geometric
-  (the score in t is (D - x) / sigma(t)^2).
+  variant; ``euler``, ``ddim``, ``dpmpp_2m``) on the ``schedule`` grid between ``sigma_min`` and ``sigma_max``
+  (equal steps in flow time t = 1 / (1 + sigma) by default; ``"karras"`` is Eq. 5 with rho = 7); and the SDE
+  samplers through the VE SDE with the same sigma range, whose sigma(t) is geometric (the score in t is
+  (D - x) / sigma(t)^2).
 - **log_prob**: the probability-flow ODE in the sigma form, dx/dlog(sigma) = x - D, from sigma_min to sigma_max with
   the prior N(0, (sigma_max^2 + s_d^2) I) (exact divergence up to ``exact_max_dim`` dimensions, Hutchinson above):
   the density of the data convolved with N(0, sigma_min^2 I); ``rtol``/``atol`` default 1e-4 (chosen by measurement).

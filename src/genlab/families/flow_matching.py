@@ -209,10 +209,11 @@ class FlowMatching(DiffusionModel):
 
     # ------------------------------------------------------------------ imputation
     def _impute(self, z, mask, *, algorithm="repaint", method="mean", n_samples=8, jumps=8, sampler=None, steps=None,
-                schedule="karras", generator=None, **opts) -> torch.Tensor:
+                schedule=None, generator=None, **opts) -> torch.Tensor:
         if algorithm == "replacement":
+            grid = {} if schedule is None else {"schedule": schedule}
             return super()._impute(z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
-                                   generator=generator, schedule=schedule, **opts)
+                                   generator=generator, **grid, **opts)
         if algorithm != "repaint":
             raise ConfigError(f"impute algorithm must be 'repaint' or 'replacement', got {algorithm!r}")
         if method not in ("mean", "sample"):

@@ -194,8 +194,8 @@ class ScoreModel(DiffusionModel):
         if getattr(self, "_weights", None) is not None:
             t, iw = self._weights(len(z), z.dtype, generator, z.device)
             return dsm_loss(score, self.sde, z, generator, t=t) * iw / (self.sde.T - c.eps)  # E_q[w/q ...] = E_U[w ...]
-        return dsm_loss(score, self.sde, z, generator, eps=c.eps,
-                        likelihood_weighting=getattr(self, "_likelihood_weighting", c.likelihood_weighting is not False))
+        lw = getattr(self, "_likelihood_weighting", c.likelihood_weighting is not False)  # set by _fit
+        return dsm_loss(score, self.sde, z, generator, eps=c.eps, likelihood_weighting=lw)
 
 
 @register

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from genlab.errors import ConfigError
-from genlab.inverse.replacement import Constraint
+from genlab.inverse.replacement import INVERSE_SCHEDULE, Constraint
 from genlab.rng import randn, randn_like
 
 __all__ = ["repaint", "repaint_sample"]
@@ -50,14 +50,14 @@ def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, constraint: Constra
 
 
 def repaint_sample(model, constraint: Constraint, *, steps: int | None = None, jumps: int = 8,
-                   schedule: str = "karras", generator=None) -> torch.Tensor:
-    """One draw (M, D) per row of ``constraint.lifted`` by :func:`repaint` on ``model``'s sigma grid (``steps``
-    levels, default 32, from min(sigma_max, sample_sigma_max)); ``model`` is a diffusion-type model (the denoiser
+                   schedule: str | None = None, generator=None) -> torch.Tensor:
+    """One draw (M, D) per row of ``constraint.lifted`` by :func:`repaint` on ``model``'s sigma grid (``schedule``, default
+    ``INVERSE_SCHEDULE``; ``steps`` levels, default 32, from min(sigma_max, sample_sigma_max)); ``model`` is a diffusion-type model (the denoiser
     contract)."""
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     steps = int(steps or 32)
-    sigmas = model.sigma_grid(steps, schedule)
+    sigmas = model.sigma_grid(steps, schedule or INVERSE_SCHEDULE)
     lifted = constraint.lifted
     # the marginal at sigmas[0] of standardised data is close to N(0, (sigma_0^2 + 1) I) (as in run_sampler)
     x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn(lifted.shape, generator, dtype=lifted.dtype)
