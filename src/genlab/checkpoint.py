@@ -26,7 +26,10 @@ __all__ = ["save", "load", "model_files", "read_config", "read_json", "read_file
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "genlab-checkpoint/1"
-VERSION = 2  # 1: no manifest, no version field; 2: manifest, version field, "fitted"
+VERSION = 3  # 1: no manifest, no version field; 2: manifest, version field, "fitted"; 3: the MLP's "conditioning"
+#: config fields added with a format version, and the value that every older checkpoint was made with (a field's
+#: current default may differ: diffusion models' MLPs condition by FiLM since version 3, by a shift before)
+LEGACY_CONFIG = {3: {"conditioning": "add"}}
 RAW_PREFIX = "_raw."  # safetensors keys of the raw weights of a model trained with an EMA
 
 
@@ -165,7 +168,7 @@ def load(path, get_class, *, expect_model: str | None = None):
         raise CheckpointError(f"checkpoint holds model '{name}', not '{expect_model}'")
     try:
         cls = get_class(name)
-        config = make_config(cls.Config, meta["config"], model=name)
+        config = make_config(cls.Config, _upgrade(meta["config"], meta.get("version", 1), cls.Config), model=name)
         model = cls(tuple(meta["shape"]), config)
         model.load_extra_state(meta.get("extra", {}))
     except (ConfigError, TypeError, ValueError, KeyError) as exc:
@@ -183,6 +186,16 @@ def load(path, get_class, *, expect_model: str | None = None):
     model.fitted = bool(meta.get("fitted", True))
     model.eval()
     return model
+
+
+def _upgrade(config: dict, version: int, config_cls) -> dict:
+    """``config`` of a checkpoint of format ``version`` with the fields it predates set as they were then."""
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    out = dict(config)
+    for since, values in LEGACY_CONFIG.items():
+        if version < since:
+            out.update({k: v for k, v in values.items() if k in fields and k not in out})
+    return out
 
 
 def _check_values(model, tensors: dict[str, torch.Tensor], raw: dict[str, torch.Tensor], where: Path) -> None:

@@ -34,6 +34,7 @@ from genlab.errors import ConfigError
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
+from genlab.nn.mlp import CONDITIONING
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
 from genlab.registry import bounded
 from genlab.rng import rand, randn
@@ -57,6 +58,11 @@ class DiffusionConfig(NeuralConfig):
     embedding: str = "fourier"  # noise-level embedding: "fourier" (Gaussian Fourier features, scale 4) or "sinusoidal"
     emb_dim: int = 64
     activation: str = "silu"
+    # how the MLP's layers receive the noise level: "film" (scale and shift) or "add" (a shift: what checkpoints of
+    # format version < 3 were made with; genlab.checkpoint.LEGACY_CONFIG). At 30 s on the tuning sets
+    # (benchmarks/mlp_conditioning.py) film lowered KL: edm swiss_roll 0.018-0.020 -> 0.010-0.013, gmm10 0.12-0.14 ->
+    # 0.11-0.12; vp_sde swiss_roll 0.036-0.054 -> 0.012-0.022, gmm10 0.29 -> 0.19
+    conditioning: str = bounded("film", choices=CONDITIONING)
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
     # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma).
@@ -114,7 +120,7 @@ class DiffusionModel(GenerativeModel):
             return
         emb = SinusoidalEmbedding(c.emb_dim) if c.embedding == "sinusoidal" else FourierEmbedding(c.emb_dim, scale=4.0)
         self.net = ConditionalMLP(self.dim, hidden=c.hidden, depth=c.depth, embedding=emb, emb_dim=c.emb_dim,
-                                  num_classes=self.num_classes, activation=c.activation)
+                                  num_classes=self.num_classes, activation=c.activation, conditioning=c.conditioning)
 
     def set_backbone(self, module: torch.nn.Module):
         """Replace the network by any ``module`` called as ``module(x (N, D), t (N,), y=None) -> (N, D)``.
