@@ -110,3 +110,29 @@ def test_custom_backbone_round_trips_through_its_spec():
 def test_bad_options_are_config_errors(call, match):
     with pytest.raises(genlab.ConfigError, match=match):
         call()
+
+
+@pytest.mark.parametrize("conditioning", ["add", "film"])
+def test_conditional_mlp_conditions_on_level_and_label(conditioning):
+    """Both conditionings: one row's output depends on its own level and label only, so a batch with one shared
+    level (embedded once and broadcast) gives what the per-row path gives."""
+    from genlab.nn import ConditionalMLP, FourierEmbedding
+
+    torch.manual_seed(0)
+    net = ConditionalMLP(3, hidden=16, depth=2, embedding=FourierEmbedding(8, scale=1.0), emb_dim=8, num_classes=2,
+                         conditioning=conditioning)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    shared = net(x, torch.full((4,), 0.3), torch.zeros(4, dtype=torch.long))
+    per_row = net(x, torch.tensor([0.3, 0.3, 0.3, 0.3 + 1e-7]), torch.zeros(4, dtype=torch.long))
+    assert torch.allclose(shared, per_row, atol=1e-5)
+    assert not torch.allclose(net(x, torch.full((4,), 0.3), y), net(x, torch.full((4,), 0.9), y), atol=1e-3)
+    assert not torch.allclose(net(x, torch.full((4,), 0.3), y), shared, atol=1e-3)
+
+
+def test_unknown_mlp_conditioning_is_a_config_error():
+    from genlab.nn import ConditionalMLP
+
+    with pytest.raises(genlab.ConfigError, match="conditioning.*add, film"):
+        ConditionalMLP(2, conditioning="gated")
+    with pytest.raises(genlab.ConfigError, match="conditioning"):
+        genlab.create("edm", (2,), conditioning="gated")

@@ -248,3 +248,20 @@ def test_save_load_round_trip_keeps_a_manifest(tmp_path):
 
 def test_data_error_types_are_genlab_errors():
     assert issubclass(DataError, genlab.errors.GenlabError)
+
+
+def test_a_diffusion_checkpoint_from_before_format_3_keeps_its_additive_conditioning(tmp_path):
+    """Format 3 made FiLM the diffusion MLP's default; an older file (no "conditioning" field) was made with "add"
+    and must load into that architecture with the same outputs, while a current file keeps what it names."""
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("edm", (2,), conditioning="add", hidden=16, depth=1, emb_dim=8).fit(x, steps=2, progress=False)
+    m.save(tmp_path / "m")
+    target = tmp_path / "m"
+    (target / "manifest.json").unlink()
+    _edit_config(target, lambda meta: [meta.update(version=2), meta["config"].pop("conditioning")])
+    old = genlab.load(target)
+    assert old.config.conditioning == "add"
+    assert torch.equal(old.sample(5, seed=1), m.sample(5, seed=1))
+    new = genlab.create("edm", (2,), hidden=16, depth=1, emb_dim=8).fit(x, steps=2, progress=False)
+    new.save(tmp_path / "n")
+    assert new.config.conditioning == "film" and genlab.load(tmp_path / "n").config.conditioning == "film"
