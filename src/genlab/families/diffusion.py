@@ -34,8 +34,8 @@ from genlab.errors import ConfigError
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
-from genlab.nn.mlp import CONDITIONING
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
+from genlab.nn.mlp import CONDITIONING
 from genlab.registry import bounded
 from genlab.rng import rand, randn
 
