@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["write_results", "kl_columns"]
+__all__ = ["write_results", "kl_columns", "record", "finish"]
 
 
 def write_results(stem, args, payload: dict, table: str) -> None:
@@ -31,3 +31,16 @@ def kl_columns(model, ds, n_eval: int, seed: int) -> dict:
     lq = model.log_prob(xs, seed=seed)
     kl = kl_to_truth(ds.log_prob(xs), lq)
     return {"log_prob_s": time.perf_counter() - t0, "kl": kl.kl, "kl_stderr": kl.stderr}
+
+
+def record(rows: list, row: dict) -> None:
+    """Print ``row`` as one JSON line (progress a reader can follow) and keep it."""
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+
+
+def finish(args, rows: list, table: str) -> None:
+    """Print the ``table`` and, when ``args.out`` is set, write the results pair with the ``rows``."""
+    print(table)
+    if args.out:
+        write_results(args.out, args, {"rows": rows}, table)

@@ -11,7 +11,6 @@ type chosen on a held-out part of the training data, and a zuko NSF trained by a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -23,7 +22,7 @@ import genlab
 from genlab.metrics import sliced_wasserstein
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import kl_columns, write_results  # noqa: E402
+from common import finish, kl_columns, record  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 SETS = ["two_moons", "rings", "pinwheel", "checkerboard", "funnel6"]
@@ -82,13 +81,8 @@ def main(argv=None) -> None:
     for s in [s for s in a.sets.split(",") if s]:
         ds = genlab.datasets.load(s, seed=a.seed)
         for name in [m for m in a.models.split(",") if m]:
-            row = {"set": s, **run_one(name, ds, a.budget, a.n_eval, a.n_samples, a.seed)}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    table = markdown(rows)
-    print(table)
-    if a.out:
-        write_results(a.out, a, {"rows": rows}, table)
+            record(rows, {"set": s, **run_one(name, ds, a.budget, a.n_eval, a.n_samples, a.seed)})
+    finish(a, rows, markdown(rows))
 
 
 if __name__ == "__main__":

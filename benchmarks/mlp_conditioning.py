@@ -10,7 +10,6 @@ model) in nats on fresh truth samples (+- standard error) and the log_prob secon
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 import genlab
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import kl_columns, write_results  # noqa: E402
+from common import finish, kl_columns, record  # noqa: E402
 
 
 def run_one(name, set_name, conditioning, budget, n_eval, seed) -> dict:
@@ -60,13 +59,8 @@ def main(argv=None) -> None:
         for name in a.models.split(","):
             for s in a.sets.split(","):
                 for cond in a.conditionings.split(","):
-                    row = run_one(name, s, cond, a.budget, a.n_eval, seed)
-                    print(json.dumps(row), flush=True)
-                    rows.append(row)
-    table = markdown(rows)
-    print(table)
-    if a.out:
-        write_results(a.out, a, {"rows": rows}, table)
+                    record(rows, run_one(name, s, cond, a.budget, a.n_eval, seed))
+    finish(a, rows, markdown(rows))
 
 
 if __name__ == "__main__":
