@@ -60,8 +60,9 @@ class DiffusionConfig(NeuralConfig):
     activation: str = "silu"
     # how the MLP's layers receive the noise level: "film" (scale and shift) or "add" (a shift: what checkpoints of
     # format version < 3 were made with; genlab.checkpoint.LEGACY_CONFIG). At 30 s on the tuning sets
-    # (benchmarks/mlp_conditioning.py) film lowered KL: edm swiss_roll 0.018-0.020 -> 0.010-0.013, gmm10 0.12-0.14 ->
-    # 0.11-0.12; vp_sde swiss_roll 0.036-0.054 -> 0.012-0.022, gmm10 0.29 -> 0.19
+    # (benchmarks/mlp_conditioning.py, two seeds) film lowered KL: edm swiss_roll 0.023 / 0.017 -> 0.013 / 0.011, gmm10
+    # 0.150 / 0.144 -> 0.127 / 0.113; vp_sde swiss_roll 0.045 / 0.038 -> 0.022 / 0.015, gmm10 0.288 / 0.269 -> 0.190 /
+    # 0.180. It also fits a few hundred rows faster, so long fits of small tables over-fit sooner (docs/benchmarks.md)
     conditioning: str = bounded("film", choices=CONDITIONING)
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
