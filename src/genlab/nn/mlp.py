@@ -42,7 +42,7 @@ class ConditionalMLP(nn.Module):
     - ``"film"``: a feature-wise scale and shift, h (1 + a_l) + b_l with (a_l, b_l) one linear map of e for every
       layer (FiLM, Perez et al. 2018; the adaptive scale of DiT's adaLN and EDM's U-Net blocks). It lets the noise
       level change how sharp the layer's response is, and costs fewer multiplications than ``"add"``'s conditioning
-      MLP. At an equal 30 s budget it halved the KL of edm and vp_sde on swiss_roll (docs/benchmarks.md).
+      MLP. At an equal 30 s budget it lowered the KL of edm and vp_sde on swiss_roll by 40-60 % (docs/benchmarks.md).
 
     ``num_classes`` reserves one extra "null" label index (``num_classes``) for classifier-free guidance.
     """
