@@ -242,3 +242,32 @@ def test_early_stopping_keeps_the_best_weights_and_records_it():
     again.fit(x, steps=2000, batch_size=16, progress=False,
               checkpoint=Checkpointer(save=saved.append, state=saved[-1]))
     assert len(again.history) == len(m.history) and same(again.state_dict(), m.state_dict())
+
+
+def test_a_run_started_before_format_3_resumes_with_its_additive_conditioning(tmp_path):
+    """A resumable edm run written before the "conditioning" field existed (checkpoint format 2) was made with the
+    additive MLP: resuming it with conditioning=add continues; with the new default (film) it is refused."""
+    out = tmp_path / "run"
+    tiny = ["--set", "hidden=16", "--set", "depth=1", "--set", "emb_dim=8", "--batch-size", "16", "--quiet"]
+    r = subprocess.run(genlab_cmd("train", "edm", "--data", "eight_gaussians", "--steps", 40, "--out", out, *tiny,
+                                  "--set", "conditioning=add", "--checkpoint-every", 20),
+                       capture_output=True, text=True, env=env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    (out / "manifest.json").unlink()  # as an older genlab wrote it: no manifest, no field, version 2
+    meta = json.loads((out / "config.json").read_text())
+    meta["version"], _ = 2, meta["config"].pop("conditioning")
+    (out / "config.json").write_text(json.dumps(meta))
+    state = json.loads((out / "resume.json").read_text())
+    state["fingerprint"]["config"].pop("conditioning")
+    (out / "resume.json").write_text(json.dumps(state))
+
+    def resume(*extra):
+        return subprocess.run(genlab_cmd("train", "edm", "--data", "eight_gaussians", "--steps", 60, "--out", out,
+                                         *tiny, "--resume", *extra), capture_output=True, text=True, env=env(),
+                              timeout=300)
+
+    refused = resume()
+    assert refused.returncode == 2 and "conditioning" in refused.stderr, refused.stderr
+    r = resume("--set", "conditioning=add")
+    assert r.returncode == 0, r.stderr
+    assert genlab.load(out).trained_steps == 60

@@ -21,7 +21,7 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.manifest import commit, resolve, sha256
 
 __all__ = ["save", "load", "model_files", "read_config", "read_json", "read_file", "verify", "WEIGHTS", "CONFIG", "FORMAT",
-           "RAW_PREFIX", "VERSION"]
+           "RAW_PREFIX", "VERSION", "LEGACY_CONFIG", "upgrade_config"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -168,7 +168,7 @@ def load(path, get_class, *, expect_model: str | None = None):
         raise CheckpointError(f"checkpoint holds model '{name}', not '{expect_model}'")
     try:
         cls = get_class(name)
-        config = make_config(cls.Config, _upgrade(meta["config"], meta.get("version", 1), cls.Config), model=name)
+        config = make_config(cls.Config, upgrade_config(meta["config"], meta.get("version", 1), cls.Config), model=name)
         model = cls(tuple(meta["shape"]), config)
         model.load_extra_state(meta.get("extra", {}))
     except (ConfigError, TypeError, ValueError, KeyError) as exc:
@@ -188,8 +188,9 @@ def load(path, get_class, *, expect_model: str | None = None):
     return model
 
 
-def _upgrade(config: dict, version: int, config_cls) -> dict:
-    """``config`` of a checkpoint of format ``version`` with the fields it predates set as they were then."""
+def upgrade_config(config: dict, version: int, config_cls) -> dict:
+    """``config`` of a checkpoint (or resumable run) of format ``version`` with the fields it predates set as they
+    were then (:data:`LEGACY_CONFIG`); fields that ``config_cls`` lacks are left out."""
     fields = {f.name for f in dataclasses.fields(config_cls)}
     out = dict(config)
     for since, values in LEGACY_CONFIG.items():

@@ -101,6 +101,7 @@ def load_resume(out: Path, fingerprint: dict[str, Any]) -> durable.TrainState:
         blobs[name] = file.read_bytes()
         checkpoint.verify(out, name, blobs[name])
     state, stored = durable.from_files(blobs[durable.RESUME_WEIGHTS], blobs[durable.RESUME_STATE], str(out))
+    stored = _upgraded(out, stored)
     wanted = json.loads(json.dumps(fingerprint, default=str))
     diff = []
     for key in [*wanted, *(k for k in stored if k not in wanted)]:  # the caller's order: model, shape, config, ...
@@ -114,6 +115,16 @@ def load_resume(out: Path, fingerprint: dict[str, Any]) -> durable.TrainState:
         raise CheckpointError(f"--resume: the run in '{out}' was started differently ({shown}); "
                               "resume with the same model, data and options, or start a new run")
     return state
+
+
+def _upgraded(out: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored fingerprint with its config read as the run's checkpoint format says (a run started before a field
+    existed was made with that field's old value: :data:`genlab.checkpoint.LEGACY_CONFIG`)."""
+    config, name = stored.get("config"), stored.get("model")
+    if not isinstance(config, dict) or name not in genlab.models.names():
+        return stored
+    version = checkpoint.read_config(out).get("version", 1)
+    return {**stored, "config": checkpoint.upgrade_config(config, version, genlab.models.get(name).Config)}
 
 
 def load_run(run_dir, device=None) -> tuple[Any, dict[str, Any]]:
