@@ -31,7 +31,7 @@ class SklearnGMM:
         self.components, self.covariance_types, self.seed = components, covariance_types, seed
         self.last_nfe, self.likelihood = None, "exact"
 
-    def fit(self, x: torch.Tensor, budget: float | None = None):
+    def fit(self, x: torch.Tensor):
         from sklearn.mixture import GaussianMixture
 
         x = np.asarray(x, dtype=np.float64)
@@ -107,9 +107,9 @@ PEERS = ("sk_gmm", "zuko_nsf")
 
 
 def make_peer(name: str, x: torch.Tensor, budget: float, seed: int = 0):
-    """Fit the peer ``name`` ("sk_gmm" or "zuko_nsf") on ``x`` within ``budget`` seconds."""
+    """Fit the peer ``name`` on ``x``: "zuko_nsf" trains for ``budget`` seconds, "sk_gmm" searches its whole grid."""
     if name == "sk_gmm":
-        return SklearnGMM(seed=seed).fit(x, budget)
+        return SklearnGMM(seed=seed).fit(x)
     if name == "zuko_nsf":
         return ZukoNSF(x.shape[1], seed=seed).fit(x, budget)
     raise ValueError(f"unknown peer {name!r}")
