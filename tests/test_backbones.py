@@ -10,7 +10,7 @@ import genlab
 from genlab.nn import ScalarHead, backbone_from_spec, backbone_names, backbone_spec, build_backbone
 from genlab.rng import forked
 
-CASES = [("mlp", (1, 8, 8), {"hidden": 32, "depth": 2}), ("mlp", (5,), {"hidden": 32}),
+CASES = [("mlp", (1, 8, 8), {"hidden": 32, "depth": 2}), ("mlp", (5,), {"hidden": 32, "conditioning": "film"}),
          ("unet", (1, 8, 8), {"channels": [8, 16]}), ("unet", (3, 12, 20), {"channels": [8, 8, 16], "heads": 2}),
          ("dit", (1, 8, 8), {"hidden": 32, "depth": 2}), ("dit", (3, 12, 8), {"hidden": 32, "depth": 1, "patch": 4})]
 

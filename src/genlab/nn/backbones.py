@@ -32,10 +32,11 @@ __all__ = ["uses_backbone", "register_backbone", "backbone_names", "build_backbo
 
 
 class MLPBackbone(nn.Module):
-    """:class:`genlab.nn.ConditionalMLP` over the flattened input, reshaped back (``out_shape`` default: ``shape``)."""
+    """:class:`genlab.nn.ConditionalMLP` over the flattened input, reshaped back (``out_shape`` default: ``shape``);
+    ``conditioning`` "add" (the default here, as saved backbone specs were made) or "film"."""
 
     def __init__(self, shape, *, num_classes: int | None = None, hidden: int = 128, depth: int = 3, emb_dim: int = 64,
-                 activation: str = "silu", embedding: str = "sinusoidal", out_shape=None):
+                 activation: str = "silu", embedding: str = "sinusoidal", conditioning: str = "add", out_shape=None):
         super().__init__()
         self.out_shape = tuple(int(s) for s in (out_shape or shape))
         embeddings = {"sinusoidal": SinusoidalEmbedding, "fourier": FourierEmbedding}
@@ -43,7 +44,7 @@ class MLPBackbone(nn.Module):
             raise ConfigError(f"mlp embedding must be one of {', '.join(embeddings)}, got {embedding!r}")
         self.num_classes = num_classes
         self.net = ConditionalMLP(math.prod(shape), hidden, depth, embeddings[embedding](emb_dim), emb_dim,
-                                  num_classes, activation, out_dim=math.prod(self.out_shape))
+                                  num_classes, activation, out_dim=math.prod(self.out_shape), conditioning=conditioning)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes and y is None:
