@@ -79,6 +79,9 @@ class DiffusionConfig(NeuralConfig):
     # 1000-NFE samples (grid 80 .. 0.003) to 1.09x (5 .. 0.03); docs/benchmarks.md
     sample_sigma_max: float = 5.0
     sample_sigma_min: float = 0.03
+    # training noise levels per batch: this many stratified draws, each shared by batch_size / noise_groups rows
+    # (genlab.diffusion.levels; 0 = one level per row), so that the network computes its conditioning once per group
+    noise_groups: int = bounded(32, ge=0)
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
     exact_max_dim: int = 16  # exact divergence in log_prob up to this dimension, Hutchinson above
 

@@ -26,11 +26,12 @@ from typing import ClassVar
 import torch
 
 from genlab.diffusion import VESDE
+from genlab.diffusion.levels import grouped_normal
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
 from genlab.registry import register
-from genlab.rng import randn, randn_like
+from genlab.rng import randn_like
 
 __all__ = ["EDM", "EDMConfig", "edm_preconditioning"]
 
@@ -94,7 +95,7 @@ class EDM(DiffusionModel):
     def loss(self, z, y, *, generator=None) -> torch.Tensor:
         """EDM's loss (Eq. 2 with lambda of Table 1), per sample (B,)."""
         c = self.config
-        sigma = torch.exp(c.P_mean + c.P_std * randn((len(z),), generator, dtype=z.dtype))
+        sigma = torch.exp(c.P_mean + c.P_std * grouped_normal(len(z), c.noise_groups, generator, dtype=z.dtype))
         weight = (sigma**2 + c.sigma_data**2) / (sigma * c.sigma_data) ** 2
         noisy = z + bcast(sigma, z) * randn_like(z, generator)
         d = self._denoise(noisy, sigma, self._drop_labels(y, generator))

@@ -194,7 +194,7 @@ class FlowMatching(DiffusionModel):
     def _times(self, n: int, generator, dtype) -> torch.Tensor:
         c = self.config
         return path_times(n, generator, distribution=c.time_distribution, loc=c.t_loc, scale=c.t_scale,
-                          uniform_fraction=c.t_uniform, dtype=dtype)
+                          uniform_fraction=c.t_uniform, groups=c.noise_groups, dtype=dtype)
 
     # ------------------------------------------------------------------ likelihood along dx/dt = v(x, t)
     def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,

@@ -34,11 +34,11 @@ from typing import ClassVar
 import torch
 
 from genlab.diffusion import VESDE, VPSDE, NoiseLadder, SubVPSDE, dsm_loss, ladder_loss, sigma_max_from_data
+from genlab.diffusion.levels import grouped_uniform
 from genlab.diffusion.parameterization import denoised_from_eps
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
 from genlab.registry import register
-from genlab.rng import rand
 
 __all__ = ["ScoreConfig", "SDEConfig", "VEConfig", "VPConfig", "NCSNConfig", "ScoreModel", "VESDEModel",
            "VPSDEModel", "SubVPSDEModel", "NCSN"]
@@ -96,8 +96,9 @@ class _ImportanceTime:
         self.density = mass / self.total / (grid[1:] - grid[:-1])  # q is piecewise constant on the cells
         self.sde = sde
 
-    def __call__(self, n: int, dtype, generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-        u = rand((n,), generator, dtype=torch.float64, device="cpu") * self.total  # the grid lives on the CPU
+    def __call__(self, u: torch.Tensor, dtype, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """t and w(t) / q(t) for uniform draws ``u`` (n,) in [0, 1) (the inverse CDF of q)."""
+        u = u.to(dtype=torch.float64, device="cpu") * self.total  # the grid lives on the CPU
         i = torch.searchsorted(self.cdf, u, right=True).clamp(1, len(self.grid) - 1) - 1
         frac = (u - self.cdf[i]) / (self.cdf[i + 1] - self.cdf[i])
         t = self.grid[i] + frac * (self.grid[i + 1] - self.grid[i])
@@ -192,10 +193,13 @@ class ScoreModel(DiffusionModel):
         """Per-sample DSM loss (Song et al. 2021, Eq. 7), shape (B,)."""
         c, score = self.config, self.score_fn(self._drop_labels(y, generator))
         if getattr(self, "_weights", None) is not None:
-            t, iw = self._weights(len(z), z.dtype, generator, z.device)
+            u = grouped_uniform(len(z), c.noise_groups, generator, dtype=torch.float64, device="cpu")
+            t, iw = self._weights(u, z.dtype, z.device)
             return dsm_loss(score, self.sde, z, generator, t=t) * iw / (self.sde.T - c.eps)  # E_q[w/q ...] = E_U[w ...]
         lw = getattr(self, "_likelihood_weighting", c.likelihood_weighting is not False)  # set by _fit
-        return dsm_loss(score, self.sde, z, generator, eps=c.eps, likelihood_weighting=lw)
+        t = c.eps + (self.sde.T - c.eps) * grouped_uniform(len(z), c.noise_groups, generator, dtype=z.dtype,
+                                                           device=z.device)
+        return dsm_loss(score, self.sde, z, generator, t=t, likelihood_weighting=lw)
 
 
 @register

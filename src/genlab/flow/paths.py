@@ -25,7 +25,8 @@ import torch
 
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
-from genlab.rng import rand, randn
+from genlab.diffusion.levels import group_count, grouped_normal, grouped_uniform
+from genlab.rng import rand
 
 __all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times"]
 
@@ -33,15 +34,19 @@ TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
 
 
 def path_times(n: int, generator, *, distribution: str = "uniform", loc: float = 0.0, scale: float = 1.0,
-               uniform_fraction: float = 0.0, dtype=torch.float32) -> torch.Tensor:
+               uniform_fraction: float = 0.0, groups: int = 0, dtype=torch.float32) -> torch.Tensor:
     """``n`` training times in (0, 1) (see the module docstring); with "logit_normal", a share ``uniform_fraction``
-    of the times (each time independently) is drawn uniformly instead, so that no time goes untrained."""
+    of the times (each time, or each group, independently) is drawn uniformly instead, so that no time goes
+    untrained. ``groups`` > 0: that many stratified times, each shared by a run of consecutive rows
+    (:mod:`genlab.diffusion.levels`; the mixture stays unbiased: each group picks its part independently)."""
     if distribution == "uniform":
-        return rand((n,), generator, dtype=dtype)
+        return grouped_uniform(n, groups, generator, dtype=dtype)
     if distribution == "logit_normal":
-        t = torch.sigmoid(loc + scale * randn((n,), generator, dtype=dtype))
+        t = torch.sigmoid(loc + scale * grouped_normal(n, groups, generator, dtype=dtype))
         if uniform_fraction > 0:
-            t = torch.where(rand((n,), generator, dtype=dtype) < uniform_fraction, rand((n,), generator, dtype=dtype), t)
+            g = group_count(n, groups)
+            pick = (rand((g,), generator, dtype=dtype) < uniform_fraction).repeat_interleave(n // g)
+            t = torch.where(pick.to(t.device), grouped_uniform(n, groups, generator, dtype=dtype), t)
         return t
     raise ConfigError(f"unknown time distribution {distribution!r}; choose from {', '.join(TIME_DISTRIBUTIONS)}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MLP", "ConditionalMLP", "CONDITIONING", "make_activation"]
+__all__ = ["MLP", "ConditionalMLP", "CONDITIONING", "make_activation", "level_runs"]
 
 #: How :class:`ConditionalMLP` feeds the noise level (and label) to its layers.
 CONDITIONING = ("add", "film")
@@ -80,28 +80,50 @@ class ConditionalMLP(nn.Module):
         self.out = nn.Linear(hidden, out_dim if out_dim is not None else dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if _constant(t) and (y is None or _constant(y)):  # one level (and label) for the whole batch, as in
-            e = self.embed_t(t.reshape(-1)[:1])  # sampling and likelihood: embed it once and broadcast
-            if self.embed_y is not None and y is not None:
-                e = e + self.embed_y(y.reshape(-1)[:1])
+        n = x.shape[0]
+        if n == 0:
+            return x.new_zeros(0, self.out.out_features)
+        t = t.reshape(-1).expand(n) if t.numel() == 1 else t.reshape(-1)
+        if y is not None and self.embed_y is not None:
+            y = y.reshape(-1).expand(n) if y.numel() == 1 else y.reshape(-1)
         else:
-            e = self.embed_t(t.expand(x.shape[0]) if t.ndim == 0 else t)
-            if self.embed_y is not None and y is not None:
-                e = e + self.embed_y(y)
-        h = self.inp(x)
+            y = None
+        g = level_runs(t, y)  # the rows are g runs of equal length, each with one level (and label)
+        first = torch.arange(0, n, n // g, device=t.device) if 1 < g < n else slice(None, 1 if g == 1 else None)
+        e = self.embed_t(t[first])  # once per run: the conditioning costs g rows, not n
+        if y is not None:
+            e = e + self.embed_y(y[first])
+        h = self.inp(x).reshape(g, n // g, self.width)  # a run's rows share its conditioning by broadcasting
         if self.conditioning == "film":
             # (scale_1, shift_1, scale_2, ...) as views of one output: a split's backward is one concatenation,
             # where indexing a reshaped output (film[:, i, 0]) filled a zero tensor of the whole output per use, 40 %
             # of a training step's time on one CPU thread (docs/benchmarks.md)
-            film = self.cond(e).split(self.width, dim=-1)
+            film = [f.unsqueeze(1) for f in self.cond(e).split(self.width, dim=-1)]
             for i, lin in enumerate(self.hidden):
                 h = h + lin(self.act(h * (1 + film[2 * i]) + film[2 * i + 1]))
         else:
             c = self.act(self.cond(e))
             for lin, proj in zip(self.hidden, self.cond_proj, strict=True):
-                h = h + lin(self.act(h + proj(c)))
-        return self.out(self.act(h))
+                h = h + lin(self.act(h + proj(c).unsqueeze(1)))
+        return self.out(self.act(h)).reshape(n, -1)
 
 
-def _constant(v: torch.Tensor) -> bool:
-    return v.ndim == 0 or v.numel() <= 1 or bool((v == v.reshape(-1)[0]).all())
+def level_runs(t: torch.Tensor, y: torch.Tensor | None = None) -> int:
+    """g such that the n rows are g consecutive runs of n / g rows each sharing one value of ``t`` (and of ``y``):
+    1 for one level (sampling, likelihood), the number of groups for levels drawn in groups
+    (:func:`genlab.diffusion.levels.grouped_uniform`), n otherwise."""
+    n = t.shape[0]
+    if n <= 1:
+        return 1
+    for v in (t, y):
+        if v is not None and not bool((v == v[0]).all()):
+            break
+    else:
+        return 1
+    values, counts = torch.unique_consecutive(t, return_counts=True)
+    g = len(values)
+    if g == n or n % g or bool((counts != n // g).any()):
+        return n
+    if y is not None and not bool((y.reshape(g, n // g) == y.reshape(g, n // g)[:, :1]).all()):
+        return n
+    return g
