@@ -265,3 +265,17 @@ def test_a_diffusion_checkpoint_from_before_format_3_keeps_its_additive_conditio
     new = genlab.create("edm", (2,), hidden=16, depth=1, emb_dim=8).fit(x, steps=2, progress=False)
     new.save(tmp_path / "n")
     assert new.config.conditioning == "film" and genlab.load(tmp_path / "n").config.conditioning == "film"
+
+
+def test_a_diffusion_checkpoint_from_before_format_4_keeps_one_noise_level_per_row(tmp_path):
+    """Format 4 draws the training levels in groups; an older file (no "noise_groups") was trained with one level
+    per row and loads with noise_groups=0 (so continued training draws as it did), sampling the same."""
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("vp_sde", (2,), hidden=16, depth=1, emb_dim=8).fit(x, steps=2, progress=False)
+    assert m.config.noise_groups == 32
+    m.save(tmp_path / "m")
+    (tmp_path / "m" / "manifest.json").unlink()
+    _edit_config(tmp_path / "m", lambda meta: [meta.update(version=3), meta["config"].pop("noise_groups")])
+    old = genlab.load(tmp_path / "m")
+    assert old.config.noise_groups == 0 and old.config.conditioning == "film"
+    assert torch.equal(old.sample(5, seed=1), m.sample(5, seed=1))

@@ -58,6 +58,7 @@ class ConsistencyConfig(EDMConfig):
     distill_levels: int = 18  # N of consistency distillation (Song et al. 2023 use 18 on CIFAR-10)
     target_ema: float = 0.95  # EMA of the distillation target network (mu of Algorithm 2)
     schedule: str = bounded("karras", choices=SCHEDULES)  # multistep sampling grid (Song et al. 2023 use Karras)
+    noise_groups: int = 0  # iCT draws its discrete levels per row (grouped_levels = False)
 
 
 @register
@@ -69,6 +70,7 @@ class ConsistencyModel(EDM):
     default_sampler = "onestep"
     default_steps: ClassVar[dict[str, int]] = {"onestep": 1, "multistep": 2}
     sde = None
+    grouped_levels = False
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {}, "impute": {"steps": 3}}
 
     def build(self) -> None:

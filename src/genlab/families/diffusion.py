@@ -94,6 +94,7 @@ class DiffusionModel(GenerativeModel):
     likelihood = "exact"
     eval_batch = 10000
     default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (see default_steps)
+    grouped_levels: ClassVar[bool] = True  # the loss draws its levels in ``noise_groups`` groups (genlab.diffusion.levels)
     inverse_algorithm: ClassVar[str] = "replacement"  # genlab.inverse.solve's default: "replacement" or "repaint"
     default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
                                                 "ald": 1000, "euler": 64, "heun": 10, "ddim": 64, "dpmpp_2m": 16,
@@ -110,6 +111,8 @@ class DiffusionModel(GenerativeModel):
             raise ConfigError(f"unknown sampler {c.sampler!r}; choose from {', '.join(sampler_names())}")
         if c.sample_steps < 0:
             raise ConfigError(f"sample_steps must be >= 0 (0 = the sampler's default), got {c.sample_steps}")
+        if c.noise_groups and not self.grouped_levels:
+            raise ConfigError(f"{self.name} draws one noise level per row: noise_groups must be 0, got {c.noise_groups}")
 
     def build(self) -> None:
         c = self.config

@@ -83,6 +83,7 @@ class NCSNConfig(ScoreConfig):
     sigma_max: float = 0.0  # 0 = largest pairwise distance of the standardised training data
     num_levels: int = 10  # L; Song & Ermon 2019 use 10 (higher D may want more: Song & Ermon 2020, Technique 2)
     objective: str = "dsm"  # "dsm" (denoising score matching) or "ssm" (sliced score matching, Song et al. 2019)
+    noise_groups: int = 0  # the ladder levels are drawn per row (grouped_levels = False)
 
 
 class _ImportanceTime:
@@ -237,6 +238,7 @@ class NCSN(ScoreModel):
     Config = NCSNConfig
     sde_class = VESDE
     default_sampler = "ald"
+    grouped_levels = False
 
     @property
     def ladder(self) -> NoiseLadder:

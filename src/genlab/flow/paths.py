@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.diffusion.levels import group_count, grouped_normal, grouped_uniform
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
-from genlab.diffusion.levels import group_count, grouped_normal, grouped_uniform
 from genlab.rng import rand
 
 __all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times"]
