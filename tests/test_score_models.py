@@ -151,12 +151,18 @@ def test_importance_sampling_of_t_is_unbiased(name):
     sde = genlab.create(name, (2,), sigma_max=5.0).sde if name == "ve_sde" else genlab.create(name, (2,)).sde
     eps = 1e-5
     sampler = _ImportanceTime(sde, eps)
-    t, iw = sampler(200_000, torch.float64, torch.Generator().manual_seed(0))
+    t, iw = sampler(torch.rand(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.float64)
     assert float(t.min()) >= eps and float(t.max()) <= sde.T
+    # drawn in groups (the training default): stratified uniforms through the same inverse CDF, still unbiased
+    from genlab.diffusion.levels import grouped_uniform
+
+    u = grouped_uniform(200_000, 40_000, torch.Generator().manual_seed(1), dtype=torch.float64)
+    _, iw_grouped = sampler(u, torch.float64)
     grid = torch.linspace(math.log(eps), 0.0, 200_001, dtype=torch.float64).exp()
     w = sde.diffusion(grid) ** 2 / sde.marginal_coeffs(grid)[1] ** 2
     integral = float(torch.trapezoid(w, grid))
     assert float(iw.mean()) == pytest.approx(integral, rel=1e-3)
+    assert float(iw_grouped.mean()) == pytest.approx(integral, rel=1e-3)
     m = genlab.create(name, (2,), likelihood_weighting=True, importance_sampling=True, **SMALL)
     m.fit(torch.randn(300, 2, generator=torch.Generator().manual_seed(0)), steps=20, progress=False)
     assert all(math.isfinite(h["loss"]) for h in m.history)
