@@ -45,6 +45,10 @@ class ConditionalMLP(nn.Module):
       MLP. At an equal 30 s budget it lowered the KL of edm and vp_sde on swiss_roll by 40-60 % (docs/benchmarks.md).
 
     ``num_classes`` reserves one extra "null" label index (``num_classes``) for classifier-free guidance.
+
+    The conditioning is computed once per run of rows that share a level and label (:func:`level_runs`): once per
+    batch in sampling and likelihood, once per group for training levels drawn in groups
+    (:mod:`genlab.diffusion.levels`), once per row otherwise; a run's rows receive it by broadcasting.
     """
 
     def __init__(
