@@ -44,3 +44,18 @@ def test_inverse_digits_at_tiny_scale(tmp_path):
     _run("inverse_digits.py", "--run", str(tmp_path / "run"), *tiny, "--out", str(tmp_path / "again"))  # no training
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["training"] == {"run": str(tmp_path / "run")}
+
+
+def test_tuning_sweep_and_step_rate_at_tiny_scale(tmp_path):
+    """The option sweep (and the conditioning sweep that runs through it) and the step-rate timer write their tables."""
+    tiny = ["--models", "edm", "--sets", "swiss_roll", "--seeds", "0", "--n-eval", "50", "--budget", "0", "--steps", "3"]
+    _run("tuning_sweep.py", "--option", "noise_groups", "--values", "0,32", *tiny, "--out", str(tmp_path / "sweep"))
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [r["noise_groups"] for r in rows] == [0, 32] and all(r["steps"] == 3 for r in rows)
+    _run("mlp_conditioning.py", *tiny, "--out", str(tmp_path / "cond"))
+    assert [r["conditioning"] for r in json.loads((tmp_path / "cond.json").read_text())["rows"]] == ["add", "film"]
+    _run("step_rate.py", "--models", "edm", "--steps", "3", "--repeats", "1", "--option", "noise_groups", "--values",
+         "0,32", "--out", str(tmp_path / "rate"))
+    rates = json.loads((tmp_path / "rate.json").read_text())["rows"]
+    assert [r["options"] for r in rates] == [["noise_groups=0"], ["noise_groups=32"]]
+    assert all(r["steps_per_s"] > 0 for r in rates)
