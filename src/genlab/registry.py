@@ -1,43 +1,98 @@
-"""Name -> model class, and typed validation of config overrides.
+"""One ``Registry[T]`` type for every table of names, plus the model registry and typed config validation.
 
-Families register their classes with :func:`register`; :mod:`genlab.models` imports the
-families so every built-in name is present before anyone asks.
+:class:`Registry` is the small generic table every part of genlab registers into (models here; data sets in
+:mod:`genlab.data.registry`; data kinds in :mod:`genlab.data.kinds`): ``register`` / ``get`` / ``names`` and one error
+text for an unknown name (with a "did you mean" hint). Families register their classes with :func:`register`;
+:mod:`genlab.models` imports the families so every built-in name is present before anyone asks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import math
 import types
 import typing
-from typing import Any
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any, Generic, TypeVar
 
 from genlab.errors import ConfigError
 
-__all__ = ["register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
+__all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
 
-_REGISTRY: dict[str, type] = {}
+T = TypeVar("T")
+
+
+class Registry(MutableMapping, Generic[T]):
+    """name -> entry, for entries of one kind ``what`` ("model", "data set", ...).
+
+    ``get(name)`` raises ``error`` (default :class:`~genlab.errors.ConfigError`) with one line naming the valid
+    names; ``reg[name]`` is plain mapping access (KeyError), so a registry also works wherever a dict does."""
+
+    def __init__(self, what: str, error: type[Exception] = ConfigError):
+        self.what, self.error = what, error
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, entry: T, *, replace: bool = False) -> T:
+        """Add ``entry`` under ``name``; a second, different entry under the same name is refused unless ``replace``."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a {self.what} needs a non-empty name, got {name!r}")
+        if not replace and name in self._items and self._items[name] is not entry:
+            raise ValueError(f"{self.what} name '{name}' is registered twice")
+        self._items[name] = entry
+        return entry
+
+    def get(self, name: str) -> T:  # type: ignore[override]
+        """The entry registered under ``name``, or ``error``: "unknown <what> 'x' (did you mean 'y'?); choose from: ..."."""
+        if isinstance(name, str) and name in self._items:
+            return self._items[name]
+        close = difflib.get_close_matches(name, list(self._items), n=1) if isinstance(name, str) else []
+        hint = f" (did you mean '{close[0]}'?)" if close and close[0] != name else ""
+        raise self.error(f"unknown {self.what} '{name}'{hint}; choose from: {', '.join(self.names())}")
+
+    def names(self, where: Callable[[T], bool] | None = None) -> list[str]:
+        """Registered names, sorted; ``where(entry)`` keeps only those entries for which it is true."""
+        return sorted(k for k, v in self._items.items() if where is None or where(v))
+
+    def __getitem__(self, name: str) -> T:
+        return self._items[name]
+
+    def __setitem__(self, name: str, entry: T) -> None:
+        self._items[name] = entry
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.what!r}: {', '.join(self.names())})"
+
+
+#: every registered model class by name
+MODELS: Registry[type] = Registry("model")
+_REGISTRY = MODELS  # the name older code and tests use
 
 
 def register(cls):
     """Class decorator: add a model class under ``cls.name``."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"model name '{cls.name}' is registered twice")
-    _REGISTRY[cls.name] = cls
+    MODELS.register(cls.name, cls)
     return cls
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 def get(name: str):
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ConfigError(f"unknown model '{name}'; choose from: {', '.join(names())}")
-    return _REGISTRY[name]
+    return MODELS.get(name)
 
 
 def bounded(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
