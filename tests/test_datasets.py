@@ -161,11 +161,10 @@ def test_gmm10_entropy_and_moments():
 def test_names():
     names = gd.names()
     assert names == sorted(names)
-    from genlab.data.color_digits import COLOR_SETS
-    from genlab.data.images import IMAGE_SETS
+    from genlab.data.registry import DATASETS
 
-    assert set(names) == set(TWO_D) | set(N_D) | set(REAL) | set(COLOR_SETS) | set(IMAGE_SETS) | set(gd.LOADERS)
-    assert set(gd.__all__) == {"Dataset", "names", "load", "source"}
+    assert names == DATASETS.names() and set(TWO_D) | set(N_D) | set(REAL) <= set(names)
+    assert set(gd.__all__) == {"Dataset", "names", "load", "source", "kind"}
 
 
 @pytest.mark.parametrize("name", TWO_D + N_D)

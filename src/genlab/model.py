@@ -67,6 +67,8 @@ class GenerativeModel(nn.Module):
     # {"fit": fit kwargs such as {"steps": 30}, "sample": sample options, "impute": impute options}
     smoke: ClassVar[dict[str, dict]] = {}
     differentiable_log_prob: ClassVar[bool] = False  # _log_prob keeps z's graph (closed-form / single-pass families)
+    # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
+    kinds: ClassVar[tuple[str, ...]] = ("vectors", "images")
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from genlab import checkpoint, families, registry  # noqa: F401  (families registers every built-in name)
+from genlab.data.dataset import Dataset
 from genlab.device import resolve_device
+from genlab.errors import ConfigError
 from genlab.model import GenerativeModel
 
-__all__ = ["names", "create", "load", "get", "GenerativeModel"]
+__all__ = ["names", "create", "load", "get", "for_kind", "check_kind", "GenerativeModel"]
 
 
 def names() -> list[str]:
@@ -19,9 +21,29 @@ def get(name: str) -> type[GenerativeModel]:
     return registry.get(name)
 
 
-def create(name: str, shape, **config) -> GenerativeModel:
-    """Create an untrained model; unknown names or config keys raise ConfigError."""
+def for_kind(kind: str) -> list[str]:
+    """The registered model names that take data of ``kind`` ("vectors", "images", "table", ...)."""
+    return registry.MODELS.names(where=lambda cls: kind in cls.kinds)
+
+
+def check_kind(name: str, kind: str) -> None:
+    """ConfigError in one line when model ``name`` cannot take ``kind`` data, naming the models that can."""
     cls = registry.get(name)
+    if kind not in cls.kinds:
+        able = for_kind(kind)
+        raise ConfigError(f"model '{name}' does not take {kind} data (it takes {', '.join(cls.kinds)}); models that "
+                          f"do: {', '.join(able) if able else 'none yet'}")
+
+
+def create(name: str, shape, **config) -> GenerativeModel:
+    """Create an untrained model; unknown names or config keys raise ConfigError.
+
+    ``shape`` is the per-sample shape, or a :class:`genlab.data.Dataset`: its shape, after checking that the model
+    takes the data set's kind."""
+    cls = registry.get(name)
+    if isinstance(shape, Dataset):
+        check_kind(name, shape.kind)
+        shape = shape.shape
     if isinstance(shape, int):
         shape = (shape,)
     return cls(tuple(shape), registry.make_config(cls.Config, config, model=name))

@@ -45,14 +45,15 @@ def model_rows() -> list[dict]:
         doc = (cls.__doc__ or "").strip().splitlines()
         low, high = (cls(shape).likelihood for shape in (LOW_D, HIGH_D))
         rows.append({"name": name, "likelihood": low, "likelihood_high_dim": high, "conditional": bool(cls.conditional),
-                     "description": doc[0] if doc else ""})
+                     "kinds": list(cls.kinds), "description": doc[0] if doc else ""})
     return rows
 
 
 def dataset_rows() -> list[dict]:
     import genlab
 
-    return [{"name": n, "source": genlab.datasets.source(n)} for n in genlab.datasets.names()]
+    return [{"name": n, "source": genlab.datasets.source(n), "kind": genlab.datasets.kind(n)}
+            for n in genlab.datasets.names()]
 
 
 def _models() -> list[str]:

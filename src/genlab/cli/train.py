@@ -158,7 +158,7 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
     try:
         with _run_directory(out, force=force, resume=resume, main=main) as target:
             ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
-            net = genlab.create(model, ds.shape, **overrides)
+            net = genlab.create(model, ds, **overrides)
             info = {**data_reference(data), "label_column": label_column, "conditional": conditional,
                     "seed": seed, "requested_steps": steps, "time_budget_s": time_budget, "batch_size": batch_size,
                     "lr": lr, "overrides": overrides, "config_file": config_file, "n_train": int(ds.train.shape[0]), "processes": dist.world()}

@@ -1,9 +1,11 @@
 """Built-in data sets and user data files.
 
 ``names()`` lists the built-in sets; ``load(name_or_path)`` returns a :class:`Dataset` with train/test splits.
-Synthetic sets (:mod:`genlab.data.synthetic`) have an exact ``log_prob`` and ``sample``; real sets
-(:mod:`genlab.data.sklearn_sets`), image sets (:mod:`genlab.data.images`: ``patches``, MNIST IDX and CIFAR-10
-binary files) and files (:mod:`genlab.data.files`) have neither.
+The built-in sets are the one table :data:`genlab.data.registry.DATASETS` (loader, source, kind). Synthetic sets
+(:mod:`genlab.data.synthetic`) have an exact ``log_prob`` and ``sample``; real sets (:mod:`genlab.data.sklearn_sets`),
+image sets (:mod:`genlab.data.images`: ``patches``, MNIST IDX and CIFAR-10 binary files) and files
+(:mod:`genlab.data.files`) have neither. Every Dataset carries its ``kind`` and the fitted reversible ``encoder``
+between the user's values and model tensors (:mod:`genlab.data.kinds`).
 """
 
 from __future__ import annotations
@@ -12,48 +14,29 @@ import difflib
 import os
 from pathlib import Path
 
-from genlab.data import faces, mnist1d
-from genlab.data.color_digits import COLOR_SETS
 from genlab.data.dataset import Dataset
 from genlab.data.files import SUFFIXES, load_file
-from genlab.data.images import IMAGE_SETS, load_image_path
-from genlab.data.sklearn_sets import REAL, load_real
+from genlab.data.images import load_image_path
+from genlab.data.registry import DATASETS
 from genlab.data.split import check_count, check_seed
-from genlab.data.synthetic import SYNTHETIC, load_synthetic
-from genlab.data.tabular import TABULAR
 from genlab.errors import DataError
 
-__all__ = ["Dataset", "names", "load", "source"]
-
-#: built-in sets with their own loader: name -> (loader(name, n_train=, n_test=, seed=), one-line source)
-LOADERS = {**TABULAR, "mnist1d": (mnist1d.load_mnist1d, mnist1d.SOURCE), "faces": (faces.load_faces, faces.SOURCE)}
-
-_SOURCES = {
-    "digits": "scikit-learn's bundled UCI optical digits: 1797 images 1 x 8 x 8, values 0..16, labels 0..9",
-    "digits_flat": "the digits as 64-D vectors",
-    "breast_cancer": "scikit-learn's bundled Wisconsin breast cancer data: 569 x 30, labels malignant/benign",
-    "wine": "scikit-learn's bundled UCI wine data: 178 x 13 chemical measurements, labels 0..2 (cultivar)",
-    "iris": "scikit-learn's bundled iris data (Fisher 1936): 150 x 4 measurements in cm, labels 0..2 (species)",
-    "color_digits": "the digits coloured by genlab (fixed seed): 3 x 8 x 8 RGB images",
-    "patches": "8 x 8 grey patches (256 levels) cut from photographs bundled in scikit-image (train) and "
-               "scikit-learn (test)",
-}
+__all__ = ["Dataset", "names", "load", "source", "kind"]
 
 
 def names() -> list[str]:
     """All built-in data set names, sorted."""
-    return sorted([*SYNTHETIC, *REAL, *COLOR_SETS, *IMAGE_SETS, *LOADERS])
+    return DATASETS.names()
 
 
 def source(name: str) -> str:
     """Where a built-in set comes from, in one line."""
-    if name in LOADERS:
-        return LOADERS[name][1]
-    if name in SYNTHETIC:
-        return f"synthetic, made by genlab with an exact density: {SYNTHETIC[name].description}"
-    if name in _SOURCES:
-        return _SOURCES[name]
-    raise DataError(f"unknown data set '{name}'; built-in sets: {', '.join(names())}")
+    return DATASETS.get(name).source
+
+
+def kind(name: str) -> str:
+    """The data kind of a built-in set ("vectors", "images", "table", ...)."""
+    return DATASETS.get(name).kind
 
 
 def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) -> Dataset:
@@ -75,15 +58,7 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) 
     if builtin is not None:
         if label_column is not None:
             raise DataError(f"label_column applies only to .csv files, not to the built-in set '{builtin}'")
-        if builtin in SYNTHETIC:
-            return load_synthetic(builtin, n_train=n_train, n_test=n_test, seed=seed)
-        if builtin in COLOR_SETS:
-            return COLOR_SETS[builtin](builtin, n_train=n_train, n_test=n_test, seed=seed)
-        if builtin in IMAGE_SETS:
-            return IMAGE_SETS[builtin](builtin, n_train=n_train, n_test=n_test, seed=seed)
-        if builtin in LOADERS:
-            return LOADERS[builtin][0](builtin, n_train=n_train, n_test=n_test, seed=seed)
-        return load_real(builtin, n_train=n_train, n_test=n_test, seed=seed)
+        return DATASETS.get(builtin).loader(builtin, n_train=n_train, n_test=n_test, seed=seed)
     p = Path(text)
     if p.exists():
         images = None if label_column is not None else load_image_path(p, n_train=n_train, n_test=n_test, seed=seed)

@@ -19,7 +19,7 @@ from genlab.data.dataset import Dataset
 from genlab.data.sklearn_sets import labelled_split
 from genlab.data.split import rng_for
 
-__all__ = ["COLOR_SETS", "load_color_digits", "hsv_to_rgb", "digit_colours"]
+__all__ = ["load_color_digits", "hsv_to_rgb", "digit_colours"]
 
 _COLOUR_SEED = 20210101  # fixed: the colouring is part of the data set, not of the split
 
@@ -54,4 +54,3 @@ def load_color_digits(name: str = "color_digits", *, n_train: int | None = None,
 
 
 #: derived real sets: name -> loader(name, n_train=, n_test=, seed=)
-COLOR_SETS = {"color_digits": load_color_digits}

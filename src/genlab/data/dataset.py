@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from genlab.data.kinds import Encoder, ImageEncoder, VectorEncoder
 from genlab.errors import DataError
 from genlab.rng import make_generator
 
@@ -20,6 +21,9 @@ class Dataset:
     ``train``/``test`` are float32 tensors ``(N, *shape)``; labels are int64 ``(N,)`` or None.
     ``log_prob`` (synthetic sets only) returns the exact log-density in nats, ``(N,)``.
     ``discrete_levels`` is the number of integer levels of discrete data (17 for digits), else None.
+    ``kind`` is the data kind (:mod:`genlab.data.kinds`: "vectors", "images", "table", ...; inferred from the
+    shape for arrays) and ``encoder`` the reversible map between the user's values and these tensors, fitted on the
+    training split only (for arrays: the identity with a shape check; images decode to their levels).
     """
 
     name: str
@@ -30,6 +34,15 @@ class Dataset:
     discrete_levels: int | None = None
     _log_prob: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     _sample: Callable[[int, torch.Generator], torch.Tensor] | None = field(default=None, repr=False)
+    kind: str | None = None
+    encoder: Encoder | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.kind is None:
+            self.kind = "images" if self.train.ndim == 4 else "vectors"
+        if self.encoder is None and self.kind in ("vectors", "images"):
+            self.encoder = (ImageEncoder if self.kind == "images" else VectorEncoder)(levels=self.discrete_levels)
+            self.encoder.fit(self.train)
 
     @property
     def shape(self) -> tuple[int, ...]:

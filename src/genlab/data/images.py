@@ -32,7 +32,7 @@ from genlab.data.dataset import Dataset
 from genlab.data.split import rng_for, split_indices
 from genlab.errors import DataError
 
-__all__ = ["IMAGE_SETS", "TRAIN_PHOTOS", "TEST_PHOTOS", "load_patches", "cut_patches", "read_idx",
+__all__ = ["TRAIN_PHOTOS", "TEST_PHOTOS", "load_patches", "cut_patches", "read_idx",
            "read_cifar_bin", "load_image_path"]
 
 TRAIN_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "clock", "brick", "grass", "gravel")
@@ -80,7 +80,6 @@ def load_patches(name: str = "patches", *, n_train: int | None = None, n_test: i
                    test=torch.from_numpy(test.astype(np.float32)), discrete_levels=256)
 
 
-IMAGE_SETS = {"patches": load_patches}
 
 
 # ---------------------------------------------------------------------- MNIST IDX

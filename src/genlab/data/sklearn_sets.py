@@ -16,7 +16,7 @@ import torch
 from genlab.data.dataset import Dataset
 from genlab.data.split import split_indices
 
-__all__ = ["REAL", "real_names", "load_real", "labelled_split"]
+__all__ = ["REAL", "load_real", "labelled_split"]
 
 #: name -> (sklearn loader name, per-sample shape or None for flat, discrete levels)
 REAL: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
@@ -26,10 +26,6 @@ REAL: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
     "wine": ("load_wine", None, None),
     "iris": ("load_iris", None, None),
 }
-
-
-def real_names() -> list[str]:
-    return sorted(REAL)
 
 
 def load_real(name: str, *, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:

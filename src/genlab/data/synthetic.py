@@ -28,8 +28,6 @@ from genlab.data.split import rng_for
 __all__ = [
     "SyntheticSet",
     "SYNTHETIC",
-    "synthetic_names",
-    "get_synthetic",
     "load_synthetic",
     "DEFAULT_N_TRAIN",
     "DEFAULT_N_TEST",
@@ -91,14 +89,6 @@ def _registry() -> dict[str, SyntheticSet]:
 
 
 SYNTHETIC: dict[str, SyntheticSet] = _registry()
-
-
-def synthetic_names() -> list[str]:
-    return sorted(SYNTHETIC)
-
-
-def get_synthetic(name: str) -> SyntheticSet:
-    return SYNTHETIC[name]
 
 
 def _generator(seed: int, stream: int) -> torch.Generator:

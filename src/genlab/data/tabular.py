@@ -22,7 +22,7 @@ import numpy as np
 from genlab.data.dataset import Dataset
 from genlab.errors import DataError
 
-__all__ = ["TABULAR", "PENGUIN_RULES", "RULES", "encode_frame", "load_diabetes", "load_penguins"]
+__all__ = ["PENGUIN_RULES", "RULES", "encode_frame", "load_diabetes", "load_penguins"]
 
 RULES = ("label", "onehot", "drop", "numeric")
 PENGUIN_RULES = {"species": "label", "island": "onehot", "sex": "onehot", "year": "drop"}
@@ -95,11 +95,3 @@ def load_penguins(name: str, *, n_train=None, n_test=None, seed: int = 0) -> Dat
     x, y, _ = encode_frame(palmerpenguins.load_penguins(), PENGUIN_RULES, name=name)
     return labelled_split(name, x, y, seed, n_train=n_train, n_test=n_test, levels=None)
 
-
-#: name -> (loader, one-line source)
-TABULAR = {
-    "diabetes": (load_diabetes, "scikit-learn's bundled diabetes study (Efron et al. 2004): 442 x 11 raw columns, "
-                                "target as the last column, no labels"),
-    "penguins": (load_penguins, "palmerpenguins package (Gorman et al. 2014): 333 x 9, species as label, island/sex "
-                                "one-hot, year dropped, 11 rows with missing values dropped (warned)"),
-}

@@ -1,0 +1,178 @@
+"""The typed data layer: one Registry type, the data-set table, kinds with reversible encoders, models' kinds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import genlab
+from genlab.data.kinds import KINDS, TableEncoder, encoder_from_state
+from genlab.data.registry import DATASETS
+from genlab.errors import ConfigError, DataError
+from genlab.registry import MODELS, Registry
+
+
+# ------------------------------------------------------------------------------------------- Registry[T]
+def test_registry_names_errors_and_filters():
+    reg: Registry[int] = Registry("widget")
+    reg.register("alpha", 1)
+    reg.register("beta", 2)
+    assert reg.names() == ["alpha", "beta"] and reg.get("beta") == 2 and "alpha" in reg and len(reg) == 2
+    assert reg.names(where=lambda v: v > 1) == ["beta"]
+    with pytest.raises(ConfigError, match=r"unknown widget 'alpah' \(did you mean 'alpha'\?\); choose from: alpha, beta"):
+        reg.get("alpah")
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("alpha", 3)
+    reg.register("alpha", 3, replace=True)
+    assert reg["alpha"] == 3
+    with pytest.raises(KeyError):
+        reg["gamma"]  # plain mapping access stays a KeyError
+
+
+def test_models_data_sets_and_kinds_share_the_registry_type():
+    assert isinstance(MODELS, Registry) and isinstance(DATASETS, Registry) and isinstance(KINDS, Registry)
+    assert genlab.models.names() == MODELS.names() and genlab.datasets.names() == DATASETS.names()
+    with pytest.raises(DataError, match="unknown data set 'nope'"):
+        genlab.datasets.source("nope")
+
+
+# ------------------------------------------------------------------------------------------- data sets carry a kind
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_data_set_has_its_kind_and_an_encoder_that_round_trips(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # penguins warns about dropped rows
+        ds = genlab.datasets.load(name, n_train=40, n_test=10, seed=0)
+    assert ds.kind == DATASETS.get(name).kind and ds.kind in KINDS
+    assert ds.encoder is not None and ds.encoder.kind == ds.kind and ds.encoder.shape == ds.shape
+    again = encoder_from_state(json.loads(json.dumps(ds.encoder.state())))
+    assert torch.equal(again.encode(ds.test), ds.test)
+    if ds.discrete_levels:  # images with levels decode to their integer levels
+        assert torch.equal(ds.encoder.decode(ds.train + 0.5), ds.train.floor().clamp(0, ds.discrete_levels - 1))
+
+
+def test_a_model_given_a_kind_it_cannot_take_says_so_and_names_those_that_can():
+    ds = genlab.datasets.load("iris", seed=0)
+    ds.kind = "table"  # no built-in family declares tables yet
+    with pytest.raises(ConfigError, match=r"^model 'gmm' does not take table data \(it takes vectors, images\); "
+                                          r"models that do: "):
+        genlab.create("gmm", ds)
+    ds.kind = "vectors"
+    assert genlab.create("gmm", ds, n_components=2).shape == (4,)
+    assert "gmm" in genlab.models.for_kind("vectors")
+
+
+def test_list_models_json_gives_kinds():
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    rows = json.loads(CliRunner().invoke(cli, ["list", "models", "--json"], catch_exceptions=False).output)
+    assert {r["name"] for r in rows} == set(genlab.models.names())
+    assert all(r["kinds"] == list(genlab.models.get(r["name"]).kinds) and r["kinds"] for r in rows)
+    sets = json.loads(CliRunner().invoke(cli, ["list", "datasets", "--json"], catch_exceptions=False).output)
+    assert all(r["kind"] == DATASETS.get(r["name"]).kind for r in sets)
+
+
+# ------------------------------------------------------------------------------------------- tables
+def patients(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """A small patient table with every column type, missing cells, a pandas Categorical and nullable ints."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 90, n)
+    frame = pd.DataFrame({
+        "age": age,
+        "sex": rng.choice(["F", "M"], n),
+        "smoker": pd.Categorical(rng.choice(["never", "former", "current"], n),
+                                 categories=["never", "former", "current"], ordered=True),
+        "bmi": np.round(rng.normal(27, 4, n), 1),
+        "diabetic": rng.random(n) < 0.2,
+        "systolic": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(95, 180, n)), dtype="Int64"),
+        "cholesterol": np.where(rng.random(n) < 0.15, np.nan, np.round(rng.normal(5.2, 1.0, n), 2)),
+        "diagnosis": np.where(rng.random(n) < 0.05, None, rng.choice(["asthma", "diabetes", "healthy"], n)),
+    })
+    return frame
+
+
+def bundled_tables():
+    import palmerpenguins
+    from sklearn.datasets import load_diabetes
+
+    return {"penguins": palmerpenguins.load_penguins(), "diabetes": load_diabetes(as_frame=True, scaled=False).frame,
+            "patients": patients()}
+
+
+@pytest.mark.parametrize("name", ["penguins", "diabetes", "patients"])
+def test_table_round_trip_is_exact(name):
+    table = bundled_tables()[name]
+    enc = TableEncoder().fit(table)
+    x = enc.encode(table)
+    assert x.dtype == torch.float32 and x.shape == (len(table), enc.shape[0]) and torch.isfinite(x).all()
+    pd.testing.assert_frame_equal(enc.decode(x), table)
+    reloaded = encoder_from_state(json.loads(json.dumps(enc.state())))
+    pd.testing.assert_frame_equal(reloaded.decode(x), table)
+
+
+def test_table_schema_inference_and_the_decoded_bounds_and_categories():
+    table = patients()
+    enc = TableEncoder().fit(table)
+    assert enc.schema() == {"age": "integer", "sex": "categorical", "smoker": "categorical", "bmi": "numeric",
+                            "diabetic": "boolean", "systolic": "integer", "cholesterol": "numeric",
+                            "diagnosis": "categorical"}
+    assert "systolic:missing" in enc.feature_names() and "sex=F" in enc.feature_names()
+    # any model output decodes into the schema: categories from the training set, numbers within the bounds
+    noise = torch.randn(500, enc.shape[0], generator=torch.Generator().manual_seed(0)) * 3
+    out = enc.decode(noise)
+    assert list(out.columns) == list(table.columns) and (out.dtypes == table.dtypes).all()
+    assert set(out["sex"]) <= {"F", "M"} and list(out["smoker"].cat.categories) == ["never", "former", "current"]
+    assert out["age"].between(table["age"].min(), table["age"].max()).all()
+    assert (out["bmi"] == out["bmi"].round(1)).all()
+    assert out["cholesterol"].isna().any() and out["systolic"].isna().any()
+    # the quantile-normal map gives the training column a standard normal marginal
+    z = enc.encode(table)[:, enc.slices()["bmi"]].double()
+    assert abs(z.mean().item()) < 0.1 and abs(z.std().item() - 1) < 0.1
+
+
+def test_table_encoder_is_fitted_on_the_rows_it_is_given_only():
+    table = patients(200)
+    train, test = table.iloc[:150], table.iloc[150:].copy()
+    state = TableEncoder().fit(train).state()
+    test["bmi"] = 1000.0  # test rows, however wild, change nothing once fitted on train
+    enc = TableEncoder().fit(train)
+    enc.encode(test)
+    assert enc.state() == state
+    assert enc.decode(enc.encode(test))["bmi"].max() == train["bmi"].max()  # decoded within the training bounds
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.assign(code=["a", 1] * 60), r"column 'code' mixes numbers and strings \(row 0: 'a', row 1: 1\)"),
+    (lambda t: t.assign(empty=np.nan), r"column 'empty' has no values"),
+    (lambda t: t.assign(site="Oslo"), r"column 'site' holds one value \('Oslo'\) in every training row"),
+    (lambda t: t.assign(patient_id=[f"P{i:04d}" for i in range(len(t))]), r"column 'patient_id' has a different "
+                                                                            r"value in every row \(an identifier\?\)"),
+])
+def test_bad_tables_are_refused_in_one_line(change, message):
+    with pytest.raises(DataError, match=message) as err:
+        TableEncoder().fit(change(patients()))
+    assert "\n" not in str(err.value)
+
+
+def test_declared_types_and_schema_mismatches():
+    table = patients().assign(code=["a", 1] * 60)
+    enc = TableEncoder({"code": "categorical"}).fit(table)
+    assert enc.schema()["code"] == "categorical"
+    with pytest.raises(DataError, match="type 'text' for column 'bmi' is not one of"):
+        TableEncoder({"bmi": "text"})
+    with pytest.raises(DataError, match="column_types names unknown column 'bim'"):
+        TableEncoder({"bim": "numeric"}).fit(patients())
+    enc = TableEncoder().fit(patients())
+    with pytest.raises(DataError, match=r"does not match the schema \(missing column 'bmi'\)"):
+        enc.encode(patients().drop(columns="bmi"))
+    with pytest.raises(DataError, match=r"does not match the schema \(unknown column 'weight'\)"):
+        enc.encode(patients().assign(weight=70.0))
+    shuffled = patients()[list(reversed(patients().columns))]  # the same columns in another order are fine
+    assert torch.equal(enc.encode(shuffled), enc.encode(patients()))
