@@ -7,7 +7,7 @@
 """
 
 from genlab import data as datasets
-from genlab import models
+from genlab import metrics, models  # metrics: genlab.metrics.straightness(...) after a plain `import genlab`
 from genlab.errors import CheckpointError, ConfigError, DataError, GenlabError
 from genlab.models import create, load
 from genlab.nn.backbones import register_backbone
@@ -21,6 +21,7 @@ __all__ = [
     "register_backbone",
     "datasets",
     "models",
+    "metrics",
     "BayesClassifier",
     "AnomalyDetector",
     "DensityEstimator",
