@@ -76,19 +76,30 @@ def evaluate(key: str, args, ds) -> dict:
             xs = undeq(m.sample(len(labels), y=labels, guidance=w, seed=args.seed, **opts))
             row["guided_accuracy"][str(w)] = float((classify_digits(xs) == labels).float().mean())
     if diffusion and not conditional:
-        x_test = ds.test
-        mask = box_mask(ds.shape, (2, 2, 4, 4)).expand_as(x_test)  # the centre 4x4 box, as inverse_digits.py
-        filled = undeq(m.impute(x_test + 0.5, mask, seed=args.seed, method="mean", n_samples=4, **opts))
-        truth = ds.labels_test
-        mean_fill = torch.where(mask, x_test, ds.train.mean(0, keepdim=True))
-        row["inpaint_centre4x4"] = {
-            "accuracy_clean": float((classify_digits(x_test) == truth).float().mean()),
-            "accuracy_filled": float((classify_digits(filled) == truth).float().mean()),
-            "accuracy_mean_fill": float((classify_digits(mean_fill) == truth).float().mean()),
-            "rmse_missing": float((filled - x_test)[~mask].pow(2).mean().sqrt()),
-        }
+        row["inpaint_centre4x4"] = inpaint_centre(m, ds, seed=args.seed, method="mean", n_samples=4, **opts)
     print(row, flush=True)
     return row
+
+
+def inpaint_centre(m, ds, *, seed: int, **options) -> dict:
+    """Fill the centre 4x4 box of every test digit with ``m.impute`` and judge the fills with the digits CNN.
+
+    ``m`` was fitted with ``dequantize=True``: its ``impute`` reads and returns integer levels itself (observed
+    entries at their cell centres, fills as cell value - 1/2), so the test digits go in as they are and the fills
+    come back in data units; only the clamp to the levels' range [0, 16] is applied here.
+    """
+    x_test = ds.test
+    mask = box_mask(ds.shape, (2, 2, 4, 4)).expand_as(x_test)  # the centre 4x4 box, as inverse_digits.py
+    filled = m.impute(x_test, mask, seed=seed, **options).clamp(0.0, 16.0)
+    truth = ds.labels_test
+    mean_fill = torch.where(mask, x_test, ds.train.mean(0, keepdim=True))
+    return {
+        "accuracy_clean": float((classify_digits(x_test) == truth).float().mean()),
+        "accuracy_filled": float((classify_digits(filled) == truth).float().mean()),
+        "accuracy_mean_fill": float((classify_digits(mean_fill) == truth).float().mean()),
+        "rmse_missing": float((filled - x_test)[~mask].pow(2).mean().sqrt()),
+        "bias_missing": float((filled - x_test)[~mask].mean()),
+    }
 
 
 def table(rows: list[dict], floor: float, noise: float, budget: float) -> str:
