@@ -346,7 +346,8 @@ def _bad_files(tmp_path):
     (tmp_path / "none").mkdir()
     return {
         "missing.npy": "not found",
-        "s.csv": r"line 3, column 2 \('b'\) is not a number: 'oops'",
+        # a text cell in a column of numbers: the table reader names the column and both lines
+        "s.csv": r"column 'b' mixes numbers and text \(line 2: '2', line 3: 'oops'\)",
         "nan.npy": "NaN",
         "empty.npy": "empty",
         "zero.npy": "empty",

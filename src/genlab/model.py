@@ -36,6 +36,7 @@ import math
 import time
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -68,7 +69,7 @@ class GenerativeModel(nn.Module):
     smoke: ClassVar[dict[str, dict]] = {}
     differentiable_log_prob: ClassVar[bool] = False  # _log_prob keeps z's graph (closed-form / single-pass families)
     # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
-    kinds: ClassVar[tuple[str, ...]] = ("vectors", "images")
+    kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
 
     def __init__(self, shape, config: ModelConfig | None = None):
         super().__init__()
@@ -86,6 +87,7 @@ class GenerativeModel(nn.Module):
         self.fit_time: float | None = None
         self.dequantized = False  # fitted to x + U[0, 1) (dequantize=True): impute works on integer levels
         self.raw_weights: dict[str, torch.Tensor] = {}  # un-averaged weights when trained with an EMA (checkpointed)
+        self.data_encoder = None  # the data's reversible encoder (genlab.data.kinds): from a Dataset / DataFrame
         with forked(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
         if self.likelihood not in LIKELIHOODS:
@@ -160,7 +162,7 @@ class GenerativeModel(nn.Module):
         ``checkpoint`` (:class:`genlab.training.Checkpointer`) makes the run durable: periodic checkpoints of the
         full training state, resume from one, a checkpoint on SIGINT (see :mod:`genlab.training.resume`).
         """
-        x = as_tensor(x, self.shape).cpu()
+        x = as_tensor(self._encoded(x), self.shape).cpu()
         y = as_labels(y, x.shape[0])
         y = None if y is None else y.cpu()
         if y is not None and not self.conditional:
@@ -270,7 +272,7 @@ class GenerativeModel(nn.Module):
         z = z.detach()
         if z.dtype in (torch.bfloat16, torch.float16):
             z = z.float()
-        return self.normalizer.inverse(z.reshape(n, self.dim)).reshape(n, *self.shape).cpu()
+        return self._decoded(self.normalizer.inverse(z.reshape(n, self.dim)).reshape(n, *self.shape).cpu())
 
     def log_prob(self, x, *, y=None, seed=None, device=None, **options) -> torch.Tensor:
         """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included), on the CPU.
@@ -279,7 +281,7 @@ class GenerativeModel(nn.Module):
         if self.likelihood == "none":
             raise ConfigError(f"model '{self.name}' has no likelihood (likelihood='none'); it can only sample")
         keep = self.differentiable_log_prob and isinstance(x, torch.Tensor) and x.requires_grad
-        checked = as_tensor(x, self.shape)
+        checked = as_tensor(self._encoded(x), self.shape)
         x = x.to(torch.float32) if keep else checked  # keep the caller's graph: log_prob is differentiable in x
         y = self._labels_for(y, x.shape[0])
         options = hook_options(self._log_prob, options, "log_prob", self.name)
@@ -334,6 +336,10 @@ class GenerativeModel(nn.Module):
         i.e. at the centres x + 1/2 of their cells, and returns fills on the same scale (cell value - 1/2), so that a
         mean fill estimates E[level] and rounding a sampled fill gives its level.
         """
+        if self._user_values(x):  # a table with missing cells in, the filled table out
+            t, observed = self.data_encoder.encode_observed(x)
+            return self._decoded(self.impute(t, observed if mask is None else mask, seed=seed, device=device,
+                                             **options))
         t = x if isinstance(x, torch.Tensor) else torch.as_tensor(as_float_array(x, what="impute input"))
         t = t.detach().to(torch.float32).cpu()
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:
@@ -388,11 +394,32 @@ class GenerativeModel(nn.Module):
             raise DataError(f"label {int(y.max())} was not seen in training (classes: {self.num_classes})")
         return y
 
+    def _user_values(self, x) -> bool:
+        """True when ``x`` is in the user's own types (a DataFrame, strings) rather than model tensors."""
+        if isinstance(x, (torch.Tensor, np.ndarray, list, tuple)) or self.data_encoder is None:
+            if type(x).__name__ == "DataFrame" and self.data_encoder is None:
+                raise ConfigError(f"model '{self.name}' was not made from a table: create it with "
+                                  "genlab.create(name, dataframe_or_dataset) to fit or score DataFrames")
+            return False
+        return not self.data_encoder.tensor_values
+
+    def _encoded(self, x):
+        return self.data_encoder.encode(x) if self._user_values(x) else x
+
+    def _decoded(self, t: torch.Tensor):
+        """Model tensors -> the user's own types where the data kind has them (a DataFrame for tables)."""
+        return t if self.data_encoder is None or self.data_encoder.tensor_values else self.data_encoder.decode(t)
+
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts a checkpoint must keep beyond tensors (families may extend)."""
-        return {"num_classes": self.num_classes, "dequantized": self.dequantized}
+        return {"num_classes": self.num_classes, "dequantized": self.dequantized,
+                "encoder": None if self.data_encoder is None else self.data_encoder.state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
+        if state.get("encoder"):
+            from genlab.data.kinds import encoder_from_state
+
+            self.data_encoder = encoder_from_state(state["encoder"])
         self.dequantized = bool(state.get("dequantized", False))
         if state.get("num_classes"):
             self._on_labels(int(state["num_classes"]))

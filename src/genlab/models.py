@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from genlab import checkpoint, families, registry  # noqa: F401  (families registers every built-in name)
 from genlab.data.dataset import Dataset
 from genlab.device import resolve_device
@@ -38,15 +40,25 @@ def check_kind(name: str, kind: str) -> None:
 def create(name: str, shape, **config) -> GenerativeModel:
     """Create an untrained model; unknown names or config keys raise ConfigError.
 
-    ``shape`` is the per-sample shape, or a :class:`genlab.data.Dataset`: its shape, after checking that the model
-    takes the data set's kind."""
+    ``shape`` is the per-sample shape, a :class:`genlab.data.Dataset` (its shape, after checking that the model
+    takes the data set's kind; the model keeps the set's encoder, so it fits, samples and imputes in the user's own
+    types and its checkpoint keeps the schema), or a pandas DataFrame (a table: the encoder is fitted on it)."""
     cls = registry.get(name)
+    encoder = None
+    if type(shape).__name__ == "DataFrame":
+        from genlab.data.kinds import TableEncoder
+
+        shape = Dataset(name="table", train=torch.zeros(1, 1), test=torch.zeros(1, 1), kind="table",
+                        encoder=TableEncoder().fit(shape))
     if isinstance(shape, Dataset):
         check_kind(name, shape.kind)
-        shape = shape.shape
+        encoder = shape.encoder
+        shape = shape.shape if encoder is None else encoder.shape
     if isinstance(shape, int):
         shape = (shape,)
-    return cls(tuple(shape), registry.make_config(cls.Config, config, model=name))
+    model = cls(tuple(shape), registry.make_config(cls.Config, config, model=name))
+    model.data_encoder = encoder
+    return model
 
 
 def load(path, *, device=None) -> GenerativeModel:

@@ -22,6 +22,7 @@ from genlab.errors import ConfigError
 __all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class Registry(MutableMapping, Generic[T]):
@@ -43,10 +44,13 @@ class Registry(MutableMapping, Generic[T]):
         self._items[name] = entry
         return entry
 
-    def get(self, name: str) -> T:  # type: ignore[override]
-        """The entry registered under ``name``, or ``error``: "unknown <what> 'x' (did you mean 'y'?); choose from: ..."."""
+    def get(self, name: str, default=_MISSING) -> T:  # type: ignore[override]
+        """The entry registered under ``name``, else ``default`` when given, else ``error``: "unknown <what> 'x'
+        (did you mean 'y'?); choose from: ..."."""
         if isinstance(name, str) and name in self._items:
             return self._items[name]
+        if default is not _MISSING:
+            return default
         close = difflib.get_close_matches(name, list(self._items), n=1) if isinstance(name, str) else []
         hint = f" (did you mean '{close[0]}'?)" if close and close[0] != name else ""
         raise self.error(f"unknown {self.what} '{name}'{hint}; choose from: {', '.join(self.names())}")

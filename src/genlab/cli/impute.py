@@ -34,12 +34,18 @@ def csv_header(path: Path) -> list[str] | None:
 
 
 def write_array(x, path: Path, header: list[str] | None = None) -> None:
-    """Write ``x`` as .npy, or as .csv (2-D arrays only; with ``header`` when it fits the width)."""
+    """Write ``x`` as .npy, or as .csv (2-D arrays only; with ``header`` when it fits the width); a DataFrame (a
+    table run's rows) as .csv with its own columns."""
     import numpy as np
 
     from genlab.errors import DataError
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    if type(x).__name__ == "DataFrame":  # a table run: its own columns and types
+        if path.suffix.lower() != ".csv":
+            raise DataError(f"a table run writes its rows as .csv, not {path.suffix}")
+        x.to_csv(path, index=False)
+        return
     if path.suffix.lower() == ".npy":
         np.save(path, x)
         return

@@ -17,9 +17,12 @@ OUT_SUFFIXES = (".npy", ".csv", ".png")
 
 
 def _check_out(out, model) -> None:
-    """DataError when ``out`` is a .png but the model does not make images (C, H, W) with C in (1, 3)."""
+    """DataError when ``out`` is a .png but the model does not make images (C, H, W) with C in (1, 3), or a table
+    run's rows go anywhere but a .csv."""
     from genlab.errors import DataError
 
+    if getattr(model.data_encoder, "kind", None) == "table" and out.suffix.lower() != ".csv":
+        raise DataError(f"model '{model.name}' makes table rows: write them to a .csv, not {out.suffix}")
     shape = tuple(model.shape)
     if out.suffix.lower() == ".png" and not (len(shape) == 3 and shape[0] in (1, 3)):
         raise DataError(f"--out .png writes an image grid, but model '{model.name}' makes samples of shape "
@@ -36,6 +39,9 @@ def _write(x, out, model) -> None:
         _check_out(out, model)
         out.parent.mkdir(parents=True, exist_ok=True)
         plots.image_grid(x, out, title=f"{model.name}: {len(x)} samples")
+        return
+    if type(x).__name__ == "DataFrame":  # a table run: the table's own columns and types
+        write_array(x, out)
         return
     flat = x.reshape(len(x), -1) if suffix == ".csv" else x
     write_array(flat, out, [f"x{i}" for i in range(flat.shape[1])] if suffix == ".csv" else None)
@@ -88,7 +94,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json
     t0 = time.perf_counter()
     x = model.sample(n, y=label, seed=seed, **options)
     seconds = time.perf_counter() - t0
-    _write(x.numpy(), out, model)
+    _write(x if type(x).__name__ == "DataFrame" else x.numpy(), out, model)
     if plot is not None:
         plot_samples(x, plot, title=f"{model.name}: {n} samples")
     if as_json:

@@ -19,9 +19,14 @@ from genlab.data.files import SUFFIXES, load_file
 from genlab.data.images import load_image_path
 from genlab.data.registry import DATASETS
 from genlab.data.split import check_count, check_seed
+from genlab.data.tables import is_table_file, load_table
 from genlab.errors import DataError
 
 __all__ = ["Dataset", "names", "load", "source", "kind"]
+
+
+def _is_frame(value) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
 
 
 def names() -> list[str]:
@@ -39,15 +44,19 @@ def kind(name: str) -> str:
     return DATASETS.get(name).kind
 
 
-def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) -> Dataset:
-    """Load a built-in set by name, or a data file / PNG folder by path.
+def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, column_types=None) -> Dataset:
+    """Load a built-in set by name, a data file / PNG folder by path, or a pandas DataFrame (a table).
 
     Synthetic sets draw ``n_train`` (default 10000) and ``n_test`` (default 5000) samples; real sets and files
     are split 70/30 (seeded, stratified by label), with ``n_train``/``n_test`` taking subsets.
-    ``label_column`` (name or 0-based index) applies to .csv files only.
+    ``label_column`` (name or 0-based index) applies to all-numeric .csv files only. A CSV/TSV/Parquet file with a
+    non-numeric column, a DataFrame, or any table file given ``column_types`` ({column: "numeric" | "integer" |
+    "categorical" | "boolean"}) loads as the ``table`` kind (:mod:`genlab.data.tables`).
     """
     n_train, n_test = check_count(n_train, "n_train"), check_count(n_test, "n_test")
     seed = check_seed(seed)
+    if _is_frame(name_or_path):
+        return load_table(name_or_path, n_train=n_train, n_test=n_test, seed=seed, column_types=column_types)
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise DataError(f"expected a data set name or a file path, got {type(name_or_path).__name__}")
     text = os.fspath(name_or_path)
@@ -58,8 +67,17 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None) 
     if builtin is not None:
         if label_column is not None:
             raise DataError(f"label_column applies only to .csv files, not to the built-in set '{builtin}'")
+        if column_types is not None:
+            raise DataError(f"column_types applies to table files and DataFrames, not to the built-in set '{builtin}'")
         return DATASETS.get(builtin).loader(builtin, n_train=n_train, n_test=n_test, seed=seed)
     p = Path(text)
+    if p.exists() and (column_types is not None or (label_column is None and is_table_file(p))):
+        if label_column is not None:
+            raise DataError("label_column applies to all-numeric files; in a table every column is modelled (use "
+                            "given= to condition on one)")
+        return load_table(p, n_train=n_train, n_test=n_test, seed=seed, column_types=column_types)
+    if column_types is not None:
+        raise DataError(f"column_types applies to table files and DataFrames, not to '{text}'")
     if p.exists():
         images = None if label_column is not None else load_image_path(p, n_train=n_train, n_test=n_test, seed=seed)
         if images is not None:

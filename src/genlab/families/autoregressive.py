@@ -75,6 +75,8 @@ def raster_order(shape: tuple[int, ...]) -> torch.Tensor:
 class PixelTransformer(GenerativeModel):
     """Causal transformer over discrete values in raster order (Chen et al. 2020; Eq. 1 of the module docstring)."""
 
+    kinds = ("images", "vectors")  # integer-valued data only: not the continuous encoding of tables
+
     name = "pixel_transformer"
     Config = PixelTransformerConfig
     likelihood = "exact"

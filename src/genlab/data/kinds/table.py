@@ -82,8 +82,10 @@ def infer_type(series) -> str:
         if _is_number(v):
             first_str = next((j for j, w in values.items() if isinstance(w, str)), None)
             if first_str is not None:
-                raise DataError(f"column '{series.name}' mixes numbers and strings (row {first_str}: "
-                                f"{values[first_str]!r}, row {i}: {v!r}); declare it with "
+                where = series.index.name or "row"  # a file's loader names its rows by file line
+                first, second = sorted([(first_str, values[first_str]), (i, v)], key=lambda p: str(p[0]))
+                raise DataError(f"column '{series.name}' mixes numbers and strings ({where} {first[0]}: "
+                                f"{first[1]!r}, {where} {second[0]}: {second[1]!r}); declare it with "
                                 f"column_types={{'{series.name}': 'categorical'}} or fix the cells")
             return "numeric"
     return "categorical"
@@ -193,6 +195,25 @@ class TableEncoder(Encoder):
         frame.columns = have
         return torch.from_numpy(np.concatenate([self._encode_column(c, frame[c.name]) for c in self.columns], 1))
 
+    def encode_observed(self, frame) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows (N, D), mask (N, D)) for imputation: a missing cell's value dimensions are unobserved (mask False)
+        and its "missing" column, where it has one, is observed as 0, so that the fill is a value."""
+        self._need_fit()
+        holes = _as_frame(frame).isna()
+        filled = _as_frame(frame).copy()
+        for c in self.columns:  # encode the observed cells; holes get a placeholder that the mask hides
+            if c.name in filled and holes[c.name].any():
+                filled[c.name] = filled[c.name].astype(object).where(~holes[c.name], _placeholder(c))
+        x = self.encode(filled)
+        mask = torch.ones_like(x, dtype=torch.bool)
+        for c, part in zip(self.columns, self.slices().values(), strict=True):
+            rows = torch.from_numpy(holes[c.name].to_numpy(copy=True))
+            values = slice(part.start, part.stop - int(c.missing))
+            mask[rows, values] = False
+            if c.missing:
+                x[rows, part.stop - 1] = 0.0
+        return x, mask
+
     def _encode_column(self, c: Column, s) -> np.ndarray:
         miss = s.isna().to_numpy()
         out = np.zeros((len(s), c.width), dtype=np.float64)
@@ -294,11 +315,18 @@ class TableEncoder(Encoder):
         return enc
 
 
+def _placeholder(c: Column):
+    """Any valid cell of column ``c`` (stands in for a hole that imputation fills)."""
+    if c.type == "categorical":
+        return c.categories[0]
+    return False if c.type == "boolean" else c.lo
+
+
 def _as_frame(frame):
     import pandas as pd
 
     if isinstance(frame, pd.DataFrame):
-        return frame.reset_index(drop=True).copy()
+        return frame.copy()
     try:
         return pd.DataFrame(frame)
     except (TypeError, ValueError) as exc:
