@@ -70,8 +70,9 @@ class GenerativeModel(nn.Module):
     differentiable_log_prob: ClassVar[bool] = False  # _log_prob keeps z's graph (closed-form / single-pass families)
     # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
+    schema_aware: ClassVar[bool] = False  # build() reads self.data_encoder (e.g. a table's column layout)
 
-    def __init__(self, shape, config: ModelConfig | None = None):
+    def __init__(self, shape, config: ModelConfig | None = None, *, data_encoder=None):
         super().__init__()
         shape = tuple(int(s) for s in shape)
         if not shape or any(s <= 0 for s in shape):
@@ -87,7 +88,9 @@ class GenerativeModel(nn.Module):
         self.fit_time: float | None = None
         self.dequantized = False  # fitted to x + U[0, 1) (dequantize=True): impute works on integer levels
         self.raw_weights: dict[str, torch.Tensor] = {}  # un-averaged weights when trained with an EMA (checkpointed)
-        self.data_encoder = None  # the data's reversible encoder (genlab.data.kinds): from a Dataset / DataFrame
+        # the data's reversible encoder (genlab.data.kinds) when made from a Dataset / DataFrame; families whose
+        # networks follow the columns (``schema_aware``) read it in build()
+        self.data_encoder = data_encoder
         with forked(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
         if self.likelihood not in LIKELIHOODS:
@@ -420,6 +423,8 @@ class GenerativeModel(nn.Module):
             from genlab.data.kinds import encoder_from_state
 
             self.data_encoder = encoder_from_state(state["encoder"])
+            if self.schema_aware:
+                self.build()
         self.dequantized = bool(state.get("dequantized", False))
         if state.get("num_classes"):
             self._on_labels(int(state["num_classes"]))

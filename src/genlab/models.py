@@ -56,9 +56,7 @@ def create(name: str, shape, **config) -> GenerativeModel:
         shape = shape.shape if encoder is None else encoder.shape
     if isinstance(shape, int):
         shape = (shape,)
-    model = cls(tuple(shape), registry.make_config(cls.Config, config, model=name))
-    model.data_encoder = encoder
-    return model
+    return cls(tuple(shape), registry.make_config(cls.Config, config, model=name), data_encoder=encoder)
 
 
 def load(path, *, device=None) -> GenerativeModel:
