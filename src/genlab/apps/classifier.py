@@ -11,6 +11,7 @@ genlab checkpoint per class in ``class_0/``, ``class_1/``, ... (in the order of 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,6 @@ __all__ = ["BayesClassifier", "FORMAT", "META"]
 
 FORMAT = "genlab-classifier/1"
 META = "classifier.json"
-_FLOOR = -1e300  # log-densities below this (or NaN) count as this: a row where every class fails gets the prior
 
 
 class BayesClassifier(ClassifierMixin, BaseEstimator):
@@ -48,6 +48,11 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes after ``fit``: ``classes_``, ``class_count_``, ``class_log_prior_``, ``models_`` (one per class),
     ``shape_`` (per-sample shape), ``dequantize_`` (bool), ``n_features_in_``.
+
+    Non-finite class log-likelihoods follow one rule (:meth:`predict_joint_log_proba`): ``-inf`` is a zero density
+    and gives that class posterior 0; NaN or ``+inf`` (the class model failed on x) excludes that class for that
+    row, with a ``RuntimeWarning``; a row with no class left gets the prior as its posterior, with a
+    ``RuntimeWarning``.
     """
 
     def __init__(self, model_name="gmm", *, config=None, fit_kwargs=None, prior="empirical", dequantize="auto",
@@ -110,13 +115,36 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
                          for m in self.models_], axis=1)
 
     def predict_joint_log_proba(self, X) -> np.ndarray:
-        """log p(x, y = k) = log p(x | y = k) + log p(y = k): (N, K)."""
-        ll = np.nan_to_num(self.log_likelihoods(X), nan=_FLOOR, neginf=_FLOOR)
-        return np.maximum(ll, _FLOOR) + self.class_log_prior_
+        """log p(x, y = k) = log p(x | y = k) + log p(y = k): (N, K).
+
+        A class log-likelihood of ``-inf`` (zero density) stays ``-inf``. NaN or ``+inf`` means the class model
+        failed on that x: it becomes ``-inf`` too (the class is excluded for that row), with a ``RuntimeWarning``
+        naming how many rows and classes it hit.
+        """
+        ll = self.log_likelihoods(X)
+        failed = np.isnan(ll) | np.isposinf(ll)
+        if failed.any():
+            bad = [str(c) for c in self.classes_[failed.any(axis=0)]]
+            warnings.warn(f"BayesClassifier: the class model(s) {', '.join(bad)} returned NaN or +inf log-likelihoods "
+                          f"on {int(failed.any(axis=1).sum())} of {len(ll)} rows; those classes are excluded for those "
+                          "rows (posterior 0)", RuntimeWarning, stacklevel=2)
+            ll = np.where(failed, -np.inf, ll)
+        return ll + self.class_log_prior_
+
+    def _posterior_joint(self, X) -> np.ndarray:
+        """The joint log-probabilities, with rows where every class has zero (or failed) density replaced by the
+        log prior: without evidence the posterior is the prior (warned)."""
+        joint = self.predict_joint_log_proba(X)
+        empty = np.isneginf(joint).all(axis=1)
+        if empty.any():
+            warnings.warn(f"BayesClassifier: {int(empty.sum())} of {len(joint)} rows have zero (or failed) density "
+                          "under every class; their posterior is the prior", RuntimeWarning, stacklevel=3)
+            joint = np.where(empty[:, None], self.class_log_prior_, joint)
+        return joint
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """log p(y = k | x), (N, K), normalised with logsumexp."""
-        joint = self.predict_joint_log_proba(X)
+        """log p(y = k | x), (N, K), normalised with logsumexp (non-finite log-likelihoods: see the class docstring)."""
+        joint = self._posterior_joint(X)
         return joint - logsumexp(joint, axis=1, keepdims=True)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -125,7 +153,7 @@ class BayesClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The maximum a-posteriori class of every sample, (N,), values from ``classes_``."""
-        joint = self.predict_joint_log_proba(X)
+        joint = self._posterior_joint(X)
         return self.classes_[np.argmax(joint, axis=1)]
 
     # ------------------------------------------------------------------ persistence
