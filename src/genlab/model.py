@@ -159,13 +159,18 @@ class GenerativeModel(nn.Module):
         ``device`` ("auto", "cpu", "cuda", ...; None = where the model is) is where it trains and then stays;
         ``precision="bf16"`` runs the training forward passes under a bfloat16 autocast (:mod:`genlab.device`).
 
-        ``dequantize=True`` is for integer-valued (discrete) data: every training batch gets fresh uniform noise,
-        x + U[0, 1), so the model is a density over [0, levels)^D (the convention of :mod:`genlab.metrics`);
-        :meth:`impute` then reads and returns integer levels (see there).
+        ``dequantize=True`` is for integer-valued (discrete) data (ConfigError otherwise): every training batch gets
+        fresh uniform noise, x + U[0, 1), so the model is a density over [0, levels)^D (the convention of
+        :mod:`genlab.metrics`); :meth:`impute` then reads and returns integer levels (see there).
         ``checkpoint`` (:class:`genlab.training.Checkpointer`) makes the run durable: periodic checkpoints of the
         full training state, resume from one, a checkpoint on SIGINT (see :mod:`genlab.training.resume`).
         """
         x = as_tensor(self._encoded(x), self.shape).cpu()
+        if dequantize:  # x + U[0, 1) is a density of integer levels only
+            off = (x != x.round()).flatten().nonzero()
+            if len(off):
+                raise ConfigError(f"fit(dequantize=True) needs integer-valued data, but x holds the non-integer value "
+                                  f"{x.flatten()[off[0, 0]].item()!r} (row {int(off[0, 0]) // max(1, x[0].numel())})")
         y = as_labels(y, x.shape[0])
         y = None if y is None else y.cpu()
         if y is not None and not self.conditional:
