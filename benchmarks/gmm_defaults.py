@@ -18,7 +18,7 @@ import numpy as np
 import genlab
 
 OLD = {"n_components": 10, "reg_covar": 1e-6}
-CLASSIFY = ("wine", "iris", "breast_cancer", "penguins")
+CLASSIFY = ("wine", "iris", "breast_cancer", "penguins_onehot")
 DENSITY = ("eight_gaussians", "rings", "checkerboard", "two_moons")
 
 

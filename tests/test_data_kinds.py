@@ -52,7 +52,8 @@ def test_every_data_set_has_its_kind_and_an_encoder_that_round_trips(name):
     assert ds.kind == DATASETS.get(name).kind and ds.kind in KINDS
     assert ds.encoder is not None and ds.encoder.kind == ds.kind and ds.encoder.shape == ds.shape
     again = encoder_from_state(json.loads(json.dumps(ds.encoder.state())))
-    assert torch.equal(again.encode(ds.test), ds.test)
+    values = again.decode(ds.test)  # tensors for arrays, a DataFrame for tables: the user's own types
+    assert torch.equal(again.encode(values if ds.kind == "table" else ds.test), ds.test)
     if ds.discrete_levels:  # images with levels decode to their integer levels
         assert torch.equal(ds.encoder.decode(ds.train + 0.5), ds.train.floor().clamp(0, ds.discrete_levels - 1))
 
@@ -106,6 +107,16 @@ def bundled_tables():
             "patients": patients()}
 
 
+@pytest.mark.parametrize("name", sorted(DATASETS.names(where=lambda spec: spec.kind == "table")))
+def test_bundled_tables_keep_their_columns_and_split_before_fitting(name):
+    ds = genlab.datasets.load(name, seed=0)
+    train = ds.encoder.decode(ds.train)
+    assert ds.encoder.schema() and list(train.columns) == list(ds.encoder.schema())
+    assert len(train) + len(ds.test) >= 300 and not torch.equal(ds.train[: len(ds.test)], ds.test)
+    refit = TableEncoder().fit(train)  # the encoder was fitted on exactly the training rows
+    assert refit.state()["columns"] == ds.encoder.state()["columns"]
+
+
 @pytest.mark.parametrize("name", ["penguins", "diabetes", "patients"])
 def test_table_round_trip_is_exact(name):
     table = bundled_tables()[name]
@@ -154,11 +165,17 @@ def test_table_encoder_is_fitted_on_the_rows_it_is_given_only():
     (lambda t: t.assign(site="Oslo"), r"column 'site' holds one value \('Oslo'\) in every training row"),
     (lambda t: t.assign(patient_id=[f"P{i:04d}" for i in range(len(t))]), r"column 'patient_id' has a different "
                                                                             r"value in every row \(an identifier\?\)"),
+    (lambda t: t.assign(record=np.arange(len(t))[::-1] + 1000), r"column 'record' has a different value in every row"),
 ])
 def test_bad_tables_are_refused_in_one_line(change, message):
     with pytest.raises(DataError, match=message) as err:
         TableEncoder().fit(change(patients()))
     assert "\n" not in str(err.value)
+
+
+def test_a_unique_measurement_is_not_an_identifier():
+    table = patients().assign(days=np.random.default_rng(1).permutation(5000)[:120] * 3)  # unique, not consecutive
+    assert TableEncoder().fit(table).schema()["days"] == "integer"
 
 
 def test_declared_types_and_schema_mismatches():

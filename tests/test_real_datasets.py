@@ -12,7 +12,7 @@ from genlab.data.tabular import PENGUIN_RULES, encode_frame
 from genlab.errors import DataError
 
 # name -> (n rows in all, per-sample shape, classes or None)
-EXPECTED = {"iris": (150, (4,), 3), "diabetes": (442, (11,), None), "penguins": (333, (9,), 3),
+EXPECTED = {"iris": (150, (4,), 3), "diabetes": (442, (11,), None), "penguins_onehot": (333, (9,), 3),
             "mnist1d": (5000, (40,), 10), "faces": (200, (1, 25, 25), 2)}
 
 

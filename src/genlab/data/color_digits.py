@@ -51,6 +51,3 @@ def load_color_digits(name: str = "color_digits", *, n_train: int | None = None,
     y = np.asarray(bunch.target, dtype=np.int64)
     x = (gray * digit_colours(y)[:, :, None, None]).astype(np.float32)
     return labelled_split(name, x, y, seed, n_train=n_train, n_test=n_test, levels=None)
-
-
-#: derived real sets: name -> loader(name, n_train=, n_test=, seed=)

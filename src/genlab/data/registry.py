@@ -16,6 +16,7 @@ from genlab.data.dataset import Dataset
 from genlab.data.images import load_patches
 from genlab.data.sklearn_sets import load_real
 from genlab.data.synthetic import SYNTHETIC, load_synthetic
+from genlab.data.tables import load_gbsg2, load_penguins_table
 from genlab.data.tabular import load_diabetes, load_penguins
 from genlab.errors import DataError
 from genlab.registry import Registry
@@ -55,8 +56,13 @@ _add("patches", load_patches, "8 x 8 grey patches (256 levels) cut from photogra
      "and scikit-learn (test)", "images")
 _add("diabetes", load_diabetes, "scikit-learn's bundled diabetes study (Efron et al. 2004): 442 x 11 raw columns, "
      "target as the last column, no labels")
-_add("penguins", load_penguins, "palmerpenguins package (Gorman et al. 2014): 333 x 9, species as label, island/sex "
-     "one-hot, year dropped, 11 rows with missing values dropped (warned)")
+_add("penguins", load_penguins_table, "palmerpenguins package (Gorman et al. 2014): 344 birds x 8 columns, species, "
+     "island and sex as categories, 19 missing cells kept", "table")
+_add("penguins_onehot", load_penguins, "the penguins as vectors: 333 x 9, species as label, island/sex one-hot, year "
+     "dropped, 11 rows with missing values dropped (warned)")
+_add("gbsg2", load_gbsg2, "lifelines package: German Breast Cancer Study Group 2 (Schumacher et al. 1994), 686 "
+     "patients x 10 mixed columns (therapy, age, menopause, tumour size/grade, nodes, receptors, survival, censoring)",
+     "table")
 _add("mnist1d", mnist1d.load_mnist1d, mnist1d.SOURCE)
 _add("faces", faces.load_faces, faces.SOURCE, "images")
 del _s

@@ -19,7 +19,7 @@ from genlab.data.kinds import TableEncoder
 from genlab.data.split import split_indices
 from genlab.errors import DataError
 
-__all__ = ["TABLE_SUFFIXES", "read_table", "is_table_file", "load_table"]
+__all__ = ["TABLE_SUFFIXES", "read_table", "is_table_file", "load_table", "load_penguins_table", "load_gbsg2"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
@@ -120,3 +120,26 @@ def load_table(source, *, n_train=None, n_test=None, seed: int = 0, column_types
     train, test = frame.iloc[np.sort(tr)], frame.iloc[np.sort(te)]
     encoder = TableEncoder(declared).fit(train)
     return Dataset(name=name, train=encoder.encode(train), test=encoder.encode(test), kind="table", encoder=encoder)
+
+
+def load_penguins_table(name: str, *, n_train=None, n_test=None, seed: int = 0) -> Dataset:
+    """The Palmer penguins as they are (palmerpenguins package): 344 birds, species / island / sex as categories, the
+    measurements and year as numbers, the 19 missing cells kept (and modelled)."""
+    import palmerpenguins
+
+    return load_table(palmerpenguins.load_penguins(), n_train=n_train, n_test=n_test, seed=seed, name=name)
+
+
+def load_gbsg2(name: str, *, n_train=None, n_test=None, seed: int = 0) -> Dataset:
+    """The German Breast Cancer Study Group 2 trial (Schumacher et al. 1994), 686 patients, as bundled with lifelines:
+    hormone therapy (horTh), age, menopausal status, tumour size, grade, positive nodes, progesterone and oestrogen
+    receptors, recurrence-free survival time (days) and censoring. Read from the package's CSV (no download)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lifelines")
+    if spec is None or spec.origin is None:
+        raise DataError("the gbsg2 table ships with the lifelines package: pip install lifelines")
+    path = Path(spec.origin).parent / "datasets" / "gbsg2.csv"
+    import pandas as pd
+
+    return load_table(pd.read_csv(path), n_train=n_train, n_test=n_test, seed=seed, name=name)

@@ -15,7 +15,8 @@ A column with missing cells in the training rows gets one more 0/1 column, "miss
 pattern of missing cells; its value columns hold 0 there (the median's z, or no category). Decoding restores each
 column's pandas dtype, so ``decode(encode(t))`` equals ``t`` (values, dtypes, missing cells) for the rows the encoder
 was fitted on. Refused (DataError, one line): a column with every cell missing, a column with a single value and
-no missing cells, a likely identifier (every one of >= 20 rows a different category or integer), and an object
+no missing cells, a likely identifier (every one of >= 20 rows a different text label, or integers that run
+1, 2, 3, ... or in row order), and an object
 column that mixes numbers with strings (name the row; declare the column ``categorical`` to keep it).
 """
 
@@ -91,6 +92,17 @@ def infer_type(series) -> str:
     return "categorical"
 
 
+def _identifier(kind: str, present) -> bool:
+    """A column unique in every row that looks like a key: text labels, or integers that run consecutively or
+    in row order (1, 2, 3, ...; not a measurement such as a survival time in days)."""
+    if kind == "categorical":
+        return True
+    if kind != "integer":
+        return False
+    v = present.to_numpy(np.float64)
+    return bool(v.max() - v.min() + 1 == len(v) or np.all(np.diff(v) > 0) or np.all(np.diff(v) < 0))
+
+
 def _decimals(v: np.ndarray) -> int | None:
     for d in range(9):
         if np.all(np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(1.0, np.abs(v))):
@@ -156,7 +168,7 @@ class TableEncoder(Encoder):
         if n_unique == 1 and not missing:
             raise DataError(f"column '{name}' holds one value ({present.iloc[0]!r}) in every training row: nothing to "
                             "model; drop it")
-        if kind in ("categorical", "integer") and n_unique == len(s) >= 20 and name not in self.column_types:
+        if n_unique == len(s) >= 20 and name not in self.column_types and _identifier(kind, present):
             raise DataError(f"column '{name}' has a different value in every row (an identifier?): drop it, or "
                             f"declare it with column_types={{'{name}': 'numeric'}}")
         col = Column(name, kind, str(s.dtype), missing)
@@ -218,16 +230,15 @@ class TableEncoder(Encoder):
         miss = s.isna().to_numpy()
         out = np.zeros((len(s), c.width), dtype=np.float64)
         if c.type == "categorical":
-            index = {_sort_key(v): i for i, v in enumerate(c.categories)}
-            for r, v in enumerate(s.to_numpy(object)):
-                if miss[r]:
-                    continue
-                i = index.get(_sort_key(_plain(v)))
-                if i is None:
-                    warnings.warn(f"column '{c.name}': category {v!r} was not in the training rows; encoded as none",
-                                  stacklevel=3)
-                else:
-                    out[r, i] = 1.0
+            import pandas as pd
+
+            codes = pd.Series(s.to_numpy(object)).map({v: i for i, v in enumerate(c.categories)}).to_numpy(np.float64)
+            unseen = np.isnan(codes) & ~miss
+            if unseen.any():
+                warnings.warn(f"column '{c.name}': category {s.to_numpy(object)[unseen][0]!r} was not in the training "
+                              "rows; encoded as none", stacklevel=3)
+            known = ~np.isnan(codes)
+            out[np.flatnonzero(known), codes[known].astype(np.int64)] = 1.0
         elif c.type == "boolean":
             out[~miss, 0] = s[~miss].astype(bool).to_numpy(np.float64)
         else:
