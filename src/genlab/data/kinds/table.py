@@ -1,6 +1,6 @@
 """The ``table`` kind: mixed-type records (a pandas DataFrame) <-> float rows, reversibly.
 
-The schema is inferred from the training rows only (or given: ``column_types={"age": "integer", ...}``), one type
+The schema is inferred (:mod:`.columns`) from the training rows only (or given: ``column_types={"age": "integer", ...}``), one type
 per column:
 
 - ``numeric`` (continuous): a quantile-normal transform z = Phi^-1(F(x)), F the training rows' empirical CDF
@@ -23,7 +23,7 @@ column that mixes numbers with strings (name the row; declare the column ``categ
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,93 +31,10 @@ import torch
 from scipy.special import ndtr, ndtri
 
 from genlab.data.kinds.base import Encoder
+from genlab.data.kinds.columns import COLUMN_TYPES, Column, decimals_of, identifier_like, infer_type, plain, sort_key
 from genlab.errors import DataError
 
 __all__ = ["COLUMN_TYPES", "Column", "TableEncoder", "infer_type"]
-
-COLUMN_TYPES = ("numeric", "integer", "categorical", "boolean")
-
-
-@dataclass
-class Column:
-    """One column's fitted encoding (JSON-able)."""
-
-    name: str
-    type: str
-    dtype: str  # the pandas dtype restored on decode
-    missing: bool = False  # an extra 0/1 "missing" column
-    categories: list = field(default_factory=list)  # categorical
-    ordered: bool = False  # a pandas Categorical's ``ordered``
-    knots: list = field(default_factory=list)  # numeric / integer: distinct values ...
-    cdf: list = field(default_factory=list)  # ... and the empirical CDF there
-    lo: float = 0.0
-    hi: float = 0.0
-    decimals: int | None = None  # numeric: decimals of the training values (None: not rounded)
-
-    @property
-    def width(self) -> int:
-        return (len(self.categories) if self.type == "categorical" else 1) + int(self.missing)
-
-    def names(self) -> list[str]:
-        base = [f"{self.name}={c}" for c in self.categories] if self.type == "categorical" else [self.name]
-        return base + ([f"{self.name}:missing"] if self.missing else [])
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def infer_type(series) -> str:
-    """The column type of a pandas Series from its non-missing cells (see the module docstring)."""
-    import pandas as pd
-
-    values = series.dropna()
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_bool_dtype(series.dtype) or (len(values) and all(isinstance(v, (bool, np.bool_)) for v in values)):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        v = values.to_numpy(np.float64)
-        return "integer" if np.all(v == np.round(v)) else "numeric"
-    for i, v in values.items():
-        if _is_number(v):
-            first_str = next((j for j, w in values.items() if isinstance(w, str)), None)
-            if first_str is not None:
-                where = series.index.name or "row"  # a file's loader names its rows by file line
-                first, second = sorted([(first_str, values[first_str]), (i, v)], key=lambda p: str(p[0]))
-                raise DataError(f"column '{series.name}' mixes numbers and strings ({where} {first[0]}: "
-                                f"{first[1]!r}, {where} {second[0]}: {second[1]!r}); declare it with "
-                                f"column_types={{'{series.name}': 'categorical'}} or fix the cells")
-            return "numeric"
-    return "categorical"
-
-
-def _identifier(kind: str, present) -> bool:
-    """A column unique in every row that looks like a key: text labels, or integers that run consecutively or
-    in row order (1, 2, 3, ...; not a measurement such as a survival time in days)."""
-    if kind == "categorical":
-        return True
-    if kind != "integer":
-        return False
-    v = present.to_numpy(np.float64)
-    return bool(v.max() - v.min() + 1 == len(v) or np.all(np.diff(v) > 0) or np.all(np.diff(v) < 0))
-
-
-def _decimals(v: np.ndarray) -> int | None:
-    for d in range(9):
-        if np.all(np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(1.0, np.abs(v))):
-            return d
-    return None
-
-
-def _sort_key(v):
-    return (type(v).__name__, v)
-
-
-def _plain(v):
-    """A cell as a JSON-able Python scalar."""
-    return v.item() if isinstance(v, np.generic) else v
-
 
 class TableEncoder(Encoder):
     """Typed columns of a DataFrame <-> float32 rows (see the module docstring)."""
@@ -168,15 +85,15 @@ class TableEncoder(Encoder):
         if n_unique == 1 and not missing:
             raise DataError(f"column '{name}' holds one value ({present.iloc[0]!r}) in every training row: nothing to "
                             "model; drop it")
-        if n_unique == len(s) >= 20 and name not in self.column_types and _identifier(kind, present):
+        if n_unique == len(s) >= 20 and name not in self.column_types and identifier_like(kind, present):
             raise DataError(f"column '{name}' has a different value in every row (an identifier?): drop it, or "
                             f"declare it with column_types={{'{name}': 'numeric'}}")
         col = Column(name, kind, str(s.dtype), missing)
         if isinstance(s.dtype, pd.CategoricalDtype):
-            col.categories = [_plain(v) for v in s.cat.categories]
+            col.categories = [plain(v) for v in s.cat.categories]
             col.ordered = bool(s.cat.ordered)
         elif kind == "categorical":
-            col.categories = sorted({_plain(v) for v in present}, key=_sort_key)
+            col.categories = sorted({plain(v) for v in present}, key=sort_key)
         elif kind in ("numeric", "integer"):
             try:
                 v = np.sort(present.to_numpy(np.float64))
@@ -191,7 +108,7 @@ class TableEncoder(Encoder):
                 knots, cdf = knots[keep], cdf[keep]
             col.knots, col.cdf = knots.tolist(), cdf.tolist()
             col.lo, col.hi = float(v[0]), float(v[-1])
-            col.decimals = 0 if kind == "integer" else _decimals(v)
+            col.decimals = 0 if kind == "integer" else decimals_of(v)
         return col
 
     # ------------------------------------------------------------------ encode / decode
