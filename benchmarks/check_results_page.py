@@ -19,6 +19,10 @@ Rules (``tests/test_docs_results.py`` runs them on the page):
   1.99). The file's values are every number in a JSON value (numbers, and numbers written inside strings such as
   ``"K=16 full"``), or every number in the text of a markdown or text file. The sign must agree.
 
+To add a question to the page: one ``## `` section with a sentence saying what the table answers, ``Command:
+`...```, ``Date: YYYY-MM-DD``, the results file(s) and a ``[date](notes/DATE.md#heading)`` link, then a table whose
+first column holds the row labels and whose other cells are copied from the results file. The test picks it up.
+
 Run as a script to print the problems of a page: ``python benchmarks/check_results_page.py [docs/benchmarks.md]``.
 """
 
@@ -39,7 +43,7 @@ NUMBER = re.compile(r"(?<![\w.])([-\u2212]?)(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?
 _EXT = r"(?:json|jsonl|md|txt)"
 RESULTS = re.compile(rf"benchmarks/results/([A-Za-z0-9_.\-]+?)\.(\{{{_EXT}(?:,{_EXT})*\}}|{_EXT})(?![\w])")
 DATE = re.compile(r"Date:\**\s*\d{4}-\d{2}-\d{2}")
-COMMAND = re.compile(r"Command:\**\s*`[^`]+`")
+COMMAND = re.compile(r"Commands?:\**\s*`[^`]+`")
 NOTE_LINK = re.compile(r"\]\((notes/[^)#\s]+)(?:#([^)\s]+))?\)")
 
 
