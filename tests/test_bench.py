@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import genlab
 from genlab import registry
 from genlab.bench import BenchResult, ModelResult, resolve_models, run_bench, runner
-from genlab.bench.command import bench_command
 from genlab.bench.report import rank
+from genlab.cli.bench import bench_command
 from genlab.errors import ConfigError, DataError, GenlabError
 from genlab.model import GenerativeModel, ModelConfig
 
@@ -51,6 +51,13 @@ def test_unknown_model(small, tmp_path):
 def test_unknown_dataset(tmp_path):
     with pytest.raises(DataError, match="unknown data set"):
         run_bench("no_such_set", ["gmm"], 1, tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("points", [0, -5, 2.5, True, "100"])
+def test_bad_eval_points(small, tmp_path, points):
+    with pytest.raises(ConfigError, match="eval_points"):
+        run_bench(small, ["gmm"], 1, tmp_path / "o", progress=False, eval_points=points)
     assert not (tmp_path / "o").exists()
 
 
@@ -135,11 +142,12 @@ def test_cli_command_on_a_file(tmp_path, monkeypatch):
     np.save(tmp_path / "d.npy", x)
     cli = CliRunner()
     args = ["--data", str(tmp_path / "d.npy"), "--models", "gmm", "--time-budget", "1", "--out", str(tmp_path / "r"),
-            "--json", "--quiet"]
+            "--json", "--quiet", "--eval-points", "50"]
     res = cli.invoke(bench_command, args)
     assert res.exit_code == 0, res.output
     data = _strict_json(res.output)
     assert data["settings"]["ranked_by"] == "nll" and [r["name"] for r in data["results"]] == ["gmm"]
+    assert data["settings"]["evaluation"]["eval_points"] == 50 and data["results"][0]["n_test"] == 50
     assert all(r["kl_to_truth"] is None for r in data["results"])
     again = cli.invoke(bench_command, args)  # the folder is no longer empty
     assert isinstance(again.exception, GenlabError) and "--force" in str(again.exception)
@@ -196,18 +204,32 @@ def test_density_grid_size():
     assert density_grid_size(1e-2, 8.0) == 28 and density_grid_size(0.1, 8.0) is None
 
 
-def test_log_prob_probe_excludes_one_off_work(monkeypatch):
-    """The per-point cost comes from a second log_prob call: a first call's one-off work (the EBM's AIS run) would
-    otherwise make the likelihood look slow and shrink the test set. A fake clock keeps timings out of the test."""
-    clock = [0.0]
-    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+def test_every_model_is_scored_on_the_same_seeded_rows(small, tmp_path, monkeypatch):
+    """The rows a model is scored on are fixed by the seed and ``eval_points``, never by a timing: on a clock where
+    every reading is 1000 s later (a loaded machine; no real timing in the test) the exact model, the slow-looking
+    toy and the references are all scored on the same ``eval_points`` rows of the seeded permutation."""
 
-    class OneOff:
-        calls = 0
+    class LoadedClock:
+        now = 0.0
 
-        def log_prob(self, x, seed=None):
-            self.calls += 1
-            clock[0] += (100.0 if self.calls == 1 else 0.0) + 0.001 * x.shape[0]  # first call: a 100 s set-up
-            return torch.zeros(x.shape[0])
+        @classmethod
+        def perf_counter(cls):
+            cls.now += 1000.0
+            return cls.now
 
-    assert runner._probe_cost(OneOff(), torch.zeros(64, 2), 0) == pytest.approx(0.001)
+    seen = {}
+    evaluate = runner.metrics.evaluate
+
+    def recording(model, x, **kw):
+        seen[model.name] = x.clone()
+        return evaluate(model, x, **kw)
+
+    monkeypatch.setattr(runner, "time", LoadedClock)
+    monkeypatch.setattr(runner.metrics, "evaluate", recording)
+    monkeypatch.setitem(registry._REGISTRY, "toy_steps", _Toy)
+    res = run_bench(small, ["toy_steps", "kde"], 1, tmp_path / "e", seed=2, progress=False, eval_points=120)
+    rows = small.test[runner.evaluation_rows(300, 120, torch.Generator().manual_seed(2))]
+    assert sorted(seen) == ["gmm", "kde", "toy_steps"] and all(torch.equal(x, rows) for x in seen.values())
+    assert [r.n_test for r in res.results] == [120, 120, 120] and len(set(rows.sum(1).tolist())) == 120
+    assert res.settings["evaluation"]["eval_points"] == 120 and not any("slow" in n for r in res.results for n in r.notes)
+    assert runner.evaluation_rows(50, 120, torch.Generator().manual_seed(2)).shape == (50,)  # a smaller split: all

@@ -6,16 +6,15 @@ Models are reached only through the registry and the contract (``genlab.models.n
 ``gmm`` and ``kde`` are always added as peers. A model whose creation, ``fit``, ``sample`` or ``log_prob`` raises
 is reported as failed with a one-line reason, and the bench goes on.
 
-Evaluation cost is capped so that slow likelihoods (ODE-based) cannot blow the run:
+Every model is scored on the same rows, whatever the machine's load:
 
-* the test set is a fixed seeded subset of at most ``MAX_TEST = 2000`` points, the same for every model; KL to
-  truth and the sample metrics use ``N_SAMPLES = 1000`` points (:func:`genlab.metrics.evaluate`);
-* a 64-point ``log_prob`` probe (after a 2-point warm-up call, so one-off work such as the EBM's AIS is not
-  counted) measures the per-point cost; when the likelihood work would exceed
-  ``eval_cap = max(20 s, time_budget)`` both counts shrink in proportion (never below ``MIN_EVAL = 200``), and
-  ``n_test``/``n_samples`` in the results say what was used;
+* the test set is one seeded subset of ``eval_points`` points (default ``MAX_TEST = 2000``; all of them when the
+  split is smaller), drawn once from ``seed`` and the same for every model; KL to truth and the sample metrics use
+  ``N_SAMPLES = 1000`` points (:func:`genlab.metrics.evaluate`). Nothing is sized by a timing: a slow likelihood
+  (ODE-based) is given a smaller subset by a smaller ``eval_points`` (``genlab bench --eval-points``), for all models;
 * samplers that take ``steps=`` are swept over ``SWEEP_STEPS = (10, 30, 100)`` (1000 samples each) for the
-  quality-against-NFE plot, skipping step counts whose extrapolated time exceeds ``eval_cap``;
+  quality-against-NFE plot, skipping step counts whose extrapolated time exceeds ``eval_cap = max(20 s,
+  time_budget)`` (the sweep is a plot, never a leaderboard column);
 * 2-D density heatmaps size their grid (20 to 100 per side) from the measured per-point ``log_prob`` cost, and are
   skipped when even the coarsest grid is too slow (:func:`genlab.bench.figures.density_grid_size`).
 """
@@ -34,18 +33,22 @@ from typing import Any
 
 import torch
 
-import genlab
 from genlab import metrics, registry
+from genlab._version import __version__
 from genlab.bench import figures, report
 from genlab.bench.progress import STAGES, BenchProgress
 from genlab.data import Dataset
+from genlab.data import load as load_data
 from genlab.errors import ConfigError
+from genlab.models import create as create_model
+from genlab.models import get as model_class
+from genlab.models import names as model_names
 
-__all__ = ["ModelResult", "BenchResult", "run_bench", "resolve_models", "REFERENCES", "MAX_TEST", "N_SAMPLES",
-           "MIN_EVAL", "SWEEP_STEPS"]
+__all__ = ["ModelResult", "BenchResult", "run_bench", "resolve_models", "evaluation_rows", "REFERENCES", "MAX_TEST",
+           "N_SAMPLES", "SWEEP_STEPS"]
 
 REFERENCES = ("gmm", "kde")
-MAX_TEST, N_SAMPLES, MIN_EVAL, PROBE = 2000, 1000, 200, 64
+MAX_TEST, N_SAMPLES = 2000, 1000
 SWEEP_STEPS = (10, 30, 100)
 
 
@@ -112,10 +115,10 @@ def resolve_models(models) -> list[str]:
     items = [str(m).strip() for m in (models or []) if str(m).strip()]
     if not items:
         raise ConfigError("no models given: name at least one model, or 'all'")
-    registered = genlab.models.names()
+    registered = model_names()
     out: list[str] = []
     for m in items:
-        out += registered if m.lower() == "all" else [genlab.models.get(m).name]
+        out += registered if m.lower() == "all" else [model_class(m).name]
     out += [r for r in REFERENCES if r in registered]
     return list(dict.fromkeys(out))
 
@@ -127,7 +130,7 @@ def _check_overrides(overrides, names: list[str]) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"config overrides given for model '{name}', which is not in this bench ({', '.join(names)})")
         if not isinstance(ov, dict):
             raise ConfigError(f"config overrides for '{name}' must be a dict of key -> value")
-        registry.make_config(genlab.models.get(name).Config, ov, model=name)
+        registry.make_config(model_class(name).Config, ov, model=name)
     return overrides
 
 
@@ -208,13 +211,16 @@ def _sweep(model, ref: torch.Tensor, seed: int, cap_s: float, r: ModelResult) ->
                         "sliced_wasserstein": sw, "sample_time_s": dt})
 
 
-def _probe_cost(model, x: torch.Tensor, seed: int) -> float:
-    """Seconds of ``log_prob`` per point, timed on a second call: the first one may include one-off work that later
-    calls reuse (e.g. the EBM's AIS estimate of log Z), which must not make the likelihood look slow."""
-    model.log_prob(x[:2], seed=seed)  # warm-up: caches, lazy set-up
-    t0 = time.perf_counter()
-    model.log_prob(x, seed=seed)
-    return (time.perf_counter() - t0) / x.shape[0]
+def _check_eval_points(eval_points) -> int:
+    if isinstance(eval_points, bool) or not isinstance(eval_points, int) or eval_points < 1:
+        raise ConfigError(f"eval_points must be a positive integer, got {eval_points!r}")
+    return eval_points
+
+
+def evaluation_rows(n: int, eval_points: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of the test rows every model is scored on: the first ``min(eval_points, n)`` of a permutation of
+    ``range(n)`` drawn from ``generator`` (:func:`run_bench`: one made from its ``seed``), never sized by a timing."""
+    return torch.randperm(n, generator=generator)[: min(int(eval_points), n)]
 
 
 def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budget: float, seed: int,
@@ -223,7 +229,7 @@ def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budg
     cap = max(20.0, budget)
     stage, watched, done = "create", None, 0
     try:
-        model = genlab.create(name, ds.shape, **overrides)
+        model = create_model(name, ds.shape, **overrides)
         r.likelihood = str(model.likelihood)
         stage = "fit"
         bar.start(name, "fit", budget)
@@ -236,25 +242,17 @@ def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budg
         bar.advance()
         done += 1
         bar.start(name, "evaluate")
-        n_test, n_samples, per_point = min(MAX_TEST, test.shape[0]), N_SAMPLES, None
+        n_test, per_point = test.shape[0], None
         watched = _Watched(model)
-        if model.likelihood != "none":
-            stage = "log_prob"
-            per_point = _probe_cost(model, ref[:PROBE], seed)
-            need = per_point * (n_test + (n_samples if ds.has_density else 0))
-            if need > cap:
-                f = cap / need
-                n_test, n_samples = max(MIN_EVAL, int(n_test * f)), max(MIN_EVAL, int(n_samples * f))
-                r.notes.append(f"slow likelihood: evaluated on {n_test} test points and {n_samples} samples")
         stage = "evaluate"
-        ev = metrics.evaluate(watched, test[:n_test], truth=ds if ds.has_density else None, levels=ds.discrete_levels,
-                              n_samples=n_samples, seed=seed)
+        ev = metrics.evaluate(watched, test, truth=ds if ds.has_density else None, levels=ds.discrete_levels,
+                              n_samples=N_SAMPLES, seed=seed)
         r.nfe = _nfe(model)
         for k in ("nll", "bits_per_dim", "kl_to_truth", "kl_stderr", "sliced_wasserstein", "mmd", "sample_time_s",
                   "log_prob_time_s"):
             setattr(r, k, _num(ev.get(k)))
         r.nll_nonfinite, r.n_test, r.n_samples = ev.get("nll_nonfinite"), ev["n_test"], ev["n_samples"]
-        if r.log_prob_time_s is not None:  # the batched cost, more accurate than the small probe
+        if r.log_prob_time_s is not None:  # seconds per point, for the density heatmap's grid size only
             per_point = r.log_prob_time_s / max(1, n_test)
         bar.advance()
         done += 1
@@ -288,22 +286,25 @@ def _machine() -> dict[str, Any]:
 
 
 def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int = 0, force: bool = False,
-              progress: bool = True, quiet: bool = False, config_overrides: dict[str, dict] | None = None) -> BenchResult:
+              progress: bool = True, quiet: bool = False, config_overrides: dict[str, dict] | None = None,
+              eval_points: int = MAX_TEST) -> BenchResult:
     """Train every model in ``models`` for ``time_budget`` seconds on ``data`` (name, path or Dataset), score them on
     the same test points, and write the leaderboard files, plots and ``report.html`` into ``out_dir``.
 
-    ``config_overrides`` maps a model name to config keys. Bad input raises before any work: unknown model, data
-    set or config key (ConfigError/DataError), a non-positive budget, an ``out_dir`` that is a file, or an existing
-    non-empty ``out_dir`` without ``force`` (with ``force`` files are written into it).
+    ``config_overrides`` maps a model name to config keys. ``eval_points``: how many test rows every model is scored
+    on (one seeded subset, :func:`evaluation_rows`). Bad input raises before any work: unknown model, data set or
+    config key (ConfigError/DataError), a non-positive budget or ``eval_points``, an ``out_dir`` that is a file, or
+    an existing non-empty ``out_dir`` without ``force`` (with ``force`` files are written into it).
     """
     budget = _check_budget(time_budget)
+    eval_points = _check_eval_points(eval_points)
     seed = int(seed)
     names = resolve_models(models)
     overrides = _check_overrides(config_overrides, names)
     out = _check_out(out_dir, force)
-    ds = data if isinstance(data, Dataset) else genlab.datasets.load(data, seed=seed)
+    ds = data if isinstance(data, Dataset) else load_data(data, seed=seed)
     g = torch.Generator().manual_seed(seed)
-    test = ds.test[torch.randperm(ds.test.shape[0], generator=g)[:MAX_TEST]]
+    test = ds.test[evaluation_rows(ds.test.shape[0], eval_points, g)]
     ref = metrics.dequantize(test, g) if ds.discrete_levels else test
     by = "kl_to_truth" if ds.has_density else "nll"
     settings = {
@@ -312,9 +313,9 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
         "discrete_levels": ds.discrete_levels, "models": names,
         "requested_models": models.split(",") if isinstance(models, str) else list(models),
         "time_budget": budget, "seed": seed, "config_overrides": overrides, "ranked_by": by,
-        "evaluation": {"max_test_points": MAX_TEST, "n_samples": N_SAMPLES, "min_eval_points": MIN_EVAL,
+        "evaluation": {"eval_points": eval_points, "n_test": int(test.shape[0]), "n_samples": N_SAMPLES,
                        "eval_cap_s": max(20.0, budget), "sweep_steps": list(SWEEP_STEPS)},
-        "genlab_version": genlab.__version__,
+        "genlab_version": __version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@
 error (one line; the traceback too when the environment variable ``GENLAB_DEBUG`` is set).
 
 Layout: :mod:`genlab.cli.app` holds the click group, the error mapping and the list of commands;
-each command lives in its own module (``listing``, ``train``, ``sample``, ``evaluate``, ``impute``, ``demo``).
+each command lives in its own module (``listing``, ``train``, ``sample``, ``evaluate``, ``impute``, ``bench``,
+``demo``, ...).
 To add a command, write ``genlab/cli/<name>.py`` with a ``click.command`` and add it to ``COMMANDS`` in ``app.py``.
 """
 

@@ -99,10 +99,9 @@ def cli():
 
 
 def _commands():
-    from genlab.bench.command import bench_command
-    from genlab.cli import apps, demo, distill, evaluate, figures, impute, listing, sample, train
+    from genlab.cli import apps, bench, demo, distill, evaluate, figures, impute, listing, sample, train
 
-    return [listing.list_, train.train, sample.sample, evaluate.eval_, impute.impute, bench_command, apps.classify,
+    return [listing.list_, train.train, sample.sample, evaluate.eval_, impute.impute, bench.bench_command, apps.classify,
             apps.anomaly, distill.distill, demo.demo, figures.figures]
 
 

@@ -1,4 +1,4 @@
-"""The ``genlab bench`` click command (registered by :mod:`genlab.cli.app`).
+"""``genlab bench``: the click command over :func:`genlab.bench.run_bench` (registered by :mod:`genlab.cli.app`).
 
 Bad input surfaces as :class:`genlab.errors.GenlabError` from :func:`genlab.bench.run_bench`; the CLI group turns
 it into exit status 2 with one line on stderr.
@@ -12,13 +12,13 @@ from pathlib import Path
 import click
 
 from genlab.bench import report
-from genlab.bench.runner import run_bench
+from genlab.bench.runner import MAX_TEST, run_bench
+from genlab.cli.common import POSITIVE_INT, SETTINGS
 
 __all__ = ["bench_command"]
 
 
-@click.command("bench", context_settings={"show_default": True, "help_option_names": ["-h", "--help"],
-                                          "max_content_width": 100})
+@click.command("bench", context_settings=SETTINGS)
 @click.option("--data", required=True, metavar="NAME_OR_PATH", help="Built-in data set or data file.")
 @click.option("--models", required=True, metavar="A,B,...",
               help="Comma-separated model names, or 'all'. The references gmm and kde are always added.")
@@ -26,10 +26,12 @@ __all__ = ["bench_command"]
 @click.option("--out", required=True, metavar="DIR", type=click.Path(path_type=Path),
               help="Output folder (must be new or empty unless --force).")
 @click.option("--seed", type=int, default=0, help="Seed of the data split, training and metrics.")
+@click.option("--eval-points", type=POSITIVE_INT, default=MAX_TEST, metavar="N",
+              help="Test rows every model is scored on: one seeded subset, the same for all models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard JSON on stdout instead of a table.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty --out folder.")
 @click.option("--quiet", is_flag=True, help="No progress display and no summary.")
-def bench_command(data, models, time_budget, out, seed, as_json, force, quiet):
+def bench_command(data, models, time_budget, out, seed, eval_points, as_json, force, quiet):
     """Train every model for the same time budget on --data and compare them.
 
     Writes leaderboard.md, leaderboard.csv, leaderboard.json, plots and one self-contained report.html into
@@ -40,7 +42,8 @@ def bench_command(data, models, time_budget, out, seed, as_json, force, quiet):
     Example:
       genlab bench --data eight_gaussians --models gmm,kde,vp_sde,nsf --time-budget 20 --out runs/b
     """
-    result = run_bench(data, models, time_budget, out, seed=seed, force=force, progress=not quiet, quiet=quiet)
+    result = run_bench(data, models, time_budget, out, seed=seed, force=force, progress=not quiet, quiet=quiet,
+                       eval_points=eval_points)
     if as_json:
         click.echo(json.dumps(report.to_json(result), indent=2, allow_nan=False))
         return
