@@ -216,3 +216,34 @@ def test_overlapping_rows_work_with_a_scalar_standardisation():
     y = op.observe(x0.reshape(3, *SHAPE))
     x = solve(m, y, op, seed=0, steps=10)  # a full-rank operator: the observation fixes x
     torch.testing.assert_close(x.reshape(3, -1), x0, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("algorithm", ["replacement", "repaint"])
+def test_solve_draws_where_the_model_computes(monkeypatch, algorithm):
+    """The solver's generator targets the model's device (a CPU-only generator would fail for a model on CUDA)."""
+    import importlib
+
+    from genlab.rng import target_of
+
+    solve_module = importlib.import_module("genlab.inverse.solve")  # the module (the package's `solve` is the function)
+
+    targets = []
+    for name in ("replacement_sample", "repaint_sample"):
+        inner = getattr(solve_module, name)
+        monkeypatch.setattr(solve_module, name,
+                            lambda *a, _inner=inner, **kw: targets.append(target_of(kw["generator"])) or _inner(*a, **kw))
+    mean, std = prior(False)
+    m = oracle("flow_matching" if algorithm == "repaint" else "edm", mean, std)
+    solve(m, torch.zeros(2, 1, 4, 4), Colorize(), seed=0, steps=4, algorithm=algorithm)
+    assert targets == [m.device]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_solve_on_cuda_matches_the_cpu():
+    mean, std = prior(False)
+    m, op = oracle("edm", mean, std), Colorize()
+    y = op.observe((mean + std * torch.randn(3, D, generator=torch.Generator().manual_seed(4))).reshape(3, *SHAPE))
+    cpu = solve(m, y, op, seed=0, steps=10)
+    gpu = solve(m.to("cuda"), y, op, seed=0, steps=10)
+    assert gpu.device.type == "cpu"
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)

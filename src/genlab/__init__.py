@@ -8,11 +8,10 @@
 
 from genlab import data as datasets
 from genlab import metrics, models  # metrics: genlab.metrics.straightness(...) after a plain `import genlab`
+from genlab._version import __version__
 from genlab.errors import CheckpointError, ConfigError, DataError, GenlabError
 from genlab.models import create, load
 from genlab.nn.backbones import register_backbone
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

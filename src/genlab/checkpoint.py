@@ -41,7 +41,7 @@ def model_files(model, *, weights: dict[str, torch.Tensor] | None = None,
     state dict and ``raw`` its raw (pre-EMA) weights (used to checkpoint a run in the middle of training)."""
     from safetensors.torch import save as to_bytes
 
-    from genlab import __version__
+    from genlab._version import __version__
 
     state = {**model.state_dict(), **(weights or {})}
     raw = model.raw_weights if raw is None else raw

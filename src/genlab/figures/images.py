@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import genlab
 from genlab import colorization as col
+from genlab import data
 from genlab.figures.weights import load_classifier, load_model, training_info
 from genlab.metrics import sliced_wasserstein
 from genlab.plots import image_grid
@@ -40,14 +40,14 @@ def digit_judge(seed: int = 0):
     """scikit-learn LogisticRegression on the clean digits training split."""
     from sklearn.linear_model import LogisticRegression
 
-    ds = genlab.datasets.load("digits", seed=seed)
+    ds = data.load("digits", seed=seed)
     return LogisticRegression(max_iter=5000).fit(_flat(ds.train), ds.labels_train.numpy())
 
 
 def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     """Bottom half of each test digit missing, filled by the replacement method (Song et al. 2021, App. I.2) with a
     model trained without masks; judged by the clean-digit classifier."""
-    ds, model, judge = genlab.datasets.load("digits", seed=seed), load_model("digits_uncond"), digit_judge(seed)
+    ds, model, judge = data.load("digits", seed=seed), load_model("digits_uncond"), digit_judge(seed)
     x, y = ds.test[:n], ds.labels_test[:n].numpy()
     mask = torch.ones_like(x, dtype=torch.bool)
     mask[:, :, 4:, :] = False
@@ -72,7 +72,7 @@ def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
 def colorization_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     """Gray color_digits coloured by imputing the two chroma coordinates of the decoupled basis (Song et al. 2021,
     App. I.4) with a model of decoupled colour images, trained without masks."""
-    ds, model = genlab.datasets.load("color_digits", seed=seed), load_model("color_edm")
+    ds, model = data.load("color_digits", seed=seed), load_model("color_edm")
     x = ds.test[:n]
     gray = col.grayscale(x)
     opts = {"sampler": "euler_maruyama", "steps": 200}
@@ -113,7 +113,7 @@ def _grid_rows(samples, scales, path, title, per_class: int = 20) -> None:
 def guidance_figure(out: Path, seed: int = 0) -> dict:
     """Classifier-free guidance (Ho & Salimans 2022): s = (1 + w) s(x | y) - w s(x) with one label-dropout network;
     w = 0 is the plain conditional model."""
-    ds, model, judge = genlab.datasets.load("digits", seed=seed), load_model("digits_vp"), digit_judge(seed)
+    ds, model, judge = data.load("digits", seed=seed), load_model("digits_vp"), digit_judge(seed)
     rows, samples = guidance_sweep(model, judge, ds.test, ds.labels_test, CFG_WEIGHTS, seed=seed)
     _grid_rows(samples, CFG_WEIGHTS, out / "guidance.png", "classes 0-9; classifier-free guidance w =")
     return {"guidance_w": rows, "sampler": SAMPLER, "training": training_info("digits_vp")}
@@ -123,7 +123,7 @@ def classifier_guidance_figure(out: Path, seed: int = 0) -> dict:
     """Classifier guidance by Bayes' rule (Song et al. 2021, Sec. 5): the score of an unconditional model plus
     g grad log p_C(y | x, sigma) of a noise-conditional classifier; beside classifier-free guidance of a conditional
     model of the same size, data and training steps, with the same sampler."""
-    ds, judge = genlab.datasets.load("digits", seed=seed), digit_judge(seed)
+    ds, judge = data.load("digits", seed=seed), digit_judge(seed)
     uncond, cond, clf = load_model("digits_uncond"), load_model("digits_vp"), load_classifier("digits_clf")
     rows, samples = guidance_sweep(uncond, judge, ds.test, ds.labels_test, CLASSIFIER_SCALES, classifier=clf,
                                    seed=seed)

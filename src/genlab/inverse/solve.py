@@ -21,6 +21,7 @@ import math
 
 import torch
 
+from genlab import registry
 from genlab.data.validate import as_tensor
 from genlab.errors import ConfigError
 from genlab.inverse.flows import repaint_sample
@@ -35,9 +36,7 @@ REPAINT_OPTIONS = frozenset({"jumps", "schedule"})
 
 def denoiser_models() -> list[str]:
     """Names of the registered models that have the denoiser contract (those :func:`solve` serves)."""
-    from genlab import models
-
-    return [n for n in models.names() if callable(getattr(models.get(n), "run_sampler", None))]
+    return registry.MODELS.names(where=lambda cls: callable(getattr(cls, "run_sampler", None)))
 
 
 def _check(model, operator) -> None:
@@ -69,7 +68,7 @@ def _model_space(model, operator, y: torch.Tensor, obs_shape, repeats: int, gene
     probe = randn((4, r), generator)
     if not _close(A(At(probe)), probe):
         raise ConfigError(f"operator '{name}' does not have orthonormal rows (A A^T != I)")
-    root = A(At(torch.ones(1, r)) * std**2).sqrt()  # diag(A S^2 A^T)^(1/2), rows with disjoint supports
+    root = A(At(torch.ones(1, r, device=std.device)) * std**2).sqrt()  # diag(A S^2 A^T)^(1/2), rows with disjoint supports
 
     def B(v):
         return A(v * std) / root
@@ -80,9 +79,9 @@ def _model_space(model, operator, y: torch.Tensor, obs_shape, repeats: int, gene
     if not _close(B(Bt(probe)), probe):
         raise ConfigError(f"operator '{name}' has overlapping rows: it cannot be carried into the model's "
                           "per-dimension standardised units (use normalize=False or an operator with disjoint rows)")
-    b = (y.reshape(n, r) + shift * A(torch.ones(1, model.dim)) - A(mean[None])) / root
+    b = (y.reshape(n, r).to(std.device) + shift * A(torch.ones(1, model.dim, device=std.device)) - A(mean[None])) / root
     constraint = Constraint(lambda v: Bt(B(v)), Bt(b).repeat_interleave(repeats, 0))
-    return constraint, lambda z: (z * std + mean - shift).reshape(n, *shape)
+    return constraint, lambda z: (z * std + mean - shift).reshape(n, *shape).cpu()
 
 
 def solve(model, y, operator, *, sampler: str | None = None, steps: int | None = None, n_samples: int = 1,
@@ -112,7 +111,7 @@ def solve(model, y, operator, *, sampler: str | None = None, steps: int | None =
     seed = derive_seed(seed)
     with forked(seed), torch.no_grad():
         model.eval()
-        g = make_generator(seed)
+        g = make_generator(seed, target=model.device)  # draws land where the model computes (CPU or CUDA)
         constraint, to_data = _model_space(model, operator, y, obs_shape, k, g)
         if algorithm == "replacement":
             z = replacement_sample(model, constraint, sampler=sampler, steps=steps, generator=g, opts=options)
