@@ -19,7 +19,8 @@ from genlab.data.files import SUFFIXES, load_file
 from genlab.data.images import load_image_path
 from genlab.data.registry import DATASETS
 from genlab.data.split import check_count, check_seed
-from genlab.data.tables import is_table_file, load_table
+from genlab.data.tables import TABLE_SUFFIXES, is_table_file, load_table
+from genlab.data.text import TEXT_SUFFIXES, is_text_path, load_text
 from genlab.errors import DataError
 
 __all__ = ["Dataset", "names", "load", "source", "kind"]
@@ -44,14 +45,17 @@ def kind(name: str) -> str:
     return DATASETS.get(name).kind
 
 
-def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, column_types=None) -> Dataset:
+def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, column_types=None,
+         tokenizer=None) -> Dataset:
     """Load a built-in set by name, a data file / PNG folder by path, or a pandas DataFrame (a table).
 
     Synthetic sets draw ``n_train`` (default 10000) and ``n_test`` (default 5000) samples; real sets and files
     are split 70/30 (seeded, stratified by label), with ``n_train``/``n_test`` taking subsets.
     ``label_column`` (name or 0-based index) applies to all-numeric .csv files only. A CSV/TSV/Parquet file with a
     non-numeric column, a DataFrame, or any table file given ``column_types`` ({column: "numeric" | "integer" |
-    "categorical" | "boolean"}) loads as the ``table`` kind (:mod:`genlab.data.tables`).
+    "categorical" | "boolean"}) loads as the ``table`` kind (:mod:`genlab.data.tables`). A .txt file, a folder of
+    them or a text corpus loads as the ``text`` kind, split by document, tokenized by ``tokenizer`` ("char", the
+    default, or "bpe"; :mod:`genlab.data.text`).
     """
     n_train, n_test = check_count(n_train, "n_train"), check_count(n_test, "n_test")
     seed = check_seed(seed)
@@ -69,8 +73,18 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, 
             raise DataError(f"label_column applies only to .csv files, not to the built-in set '{builtin}'")
         if column_types is not None:
             raise DataError(f"column_types applies to table files and DataFrames, not to the built-in set '{builtin}'")
-        return DATASETS.get(builtin).loader(builtin, n_train=n_train, n_test=n_test, seed=seed)
+        spec = DATASETS.get(builtin)
+        if tokenizer is not None and spec.kind != "text":
+            raise DataError(f"tokenizer applies to text, not to the {spec.kind} set '{builtin}'")
+        extra = {} if tokenizer is None else {"tokenizer": tokenizer}
+        return spec.loader(builtin, n_train=n_train, n_test=n_test, seed=seed, **extra)
     p = Path(text)
+    if p.exists() and is_text_path(p):
+        if n_train is not None or n_test is not None or label_column is not None or column_types is not None:
+            raise DataError("text splits by document: n_train, n_test, label_column and column_types do not apply")
+        return load_text(p, seed=seed, tokenizer=tokenizer or "char")
+    if tokenizer is not None:
+        raise DataError(f"tokenizer applies to text (.txt files and corpora), not to '{text}'")
     if p.exists() and (column_types is not None or (label_column is None and is_table_file(p))):
         if label_column is not None:
             raise DataError("label_column applies to all-numeric files; in a table every column is modelled (use "
@@ -83,7 +97,7 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, 
         if images is not None:
             return images
         return load_file(p, n_train=n_train, n_test=n_test, seed=seed, label_column=label_column)
-    if p.suffix.lower() in SUFFIXES or "/" in text or os.sep in text:
+    if p.suffix.lower() in (*SUFFIXES, *TABLE_SUFFIXES, *TEXT_SUFFIXES) or "/" in text or os.sep in text:
         raise DataError(f"data file not found: {text}")
     close = difflib.get_close_matches(text, names(), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""

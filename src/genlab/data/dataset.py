@@ -23,7 +23,8 @@ class Dataset:
     ``discrete_levels`` is the number of integer levels of discrete data (17 for digits), else None.
     ``kind`` is the data kind (:mod:`genlab.data.kinds`: "vectors", "images", "table", ...; inferred from the
     shape for arrays) and ``encoder`` the reversible map between the user's values and these tensors, fitted on the
-    training split only (for arrays: the identity with a shape check; images decode to their levels).
+    training split only (for arrays: the identity with a shape check; images decode to their levels). Text sets
+    hold each split as one 1-D int64 stream of token ids (``shape == ()``) and have a ``valid`` split too.
     """
 
     name: str
@@ -36,6 +37,7 @@ class Dataset:
     _sample: Callable[[int, torch.Generator], torch.Tensor] | None = field(default=None, repr=False)
     kind: str | None = None
     encoder: Encoder | None = field(default=None, repr=False)
+    valid: torch.Tensor | None = None  # a validation split where the loader makes one (text: by document)
 
     def __post_init__(self):
         if self.kind is None:

@@ -18,6 +18,7 @@ from genlab.data.sklearn_sets import load_real
 from genlab.data.synthetic import SYNTHETIC, load_synthetic
 from genlab.data.tables import load_gbsg2, load_penguins_table
 from genlab.data.tabular import load_diabetes, load_penguins
+from genlab.data.text import PYDOC_SOURCE, load_pydoc
 from genlab.errors import DataError
 from genlab.registry import Registry
 
@@ -63,6 +64,7 @@ _add("penguins_onehot", load_penguins, "the penguins as vectors: 333 x 9, specie
 _add("gbsg2", load_gbsg2, "lifelines package: German Breast Cancer Study Group 2 (Schumacher et al. 1994), 686 "
      "patients x 10 mixed columns (therapy, age, menopause, tumour size/grade, nodes, receptors, survival, censoring)",
      "table")
+_add("pydoc", load_pydoc, PYDOC_SOURCE, "text")
 _add("mnist1d", mnist1d.load_mnist1d, mnist1d.SOURCE)
 _add("faces", faces.load_faces, faces.SOURCE, "images")
 del _s
