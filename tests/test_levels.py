@@ -109,3 +109,42 @@ def test_training_batches_reach_the_network_in_runs(name):
 def test_noise_groups_is_validated():
     with pytest.raises(genlab.ConfigError, match="noise_groups"):
         genlab.create("edm", (2,), noise_groups=-1)
+
+
+# ---------------------------------------------------------------------------------------------- multi-process draws
+def _shards(draw, world=2, seed=7):
+    """``draw(source)`` made by each of ``world`` processes' sharded sources of one step, concatenated, and by one
+    process's generator: the two must be equal (every draw of the global batch, then this process's rows)."""
+    from genlab.training.distributed import ShardedSource
+
+    parts = [draw(ShardedSource(make_generator(seed), world, r)) for r in range(world)]
+    return torch.cat(parts), parts
+
+
+@pytest.mark.parametrize("groups", [0, 8, 32])
+def test_sharded_groups_are_the_groups_of_the_global_batch(groups):
+    """2 processes x 32 rows draw the levels of 1 process x 64 rows, groups included (finding: groups per process
+    made 2 x B differ from 1 x 2B)."""
+    from genlab.diffusion.levels import grouped_rand
+
+    for fn in (grouped_uniform, grouped_normal, grouped_rand):
+        both, parts = _shards(lambda s, fn=fn: fn(32, groups, s))
+        assert torch.equal(both, fn(64, groups, make_generator(7))), (fn.__name__, groups)
+    times = lambda g, n: path_times(n, g, distribution="logit_normal", loc=1.8, scale=1.6,  # noqa: E731
+                                    uniform_fraction=0.3, groups=groups)
+    assert torch.equal(_shards(lambda s: times(s, 32))[0], times(make_generator(7), 64))
+
+
+def test_sharded_source_draws_per_row_categories_and_noise():
+    """A sharded source draws iCT's level indices (multinomial) and the noise rows of the global batch."""
+    from genlab.rng import multinomial
+
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    both, _ = _shards(lambda s: multinomial(probs, 32, s, replacement=True))
+    assert torch.equal(both, multinomial(probs, 64, make_generator(7), replacement=True))
+    both, _ = _shards(lambda s: randn((32, 3), s))
+    assert torch.equal(both, randn((64, 3), make_generator(7)))
+    from genlab.training.distributed import ShardedSource
+
+    with pytest.raises(ValueError, match="1-D probs"):
+        multinomial(probs.expand(2, 4), 1, ShardedSource(make_generator(0), 2, 0))

@@ -12,6 +12,9 @@
   generator, on the generator's device, and move the result to the requested device (default: the generator's
   ``target``, else where it draws). ``generator`` may also be
   any object with the same-named methods (e.g. a sharded source for multi-process training), which is then used.
+- :func:`sharding` tells a draw that is shared by several rows (a group's noise level) how to make it under
+  multi-process training: from the whole global batch's stream, alike on every process, before the process keeps
+  its rows (:mod:`genlab.diffusion.levels`).
 - :func:`forked` runs a block whose draws cannot take a generator (parameter initialisation, dropout,
   ``torch.distributions`` sampling) with the global RNG seeded from the caller's seed and restored afterwards.
 """
@@ -24,7 +27,7 @@ import numpy as np
 import torch
 
 __all__ = ["make_generator", "TargetedGenerator", "target_of", "derive_seed", "randn", "rand", "randint", "randn_like", "rand_like", "randperm",
-           "multinomial", "seed_from", "forked"]
+           "multinomial", "sharding", "seed_from", "forked"]
 
 
 def derive_seed(seed: int | None, *stream: int) -> int:
@@ -115,10 +118,25 @@ def randperm(n: int, generator: torch.Generator, *, device=None) -> torch.Tensor
 
 def multinomial(probs: torch.Tensor, num_samples: int, generator: torch.Generator, *,
                 replacement: bool = False) -> torch.Tensor:
-    """Indices drawn from the rows of ``probs`` (as :func:`torch.multinomial`) with ``generator``, on probs' device."""
+    """Indices drawn from the rows of ``probs`` (as :func:`torch.multinomial`) with ``generator``, on probs' device.
+
+    A sharded source (multi-process training) draws ``num_samples`` per-row categories of one distribution: 1-D
+    ``probs`` with replacement (the global batch's draws, sliced to this process's rows)."""
+    if _custom(generator):
+        return generator.multinomial(probs, num_samples, replacement=replacement)
     gdev = generator.device if generator is not None else probs.device
     out = torch.multinomial(probs.to(gdev), int(num_samples), replacement, generator=generator)
     return out.to(probs.device)
+
+
+def sharding(generator) -> tuple[torch.Generator, int, int]:
+    """(whole, world, rank) of a draw source: a sharded source (:class:`genlab.training.distributed.ShardedSource`)
+    makes the draws of the global batch of ``world`` processes' rows from the generator ``whole`` and keeps process
+    ``rank``'s slice; a plain generator is its own whole, (generator, 1, 0). A draw shared by a run of rows is made
+    from ``whole`` on every process, so that all processes make it alike and the run can span processes."""
+    if _custom(generator) and hasattr(generator, "world"):
+        return generator.generator, int(generator.world), int(generator.rank)
+    return generator, 1, 0
 
 
 def seed_from(generator: torch.Generator) -> int:

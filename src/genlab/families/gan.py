@@ -36,6 +36,7 @@ from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import MLP
 from genlab.registry import register
 from genlab.rng import randn
+from genlab.training import distributed as dist
 from genlab.training import train
 
 __all__ = ["GAN", "GANConfig"]
@@ -79,6 +80,7 @@ class GAN(GenerativeModel):
         def update(opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor) -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            dist.reduce_gradients(module.parameters())  # torchrun: the update of the global batch
             if spec.grad_clip > 0:
                 nn.utils.clip_grad_norm_(module.parameters(), spec.grad_clip)
             opt.step()

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.diffusion.levels import group_count, grouped_normal, grouped_uniform
+from genlab.diffusion.levels import grouped_normal, grouped_rand, grouped_uniform
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
-from genlab.rng import rand
 
 __all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times"]
 
@@ -38,14 +37,14 @@ def path_times(n: int, generator, *, distribution: str = "uniform", loc: float =
     """``n`` training times in (0, 1) (see the module docstring); with "logit_normal", a share ``uniform_fraction``
     of the times (each time, or each group, independently) is drawn uniformly instead, so that no time goes
     untrained. ``groups`` > 0: that many stratified times, each shared by a run of consecutive rows
-    (:mod:`genlab.diffusion.levels`; the mixture stays unbiased: each group picks its part independently)."""
+    (:mod:`genlab.diffusion.levels`, of the global batch under multi-process training; the mixture stays unbiased:
+    each group picks its part independently)."""
     if distribution == "uniform":
         return grouped_uniform(n, groups, generator, dtype=dtype)
     if distribution == "logit_normal":
         t = torch.sigmoid(loc + scale * grouped_normal(n, groups, generator, dtype=dtype))
         if uniform_fraction > 0:
-            g = group_count(n, groups)
-            pick = (rand((g,), generator, dtype=dtype) < uniform_fraction).repeat_interleave(n // g)
+            pick = grouped_rand(n, groups, generator, dtype=dtype) < uniform_fraction
             t = torch.where(pick.to(t.device), grouped_uniform(n, groups, generator, dtype=dtype), t)
         return t
     raise ConfigError(f"unknown time distribution {distribution!r}; choose from {', '.join(TIME_DISTRIBUTIONS)}")

@@ -5,13 +5,18 @@ uses four helpers, all no-ops in a single process:
 
 - :class:`ShardedSource`: the per-step draw source. Every draw of the global batch shape ``(world * B, ...)``
   comes from one generator seeded by (seed, step), and each process keeps its rows, so each sample's noise
-  depends only on the seed, the step and the sample's global index, not on the number of processes.
+  depends only on the seed, the step and the sample's global index, not on the number of processes. A draw shared
+  by a run of rows (a group's noise level, :mod:`genlab.diffusion.levels`) is made for the global batch from the
+  same generator on every process (:func:`genlab.rng.sharding`), so the groups are those of one process with the
+  global batch, and 2 processes with batch B train as 1 process with batch 2B (tests/test_distributed.py).
 - :func:`reduce_step`: one ``all_reduce`` of the gradients, the loss and a non-finite flag; gradients are
   averaged, so the update equals a single process's update on the global batch (the loss is a mean over samples).
+  :func:`reduce_gradients` does the same for a family with its own update (a GAN averages each player's gradients
+  before its optimizer step).
 - :func:`agree`: one ``all_reduce`` (max) of rank 0's stop decision and clock, any process's interrupt, so all
   processes stop at the same step and a time budget is decided by rank 0.
-- :func:`average_parameters`: for families with their own update (a GAN's two players) the weights are averaged
-  after each step, which keeps the processes in step (their updates may differ from a single process's).
+- :func:`average_parameters`: for families with their own update the weights are averaged after each step, which
+  keeps the processes in step even where a family's update does not reduce its gradients.
 
 :func:`init_from_env` starts the process group under ``torchrun`` (gloo on CPU, nccl on GPU);
 :func:`sharded_log_prob` evaluates a likelihood on this process's shard and gathers the result, with no collective
@@ -26,8 +31,8 @@ import torch
 
 from genlab.rng import make_generator, target_of
 
-__all__ = ["world", "rank", "is_main", "init_from_env", "ShardedSource", "draw_source", "reduce_step", "agree",
-           "average_parameters", "any_flag", "sharded_log_prob", "barrier", "shutdown"]
+__all__ = ["world", "rank", "is_main", "init_from_env", "ShardedSource", "draw_source", "reduce_step",
+           "reduce_gradients", "agree", "average_parameters", "any_flag", "sharded_log_prob", "barrier", "shutdown"]
 
 
 def _dist():
@@ -107,6 +112,13 @@ class ShardedSource:
         out = torch.randint(int(low), int(high), self._global(size), generator=self.generator)
         return self._to(self._slice(out, size), device)
 
+    def multinomial(self, probs, num_samples, *, replacement=False):
+        """``num_samples`` per-row draws of the categories of the 1-D ``probs`` (on probs' device)."""
+        if probs.ndim != 1 or not replacement:
+            raise ValueError("a sharded source draws per-row categories of one distribution: 1-D probs, replacement")
+        out = torch.multinomial(probs.to(self.device), int(num_samples) * self.world, True, generator=self.generator)
+        return self._slice(out, (int(num_samples),)).to(probs.device)
+
     def randperm(self, n, *, device=None):  # not per sample: every process gets the same permutation
         out = torch.randperm(int(n), generator=self.generator)
         return self._to(out, device)
@@ -123,6 +135,13 @@ def draw_source(seed: int, step: int, target=None):
     g = make_generator(seed, 1, step, target=target)
     n = world()
     return g if n == 1 else ShardedSource(g, n, rank())
+
+
+def reduce_gradients(params) -> None:
+    """Average the gradients of ``params`` over processes (a missing gradient counts as zeros); no-op in one
+    process. For a family with its own update: its optimizer then steps as on the global batch."""
+    if _dist() is not None:
+        reduce_step(list(params), torch.zeros(()))
 
 
 def reduce_step(params, loss: torch.Tensor) -> float:
