@@ -101,3 +101,60 @@ def test_conditional_consistency_with_guidance():
     m = genlab.create("consistency", (2,)).fit(x, y, steps=40, progress=False)
     out = m.sample(20, y=1, seed=0, guidance=1.0)
     assert out.shape == (20, 2) and m.last_nfe == 2
+
+
+# ---------------------------------------------------------------------------------------------- the curriculum state
+def _grid_sizes(m):
+    """Record (training?, number of iCT levels) of every loss call of ``m``."""
+    seen, loss = [], m.loss
+
+    def recording(z, y, *, generator=None):
+        seen.append((m.training, len(m.ict_grid())))
+        return loss(z, y, generator=generator)
+
+    m.loss = recording
+    return seen
+
+
+def test_the_curriculum_advances_once_per_optimizer_step_never_on_validation():
+    """k of iCT's Eq. 6 is the optimizer step: validation checks (early stopping, every step here) neither advance
+    it nor see it (they use the final grid)."""
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("consistency", (2,), s0=2, s1=16, patience=1000, val_every=1)
+    seen = _grid_sizes(m)
+    m.fit(x, steps=40, batch_size=32, progress=False)
+    train = [n for training, n in seen if training]
+    assert train == [ict_num_levels(k / 40, 2, 16) for k in range(40)]
+    assert len(seen) == 80 and {n for training, n in seen if not training} == {17}
+
+
+def test_the_curriculum_under_a_time_budget_follows_the_steps_not_the_clock():
+    """A time budget without steps: the grid of step k is that of config.steps (here 20), whatever the clock."""
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("consistency", (2,), s0=2, s1=16, steps=20, hidden=16)
+    seen = _grid_sizes(m)
+    m.fit(x, time_budget=0.5, batch_size=32, progress=False)
+    assert len(seen) >= 2 and [n for _, n in seen] == [ict_num_levels(min(k / 20, 1.0), 2, 16)
+                                                        for k in range(len(seen))]
+
+
+def test_the_curriculum_resumes_with_its_length_and_older_states_are_accepted():
+    """K is part of the resume state: a checkpoint of a 60-step run resumed with --steps 80 keeps K = 60 (the
+    uninterrupted 60-step run, extended); a resume state written before K was kept resumes with this fit's K."""
+    from genlab.training import Checkpointer
+
+    x = torch.randn(90, 2, generator=torch.Generator().manual_seed(0))
+    cfg = {"s0": 2, "s1": 16, "hidden": 16}
+    saved = []
+    ref = genlab.create("consistency", (2,), **cfg)
+    ref.fit(x, steps=60, batch_size=32, seed=1, progress=False, checkpoint=Checkpointer(save=saved.append, every=20))
+    assert saved[0].scalars["family"] == {"ict_steps": 60}
+    old = type(saved[0])(saved[0].step, saved[0].elapsed, saved[0].history, saved[0].tensors,
+                         {**saved[0].scalars, "family": {}})  # as written before the curriculum was kept
+    m = genlab.create("consistency", (2,), **cfg)
+    m.fit(x, steps=60, batch_size=32, seed=1, progress=False, checkpoint=Checkpointer(save=lambda s: None, state=old))
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), ref.state_dict().values(), strict=True))
+    seen = _grid_sizes(m2 := genlab.create("consistency", (2,), **cfg))
+    m2.fit(x, steps=80, batch_size=32, seed=1, progress=False,
+           checkpoint=Checkpointer(save=lambda s: None, state=saved[-1]))
+    assert [n for _, n in seen] == [17] * 20  # steps 61..80 on the final grid of K = 60

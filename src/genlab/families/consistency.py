@@ -5,9 +5,14 @@ consistency training (Song & Dhariwal 2024) or distilled from a diffusion/flow t
   the boundary condition f(x, sigma_min) = x (:func:`genlab.diffusion.consistency.consistency_preconditioning`);
   F is the shared ConditionalMLP (or any backbone), classifier-free guidance as every diffusion model.
 - **Training** (iCT; :mod:`genlab.diffusion.consistency`): levels on a Karras grid whose size doubles from
-  ``s0`` + 1 to ``s1`` + 1 over the run (by steps, or by time with a time budget), pairs of adjacent levels drawn
+  ``s0`` + 1 to ``s1`` + 1 over K optimizer steps (iCT's Eq. 6 at step k = 0, 1, ...), pairs of adjacent levels drawn
   log-normally (``P_mean``, ``P_std``), pseudo-Huber loss weighted by 1 / (sigma_{i+1} - sigma_i) against the same
-  network with a stop-gradient. **Distillation** (:meth:`ConsistencyModel.fit_distill`): Song et al. 2023,
+  network with a stop-gradient. The curriculum is part of the training state: K is fixed when a fit starts (its
+  ``steps``; under a time budget without ``steps``, the config's ``steps``, so a budgeted run's grid depends on
+  the step only, never on the clock), checkpointed with the run (a resumed run keeps its K), and k is the training
+  loop's step (:meth:`on_step`), so it advances once per optimizer step and never on validation. Outside training
+  (and for the validation loss, comparable across steps) the loss uses the final grid, s1 + 1 levels.
+  **Distillation** (:meth:`ConsistencyModel.fit_distill`): Song et al. 2023,
   Algorithm 2, one Heun step of the teacher's ODE between adjacent levels, the target from an EMA of the student.
 - **Sampling**: ``onestep`` (one evaluation) and ``multistep`` (Algorithm 1, ``steps`` evaluations on a Karras
   grid of steps + 1 levels without its smallest); a model's own samplers, listed by ``samplers()``.
@@ -39,7 +44,7 @@ from genlab.diffusion.schedules import SCHEDULES, karras_sigmas
 from genlab.errors import ConfigError
 from genlab.families.edm import EDM, EDMConfig
 from genlab.registry import bounded, register
-from genlab.rng import randint, randn_like
+from genlab.rng import multinomial, randint, randn_like
 from genlab.training import TrainSpec, train
 
 __all__ = ["ConsistencyConfig", "ConsistencyModel", "CONSISTENCY_SAMPLERS"]
@@ -127,30 +132,50 @@ class ConsistencyModel(EDM):
         return self.config.huber_c or 0.00054 * math.sqrt(self.dim)
 
     def _fit(self, z, y, spec: TrainSpec) -> None:
-        import time
-
-        self._clock = (time.perf_counter(), spec.steps, spec.time_budget, [0])
+        self._curriculum = {"steps": int(spec.steps or self.config.steps), "step": 0}  # K and k of iCT's Eq. 6
         try:
             super()._fit(z, y, spec)
         finally:
-            del self._clock
+            self._curriculum = None
 
-    def _progress(self) -> float:
-        import time
+    def on_step(self, step: int) -> None:
+        """The training loop's step (1, 2, ...) before its optimizer step: the curriculum's k = step - 1."""
+        if getattr(self, "_curriculum", None) is not None:
+            self._curriculum["step"] = int(step)
 
-        start, steps, budget, count = getattr(self, "_clock", (0.0, None, None, [0]))
-        count[0] += 1
-        done = (count[0] - 1) / steps if steps else 0.0
-        if budget:
-            done = max(done, (time.perf_counter() - start) / budget)
-        return min(done, 1.0)
+    def train_state(self) -> dict:
+        """The curriculum's length K (resume state; k is the loop's step). A state without it (written before it
+        was kept) resumes with this fit's K."""
+        state = super().train_state()
+        if getattr(self, "_curriculum", None) is not None:
+            state["ict_steps"] = self._curriculum["steps"]
+        return state
+
+    def load_train_state(self, state: dict) -> None:
+        super().load_train_state(state)
+        if getattr(self, "_curriculum", None) is not None and "ict_steps" in state:
+            self._curriculum["steps"] = int(state["ict_steps"])
+
+    def ict_grid(self) -> torch.Tensor:
+        """The iCT levels of the current step (the final grid, ``s1`` + 1 levels, outside training)."""
+        c, cur = self.config, getattr(self, "_curriculum", None)
+        progress = 1.0 if cur is None else min(max(cur["step"] - 1, 0) / cur["steps"], 1.0)
+        return ict_levels(ict_num_levels(progress, c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
+
+    def val_loss(self, z, y, *, generator=None) -> torch.Tensor:
+        """The validation loss of early stopping on the final grid (comparable across steps)."""
+        cur, self._curriculum = getattr(self, "_curriculum", None), None
+        try:
+            return self.loss(z, y, generator=generator)
+        finally:
+            self._curriculum = cur
 
     def loss(self, z, y, *, generator=None) -> torch.Tensor:
         """Per-sample iCT loss (B,): lambda(sigma_i) d(f(x + sigma_{i+1} n, sigma_{i+1}), sg f(x + sigma_i n, sigma_i))."""
         c = self.config
-        levels = ict_levels(ict_num_levels(self._progress(), c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
+        levels = self.ict_grid()
         probs = lognormal_level_probs(levels, c.P_mean, c.P_std)
-        i = torch.multinomial(probs, len(z), replacement=True, generator=generator)
+        i = multinomial(probs, len(z), generator, replacement=True)  # per row; sharded under torchrun
         lo, hi = levels[i].to(z), levels[i + 1].to(z)  # levels and draws on the CPU, then z's device and dtype
         noise = randn_like(z, generator)
         labels = self._drop_labels(y, generator)

@@ -10,7 +10,9 @@ The same loop is durable (:mod:`genlab.training.resume`: checkpoints of the full
 and stops), stops on a non-finite loss before applying it, stops early on a validation split
 (:mod:`genlab.training.early`) and runs data-parallel under ``torchrun`` (:mod:`genlab.training.distributed`).
 The draws of step ``t`` come from a generator seeded by (seed, t), so a run's noise does not depend on where it
-was resumed nor on the number of processes.
+was resumed nor on the number of processes. A module whose loss depends on the step (iCT's curriculum) defines
+``on_step(step)``, called once before each optimizer step (after a resume, from the restored step on), and keeps
+what else it needs in ``train_state()`` / ``load_train_state()`` (part of the resume state).
 
 The loop trains where the module is (:mod:`genlab.device`): the data stay on the CPU and each batch is moved to the
 module's device, the step's draws are made on the CPU and moved there (so a seed means the same on every device),
@@ -233,6 +235,7 @@ def train(
         step, elapsed, last_saved = ctl.state.step, ctl.state.elapsed, ctl.state.step
         history = [dict(r) for r in ctl.state.history]
     main = dist.is_main()
+    on_step = getattr(module, "on_step", None)  # a family's step-dependent state (iCT's curriculum)
 
     def save() -> None:
         nonlocal last_saved
@@ -250,6 +253,8 @@ def train(
         try:
             while not stop:
                 step += 1
+                if on_step is not None:
+                    on_step(step)
                 idx = next(order)
                 noise = dist.draw_source(spec.seed, step, target=dev)
                 xb = spec.noisy(x[idx].to(dev), noise)
