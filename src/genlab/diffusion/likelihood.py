@@ -10,8 +10,8 @@ every model with an ODE (score SDEs, EDM, flow matching); :func:`ode_log_likelih
 :func:`sigma_log_likelihood` are its two adapters: an SDE's probability-flow ODE in time t, and the sigma form of a
 denoiser, dx/dlog(sigma) = x - D(x; sigma), which is smooth at small sigma and needs far fewer steps.
 
-The divergence is exact (forward-mode, :func:`genlab.nn.divergence.value_and_divergence`) up to ``exact_max_dim``
-dimensions and Hutchinson's estimate above, with probes drawn once per call from ``generator``.
+The divergence (:func:`genlab.nn.divergence.value_and_divergence`, genlab's one implementation) is exact up to
+``exact_max_dim`` dimensions and Hutchinson's estimate above, with probes drawn once per call from ``generator``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import torch
 
 from genlab.diffusion.sde import SDE
 from genlab.errors import ConfigError
-from genlab.nn.divergence import value_and_divergence
+from genlab.nn.divergence import PROBE_DISTS, value_and_divergence
+from genlab.nn.divergence import probes as draw_probes
 from genlab.ode import solve
-from genlab.rng import randn
 
 __all__ = ["LikelihoodResult", "flow_log_likelihood", "ode_log_likelihood", "sigma_log_likelihood", "gaussian_logp"]
 
@@ -50,11 +50,6 @@ def gaussian_logp(z: torch.Tensor, std: float) -> torch.Tensor:
     return -0.5 * d * math.log(2 * math.pi * std * std) - 0.5 * z.reshape(len(z), -1).pow(2).sum(-1) / (std * std)
 
 
-def _probes(x: torch.Tensor, k: int, dist: str, generator) -> torch.Tensor:
-    v = randn((k, *x.shape), generator, dtype=x.dtype, device=x.device)
-    return torch.where(v >= 0, 1.0, -1.0).to(x.dtype) if dist == "rademacher" else v
-
-
 def flow_log_likelihood(drift: Callable, x: torch.Tensor, tau_data: float, tau_prior: float,
                         prior_logp: Callable[[torch.Tensor], torch.Tensor], *, rtol: float = 1e-5, atol: float = 1e-5,
                         method: str = "dopri5", steps: int | None = None, divergence: str = "auto", probes: int = 1,
@@ -63,14 +58,14 @@ def flow_log_likelihood(drift: Callable, x: torch.Tensor, tau_data: float, tau_p
     """log p(x) (N,) for the ODE ``dx/dtau = drift(x, tau)`` (``x`` flat (N, D); ``tau`` a 0-d tensor)."""
     if divergence not in ("auto", "exact", "hutchinson"):
         raise ConfigError(f"divergence must be 'auto', 'exact' or 'hutchinson', got '{divergence}'")
-    if probe_dist not in ("rademacher", "gaussian"):
+    if probe_dist not in PROBE_DISTS:
         raise ConfigError(f"probe_dist must be 'rademacher' or 'gaussian', got '{probe_dist}'")
     if isinstance(probes, bool) or int(probes) < 1:
         raise ConfigError(f"probes must be >= 1, got {probes}")
     x = torch.as_tensor(x).detach()
     flat = x.reshape(len(x), -1)
     exact = divergence == "exact" or (divergence == "auto" and flat.shape[1] <= exact_max_dim)
-    vs = None if exact else _probes(flat, int(probes), probe_dist, generator)
+    vs = None if exact else draw_probes(flat, int(probes), generator, dist=probe_dist)
     shape = x.shape
 
     def f(tau, state):

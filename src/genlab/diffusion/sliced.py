@@ -25,7 +25,9 @@ import torch
 from genlab.diffusion.ladder import NoiseLadder
 from genlab.diffusion.losses import ncsn_loss
 from genlab.errors import ConfigError
-from genlab.rng import randint, randn, randn_like
+from genlab.nn.divergence import PROBE_DISTS
+from genlab.nn.divergence import probes as draw_probes
+from genlab.rng import randint, randn_like
 
 __all__ = ["ssm_loss", "ncsn_ssm_loss", "LADDER_LOSSES", "ladder_loss"]
 
@@ -40,16 +42,14 @@ def ssm_loss(score_fn: Callable, x: torch.Tensor, generator: torch.Generator | N
     """
     if isinstance(n_projections, bool) or int(n_projections) < 1:
         raise ConfigError(f"n_projections must be >= 1, got {n_projections}")
-    if projection not in ("gaussian", "rademacher"):
+    if projection not in PROBE_DISTS:
         raise ConfigError(f"projection must be 'gaussian' or 'rademacher', got {projection!r}")
     n, m = len(x), int(n_projections)
     xr = x.detach().repeat(m, *([1] * (x.ndim - 1))).requires_grad_(True)
     cr = None if cond is None else cond.repeat(m, *([1] * (cond.ndim - 1)))
     with torch.enable_grad():
         s = score_fn(xr) if cr is None else score_fn(xr, cr)
-        v = randn(xr.shape, generator, dtype=x.dtype, device=x.device)
-        if projection == "rademacher":
-            v = torch.where(v >= 0, 1.0, -1.0).to(x.dtype)
+        v = draw_probes(xr, 1, generator, dist=projection)[0]  # the probes of genlab.nn.divergence
         sv = (s * v).reshape(len(xr), -1).sum(-1)
         (grad,) = torch.autograd.grad(sv.sum(), xr, create_graph=True)
     vjv = (grad * v).reshape(len(xr), -1).sum(-1)

@@ -38,7 +38,7 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
-from genlab.nn.divergence import batch_jacobian, divergence_hutchinson, rademacher
+from genlab.nn.divergence import jacobian_trace, rademacher
 from genlab.nn.mlp import make_activation as _activation
 from genlab.ode import check_method, solve
 from genlab.registry import register
@@ -114,12 +114,8 @@ class ODEFunc(nn.Module):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
             f = self.field(t, z)
-            if self.trace == "exact":
-                J = batch_jacobian(f, z, create_graph=self.create_graph)
-                div, frob = J.diagonal(dim1=1, dim2=2).sum(1), J.pow(2).sum((1, 2)) if self.regularize else None
-            else:
-                div, vjp = divergence_hutchinson(f, z, self.eps, create_graph=self.create_graph)
-                frob = vjp.pow(2).sum(1) if self.regularize else None
+            div, frob = jacobian_trace(f, z, None if self.trace == "exact" else self.eps[None],
+                                       create_graph=self.create_graph, frobenius=True)
         out = (f, div) + ((f.pow(2).sum(1), frob) if self.regularize else ())
         return out if self.create_graph else tuple(o.detach() for o in out)
 
