@@ -8,7 +8,7 @@ import torch
 import genlab
 import genlab.families.made  # noqa: F401  (registers made)
 from genlab.errors import ConfigError
-from genlab.families.made import made_masks
+from genlab.nn.masked import made_masks
 
 SMALL = {"hidden_features": (32, 32), "components": 3}
 

@@ -1,7 +1,7 @@
 """``cnf``: an FFJORD-style continuous normalizing flow (Chen et al. 2018; Grathwohl et al. 2019).
 
 Data x = z(0) flows to the base z(T) ~ N(0, I) along dz/dt = f_theta(z, t), a concat-squash MLP
-(FFJORD, Appendix B.1). By the instantaneous change of variables (Chen et al. 2018, Theorem 1),
+(FFJORD, Appendix B.1; :mod:`genlab.nn.concat_squash`) or a registered backbone. By the instantaneous change of variables (Chen et al. 2018, Theorem 1),
 d log p(z(t))/dt = -tr(df/dz(t)), so
 
     log p(x) = log N(z(T); 0, I) + int_0^T tr(df/dz(z(t), t)) dt,
@@ -38,48 +38,16 @@ from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
+from genlab.nn.concat_squash import ConcatSquashMLP
 from genlab.nn.divergence import jacobian_trace, rademacher
-from genlab.nn.mlp import make_activation as _activation
 from genlab.ode import check_method, solve
 from genlab.registry import register
 from genlab.rng import randn
 
-__all__ = ["CNF", "CNFConfig", "ConcatSquashMLP", "ODEFunc"]
+__all__ = ["CNF", "CNFConfig", "ODEFunc"]
 
 _LOG2PI = 1.8378770664093453
 _TRACES = ("auto", "exact", "hutchinson")
-
-
-class ConcatSquashLinear(nn.Module):
-    """h = (W x + b) * sigmoid(a t + c) + d t (FFJORD's ConcatSquashLinear)."""
-
-    def __init__(self, d_in: int, d_out: int):
-        super().__init__()
-        self.lin = nn.Linear(d_in, d_out)
-        self.gate = nn.Linear(1, d_out)
-        self.shift = nn.Linear(1, d_out, bias=False)
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        t = t.reshape(1, 1).to(x.dtype)
-        return self.lin(x) * torch.sigmoid(self.gate(t)) + self.shift(t)
-
-
-class ConcatSquashMLP(nn.Module):
-    """f(t, z): ``depth`` hidden concat-squash layers of width ``hidden``, then a concat-squash output layer."""
-
-    def __init__(self, dim: int, hidden: int = 64, depth: int = 3, activation: str = "tanh"):
-        super().__init__()
-        widths = [dim] + [hidden] * depth + [dim]
-        self.layers = nn.ModuleList(ConcatSquashLinear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
-        self.act = _activation(activation)
-
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        h = z
-        for i, layer in enumerate(self.layers):
-            h = layer(t, h)
-            if i < len(self.layers) - 1:
-                h = self.act(h)
-        return h
 
 
 class BackboneField(nn.Module):

@@ -10,14 +10,15 @@ that output d sees only inputs < d. With degrees m^0(d) = d for inputs (1-based)
 
     M^l[k, k'] = 1{ m^l(k) >= m^(l-1)(k') },        M^out[d, k] = 1{ d > m^L(k) }.
 
-Hidden degrees are assigned cyclically (deterministic, so no mask needs storing beyond its buffer).
+Hidden degrees are assigned cyclically (deterministic, so no mask needs storing beyond its buffer); the masked
+network is :class:`genlab.nn.masked.MADENet`.
 Each conditional is a K-component 1-D Gaussian mixture ("MADE MoG", Papamakarios et al. 2017, Sec. 4):
 
     p(z_d | z_<d) = sum_k pi_dk N(z_d; mu_dk, sigma_dk^2),   (logits, mu, log sigma)_d = MADE(z)_d.
 
 The likelihood is exact; sampling is ancestral, one network pass per dimension (D passes).
-The masked layers are written here (:class:`MaskedLinear`), not taken from zuko, because they are this
-family's core and its MoG output layout is its own. In D = 1 the single conditional has no inputs: the
+The masked layers are genlab's own (:mod:`genlab.nn.masked`), not zuko's, because they are this family's core
+and its MoG output layout is its own. In D = 1 the single conditional has no inputs: the
 model is a K-component Gaussian mixture.
 
 Imputation: rows whose missing entries are a suffix z_{>j} of the ordering are filled exactly by
@@ -31,62 +32,18 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from genlab.errors import ConfigError
 from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill, no_options
 from genlab.model import GenerativeModel, NeuralConfig
-from genlab.nn.mlp import make_activation as _activation
+from genlab.nn.masked import MADENet, MaskedLinear, made_masks  # noqa: F401  (MaskedLinear, made_masks: old path)
 from genlab.registry import register
 from genlab.rng import multinomial, randn
 
-__all__ = ["MADE", "MADEConfig", "MaskedLinear", "MADENet", "made_masks"]
+__all__ = ["MADE", "MADEConfig"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _MAX_LOG_SIGMA = 7.0  # log sigma is softly bounded to (-7, 7) for numerical safety
-
-
-class MaskedLinear(nn.Linear):
-    """y = x (W * M)^T + b with a fixed binary mask M (out_features, in_features) (Germain et al. 2015, Eq. 10)."""
-
-    def __init__(self, mask: torch.Tensor):
-        super().__init__(mask.shape[1], mask.shape[0])
-        self.register_buffer("mask", mask.to(torch.float32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
-def made_masks(dim: int, hidden: tuple[int, ...], out_per_dim: int) -> list[torch.Tensor]:
-    """The MADE masks (Eq. 12-13) for natural ordering, cyclic hidden degrees, ``out_per_dim`` outputs per dimension."""
-    degrees = [torch.arange(1, dim + 1)]
-    for h in hidden:
-        degrees.append(torch.arange(h) % max(dim - 1, 1) + 1)
-    masks = [(d_out[:, None] >= d_in[None, :]) for d_in, d_out in zip(degrees[:-1], degrees[1:], strict=True)]
-    d_out = torch.arange(1, dim + 1).repeat_interleave(out_per_dim)
-    masks.append(d_out[:, None] > degrees[-1][None, :])
-    return masks
-
-
-class MADENet(nn.Module):
-    """The masked MLP: z (N, D) -> per-dimension parameters (N, D, out_per_dim), autoregressive in natural order."""
-
-    def __init__(self, dim: int, hidden: tuple[int, ...], out_per_dim: int, activation: str = "relu",
-                 dropout: float = 0.0):
-        super().__init__()
-        self.dim, self.out_per_dim = dim, out_per_dim
-        masks = made_masks(dim, hidden, out_per_dim)
-        layers: list[nn.Module] = []
-        for mask in masks[:-1]:
-            layers += [MaskedLinear(mask), _activation(activation)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-        layers.append(MaskedLinear(masks[-1]))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).reshape(z.shape[0], self.dim, self.out_per_dim)
 
 
 @dataclass
