@@ -282,7 +282,8 @@ def straightness(model, n: int, *, seed: int = 0, steps: int = 100) -> float:
 
     model.eval()
     model.run_sampler(int(n), None, sampler="euler", steps=int(steps), schedule="uniform_t", init=init,
-                      callback=lambda state: states.append(state["x"].clone()), generator=make_generator(seed))
+                      callback=lambda state: states.append(state["x"].clone()),
+                      generator=make_generator(seed, target=getattr(model, "device", None)))  # draws go where it runs
     t = flow_t(model.sigma_grid(int(steps), "uniform_t").to(torch.float64))
     z = torch.stack(states).to(torch.float64) * t.reshape(-1, 1, 1)
     dt = (t[1:] - t[:-1]).reshape(-1, 1, 1)
