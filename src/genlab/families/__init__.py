@@ -12,8 +12,11 @@ from genlab.families import (
     gan,
     made,
     score,
+    table_ar,
+    table_diffusion,
     vae,
 )
 
 __all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "made",
-           "score", "vae"]
+           "score", "table_ar",
+           "table_diffusion", "vae"]
