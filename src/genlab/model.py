@@ -242,8 +242,11 @@ class GenerativeModel(nn.Module):
         return {self.own_sampler: {"stochastic"}}
 
     def sample(self, n, *, y=None, seed=None, sampler=None, steps=None, guidance=0.0, device=None, precision="fp32",
-               **sampler_options) -> torch.Tensor:
+               given=None, **sampler_options) -> torch.Tensor:
         """Draw ``n`` samples, (n, *shape), in data units, on the CPU.
+
+        ``given={"column": value, ...}`` (a model made from a table): n rows with those cells set and the other
+        columns drawn by :meth:`impute` (:mod:`genlab.data.kinds.given`; how exact depends on the family's impute).
 
         ``sampler`` (one of :meth:`samplers`; None = the model's default), ``steps`` (solver steps, where the sampler
         has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family.
@@ -257,6 +260,9 @@ class GenerativeModel(nn.Module):
                               f"{', '.join(sorted(valid))}")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        if given is not None:
+            return self._sample_given(n, given, seed=seed, device=device, steps=steps, sampler=sampler,
+                                      **sampler_options)
         y = self._labels_for(y, n)
         opts = dict(sampler_options)
         params = inspect.signature(self._sample).parameters
@@ -281,6 +287,16 @@ class GenerativeModel(nn.Module):
         if z.dtype in (torch.bfloat16, torch.float16):
             z = z.float()
         return self._decoded(self.normalizer.inverse(z.reshape(n, self.dim)).reshape(n, *self.shape).cpu())
+
+    def _sample_given(self, n, given, *, seed, device, **options):
+        """``sample(n, given=...)``: impute the columns not given in n rows that hold the given cells."""
+        if self.data_encoder is None or self.data_encoder.kind != "table":
+            raise ConfigError(f"given= needs a model made from a table; model '{self.name}' was not")
+        from genlab.data.kinds.given import given_rows
+
+        x, mask = given_rows(self.data_encoder, n, given)
+        options = {k: v for k, v in options.items() if v is not None}
+        return self._decoded(self.impute(x, mask, seed=seed, device=device, **options))
 
     def log_prob(self, x, *, y=None, seed=None, device=None, **options) -> torch.Tensor:
         """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included), on the CPU.
