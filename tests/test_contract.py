@@ -34,7 +34,7 @@ def data3d():
     return torch.randn(300, 3, generator=g) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor([0.0, 5.0, -1.0])
 
 
-@pytest.mark.parametrize("name", genlab.models.names())
+@pytest.mark.parametrize("name", genlab.models.for_kind("vectors"))
 def test_contract(name, data3d, tmp_path):
     m = genlab.create(name, (3,))
     assert m.likelihood in ("exact", "bound", "estimate", "none")
@@ -70,7 +70,7 @@ def test_contract(name, data3d, tmp_path):
         assert torch.allclose(m2.log_prob(x, seed=0), lp, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", genlab.models.names())
+@pytest.mark.parametrize("name", genlab.models.for_kind("images"))
 def test_contract_images(name, tmp_path):
     """Image-shaped data (C, H, W) works through the same interface (models see flattened vectors)."""
     g = torch.Generator().manual_seed(2)
@@ -123,7 +123,7 @@ def _assert_same(a: dict, b: dict) -> None:
                                    msg=lambda m, k=k: f"{k} depends on the global RNG state: {m}")
 
 
-@pytest.mark.parametrize("name", genlab.models.names())
+@pytest.mark.parametrize("name", genlab.models.for_kind("vectors"))
 def test_results_depend_only_on_seed(name, data3d):
     """With seed=0, fit (weights), sample, log_prob and impute give identical tensors whatever the global RNG state,
     and no call changes the caller's global RNG."""
