@@ -168,3 +168,31 @@ def test_column_shapes_and_pair_trends_agree_with_sdmetrics():
         assert ours.column_shapes == pytest.approx(theirs["Column Shapes"], abs=1e-9)
         assert ours.column_pair_trends == pytest.approx(theirs["Column Pair Trends"], abs=0.03)
         assert ours.quality == pytest.approx(report.get_score(), abs=0.015)
+
+
+def test_cli_eval_of_a_table_run_reports_fidelity_utility_privacy_and_refuses_other_columns(tmp_path):
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    clinic(400).to_csv(tmp_path / "train.csv", index=False)
+    clinic(200, seed=1).to_csv(tmp_path / "test.csv", index=False)
+    run = str(tmp_path / "run")
+    r = CliRunner().invoke(cli, ["train", "gmm", "--data", str(tmp_path / "train.csv"), "--steps", "1", "--set",
+                                 "n_components=3", "--out", run, "--quiet"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["eval", run, "--data", str(tmp_path / "test.csv"), "--target", "diagnosis", "--n",
+                                 "300", "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["rows"] == {"train": 280, "test": 200, "synthetic": 300}  # the run's 70% split, the file, --n
+    f, u, p = out["fidelity"], out["utility"], out["privacy"]
+    assert f["holdout_quality"] > 0.85 and 0.6 < f["quality"] <= 1 and 0 < f["w1_train"] < f["w1_test"] + 0.5
+    assert u["target"] == "diagnosis" and u["real"]["f1_macro"] > 0.7 and u["synthetic"]["f1_macro"] > 0.3
+    assert p["exact_copies"] == 0.0 and p["dcr_ratio"] > 0.5 and 0.3 < p["mia_auc"] < 0.7
+    held_out = CliRunner().invoke(cli, ["eval", run], catch_exceptions=False)  # default: the run's held-out rows
+    assert held_out.exit_code == 0 and "quality" in held_out.output and "'test': 120" in held_out.output
+    clinic(50, seed=2).drop(columns="bmi").to_csv(tmp_path / "bad.csv", index=False)
+    bad = CliRunner().invoke(cli, ["eval", run, "--data", str(tmp_path / "bad.csv")])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+    assert "does not match the schema (missing column 'bmi')" in bad.output

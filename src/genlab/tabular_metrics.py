@@ -14,8 +14,9 @@ test rows (the leak of SDMetrics #291).
   that two categories are 1 apart (the protocol of ForestDiffusion, Jolicoeur-Martineau et al. 2024), to the
   training rows and to the test rows. Coverage: the share of training categories that occur and of the training
   range that is spanned, per column, and their mean. ``holdout_quality`` is ``real_test``'s own quality: a reference.
-- **Utility** (given ``target``): a HistGradientBoosting model (fixed seed) trained on the synthetic rows and on the
-  training rows, each tested on ``real_test``: macro F1 and accuracy for a categorical / boolean target, R^2 for a
+- **Utility** (given ``target``): a HistGradientBoosting model (fixed seed; at least one training row per 50 in a
+  leaf, at most 20 as sklearn's default) trained on the synthetic rows and on the training rows, each tested on
+  ``real_test``: macro F1 and accuracy for a categorical / boolean target, R^2 for a
   numeric one, with the difference synthetic - real.
 - **Privacy**: distance to the closest record (DCR, L1 in the same space as W1) from synthetic rows to training rows
   against that from test (holdout) rows to training rows: the medians and their ratio (about 1: no closer than new
@@ -257,7 +258,8 @@ def _utility(space: TableSpace, real_train, real_test, synthetic, target: str, s
         if not regression and len(np.unique(y)) < 2:  # one class in the training rows: it is every prediction
             return np.full(len(x_test), y[0] if len(y) else -1)
         cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
-        return cls(random_state=seed, early_stopping=False).fit(x, y).predict(x_test)
+        leaf = int(np.clip(len(y) // 50, 1, 20))  # sklearn's 20 from 1000 rows; small tables need smaller leaves
+        return cls(min_samples_leaf=leaf, random_state=seed, early_stopping=False).fit(x, y).predict(x_test)
 
     x_test, y_test = xy(real_test)
     if len(y_test) == 0:

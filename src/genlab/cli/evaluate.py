@@ -10,7 +10,7 @@ import click
 from genlab.cli.common import POSITIVE_INT, SETTINGS, device_option, table
 from genlab.cli.rundir import check_shape, load_run
 
-__all__ = ["eval_", "evaluate_run", "ROWS"]
+__all__ = ["eval_", "evaluate_run", "evaluate_table", "ROWS"]
 
 # (key in the metrics dict, label in the table)
 ROWS = (
@@ -39,6 +39,63 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
                             n_samples=n_samples, seed=seed)
 
 
+def _training_source(info: dict, run_dir) -> str:
+    path = info.get("data_path")
+    data = path if isinstance(path, str) and Path(path).exists() else info.get("data")
+    if not isinstance(data, str) or not data:
+        from genlab.errors import ConfigError
+
+        raise ConfigError(f"run '{run_dir}' records no training data (train.json); give --data NAME_OR_PATH")
+    return data
+
+
+def evaluate_table(model, info: dict, run_dir, data, *, seed: int, n: int | None, target: str | None) -> dict:
+    """Fidelity, utility and privacy (:func:`genlab.tabular_metrics.tabular`) of a table run: its training rows
+    (reloaded with the run's seed and split) as real_train, the table ``data`` (a file: all its rows; a data set: its
+    test split; None: the run's own held-out rows) as real_test, and ``n`` model samples (default: as many)."""
+    import genlab
+    from genlab.data.tables import numbers_from_text, read_table
+    from genlab.errors import DataError
+    from genlab.tabular_metrics import tabular
+
+    source = _training_source(info, run_dir)
+    ds = genlab.datasets.load(source, seed=seed)
+    schema = model.data_encoder.schema()
+    if ds.kind != "table" or ds.encoder.schema() != schema:
+        raise DataError(f"the run's training data '{source}' no longer has the run's columns ({', '.join(schema)})")
+    real_train = ds.encoder.decode(ds.train)
+    if data is None:
+        real_test = ds.encoder.decode(ds.test)
+    elif Path(data).exists():
+        real_test = numbers_from_text(read_table(data))
+    else:
+        other = genlab.datasets.load(data, seed=seed)
+        real_test = other.encoder.decode(other.test) if other.kind == "table" else None
+        if real_test is None:
+            raise DataError(f"--data '{data}' is not a table ({other.kind}); give a CSV with the run's columns")
+    have = set(map(str, real_test.columns))
+    if have != set(schema):  # the encoder's words for a table that does not match the schema
+        model.data_encoder.encode(real_test.head(1))
+    synthetic = model.sample(n or len(real_test), seed=seed)
+    report = tabular(real_train, real_test, synthetic, target, seed=seed, column_types=schema)
+    return {"model": model.name, "data": source, "test": data or "held-out split", "run_dir": str(run_dir),
+            "seed": seed, **report.to_dict()}
+
+
+def _print_table_report(result: dict) -> None:
+    f, u, p = result["fidelity"], result["utility"], result["privacy"]
+    rows = [("quality (shapes + pair trends)", f["quality"]), ("  column shapes", f["column_shapes"]),
+            ("  column pair trends", f["column_pair_trends"]), ("  held-out rows' quality", f["holdout_quality"]),
+            ("W1 to training rows", f["w1_train"]), ("W1 to test rows", f["w1_test"]), ("coverage", f["coverage"])]
+    if u is not None:
+        rows += [(f"{u['task']} of '{u['target']}': {k} real / synthetic / diff",
+                  f"{u['real'][k]:.4g} / {u['synthetic'][k]:.4g} / {u['difference'][k]:+.4g}") for k in u["real"]]
+    rows += [("DCR median: synthetic / held-out", f"{p['dcr_synthetic']:.4g} / {p['dcr_holdout']:.4g}"),
+             ("DCR ratio", p["dcr_ratio"]), ("exact copies of training rows", p["exact_copies"]),
+             ("membership-inference AUC", p["mia_auc"])]
+    table(rows, title=f"{result['model']} on {result['data']} (test: {result['test']}, rows: {result['rows']})")
+
+
 @click.command("eval", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("--data", default=None, metavar="NAME_OR_PATH", help="Data set or file whose test split is scored "
@@ -49,17 +106,25 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
 @click.option("--n-samples", type=click.IntRange(min=2), default=1000, help="Model samples for the sample metrics "
               "and truth samples for the KL estimate.")
 @click.option("--n-test", type=POSITIVE_INT, default=None, help="Score only the first N test points (default: all).")
+@click.option("--target", default=None, metavar="COLUMN", help="Table runs: the column whose prediction measures "
+              "utility (train on synthetic rows, test on real ones).")
+@click.option("--n", "n_synthetic", type=POSITIVE_INT, default=None, help="Table runs: synthetic rows to draw "
+              "(default: as many as the test rows).")
 @device_option
-def eval_(run_dir, data, as_json, seed, n_samples, n_test, device):
+def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, device):
     """Evaluate the model in RUN_DIR on the test split of --data (default: the run's own data).
 
     Reports the test NLL in nats (and bits/dim for discrete data such as images), KL(truth || model) with its
     standard error when the data has a known density, and sliced Wasserstein / MMD between model samples and
     the test data.
 
+    For a run trained on a table, --data is a CSV of held-out rows with the run's columns (default: the run's own
+    held-out split) and the report gives fidelity, utility (with --target) and privacy of model samples.
+
     \b
     Examples:
       genlab eval runs/gmm
+      genlab eval runs/patients_gmm --data test.csv --target diagnosis --json
       genlab eval runs/gmm --data eight_gaussians
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
     """
@@ -67,13 +132,19 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, device):
     from genlab.errors import ConfigError
 
     model, info = load_run(run_dir, device)
-    if data is None:
-        path = info.get("data_path")
-        data = path if isinstance(path, str) and Path(path).exists() else info.get("data")
-        if not isinstance(data, str) or not data:
-            raise ConfigError(f"run '{run_dir}' records no training data (train.json); give --data NAME_OR_PATH")
     if seed is None:
         seed = info["seed"] if isinstance(info.get("seed"), int) else 0
+    if getattr(model.data_encoder, "kind", None) == "table":
+        result = evaluate_table(model, info, run_dir, data, seed=seed, n=n_synthetic, target=target)
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            _print_table_report(result)
+        return
+    if target is not None or n_synthetic is not None:
+        raise ConfigError(f"--{'target' if target is not None else 'n'} applies to runs trained on a table")
+    if data is None:
+        data = _training_source(info, run_dir)
     label_column = info.get("label_column") if str(data).lower().endswith((".csv", ".tsv")) else None
     ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
     result = {"model": model.name, "data": data, "run_dir": str(run_dir), "seed": seed,
