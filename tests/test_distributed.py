@@ -1,10 +1,12 @@
 """Multi-process data-parallel training under torchrun (gloo on CPU): 2 processes with batch B give the weights
-of 1 process with batch 2B (to 1e-5 after 20 steps) for a family whose loss is a mean over samples; families
-with their own update (GAN) or per-process randomness still run; more processes than rows is refused; the
-sharded likelihood of uneven shards gathers every row. Launched with ``torchrun --standalone`` (own port)."""
+of 1 process with batch 2B after 20 steps, for every registered family with a training loss (the registry, with the
+config overrides a family declares in ``data_parallel_config``); families with their own update (GAN) average their
+gradients; more processes than rows is refused; the sharded likelihood of uneven shards gathers every row.
+Launched with ``torchrun --standalone`` (own port)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 import genlab
+from registry_cases import data_name, trainable
 
 pytestmark = pytest.mark.slow
 
@@ -27,9 +30,10 @@ def env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(genlab.__file__).parents[1])}
 
 
-def torchrun(nproc: int, *args, check=True):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "genlab.cli", *map(str, args)]
+def torchrun(nproc: int, *args, check=True, script=None):
+    what = [str(script)] if script is not None else ["-m", "genlab.cli"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *what,
+           *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=600)
     if check:
         assert r.returncode == 0, r.stderr[-3000:]
@@ -43,25 +47,91 @@ def single(*args):
     return r
 
 
-@pytest.mark.parametrize("model, extra", [("realnvp", TINY_FLOW), ("made", ["--set", "hidden_features=16", "--set", "dropout=0"])])
-def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, model, extra):
-    one, two = tmp_path / "one", tmp_path / "two"
-    single("train", model, *COMMON, *extra, "--batch-size", 64, "--out", one)
-    torchrun(2, "train", model, *COMMON, *extra, "--batch-size", 32, "--out", two)
-    a, b = load_file(str(one / "model.safetensors")), load_file(str(two / "model.safetensors"))
-    assert a.keys() == b.keys()
+def assert_same_training(a: dict, b: dict, what: str, *, strict: bool) -> None:
+    """``b`` (2 processes) equals ``a`` (1 process, twice the batch) to 1e-5. Not ``strict``: up to 0.1 % of the
+    entries (at least one) may differ by up to 1e-4. Adam divides each gradient by its running RMS, so an entry
+    whose gradient is a cancelling sum of rounding size (the global batch's sum taken in another order) moves by a
+    few 1e-5; a draw that differs moves every entry by about 1e-2."""
+    assert a.keys() == b.keys(), what
     for k in a:
-        torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=0, msg=k)
+        x, y = a[k].double(), b[k].double()
+        if not x.is_floating_point() or x.numel() == 0:
+            assert torch.equal(a[k], b[k]), (what, k)
+            continue
+        d = torch.where(torch.isnan(x) & torch.isnan(y), 0.0, (x - y).abs())
+        off = int((d > 1e-5).sum())
+        if off:
+            print(f"{what} {k}: max |dw| {float(d.max()):.3g}, {off} of {d.numel()} entries above 1e-5")
+        if strict:
+            assert off == 0, f"{what} {k}: max |dw| = {float(d.max()):.3g}"
+        else:
+            assert float(d.max()) <= 1e-4 and off <= max(1, d.numel() // 1000), \
+                f"{what} {k}: max |dw| = {float(d.max()):.3g}, {off} of {d.numel()} entries above 1e-5"
+
+
+FIT_ALL = r'''
+import json, sys, torch, genlab
+from genlab.training import distributed as dist
+dist.init_from_env()
+batch, out, cases = int(sys.argv[1]), sys.argv[2], [c.split("=") for c in sys.argv[3].split(",")]
+for name, data in cases:
+    ds = genlab.data.load(data)
+    m = genlab.create(name, ds, **genlab.models.get(name).data_parallel_config)
+    m.fit(ds.train, steps=20, batch_size=batch, seed=3, progress=False)
+    if dist.rank() == 0:
+        torch.save(m.state_dict(), f"{out}/{name}.pt")
+dist.shutdown()
+'''
+
+
+def test_every_trainable_family_trains_under_two_processes_as_one_with_twice_the_batch(tmp_path):
+    """The registry, each family with its defaults (and its declared ``data_parallel_config``) on a registered data
+    set of its kind: 20 steps of 2 x 64 rows under torchrun give the weights of 1 x 128 rows. The noise levels drawn in groups (noise_groups=32), the
+    times, noise, label dropout and iCT's level indices are drawn from the global batch's stream and sharded."""
+    names = trainable()
+    assert {"consistency", "edm", "vp_sde", "flow_matching", "gan"} <= set(names)
+    script = tmp_path / "fit_all.py"
+    script.write_text(FIT_ALL)
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    cases = ",".join(f"{n}={data_name(n)}" for n in names)
+    r = subprocess.run([sys.executable, str(script), "128", str(tmp_path / "one"), cases], capture_output=True,
+                       text=True, env=env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun(2, 64, tmp_path / "two", cases, script=script)
+    failed = []
+    for name in names:
+        a, b = (torch.load(tmp_path / d / f"{name}.pt") for d in ("one", "two"))
+        assert all(torch.isfinite(v).all() for k, v in b.items() if v.is_floating_point() and "log_Z" not in k), name
+        try:
+            assert_same_training(a, b, name, strict=False)
+        except AssertionError as exc:
+            failed.append(str(exc).splitlines()[0])
+    assert not failed, ("2 x B differs from 1 x 2B (a family that cannot train alike by design declares the config "
+                        "under which it does in data_parallel_config, saying why): " + "; ".join(failed))
+
+
+@pytest.mark.parametrize("model, extra", [("vp_sde", []), ("edm", []), ("flow_matching", []), ("realnvp", TINY_FLOW)])
+def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, model, extra):
+    """Through the CLI: the diffusion families with their default noise_groups (32 groups of the global batch of
+    128 rows); to 1e-5 but for Adam's rounding-size entries (:func:`assert_same_training`)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    single("train", model, *COMMON, *extra, "--batch-size", 128, "--out", one)
+    torchrun(2, "train", model, *COMMON, *extra, "--batch-size", 64, "--out", two)
+    a, b = load_file(str(one / "model.safetensors")), load_file(str(two / "model.safetensors"))
+    assert_same_training(a, b, model, strict=False)
     assert not any(p.name.startswith(".pending") for p in two.iterdir())
 
 
-@pytest.mark.parametrize("model, extra", [("gan", ["--set", "hidden=16"]), ("vp_sde", ["--set", "hidden=16"]),
+@pytest.mark.parametrize("model, extra", [("gan", ["--set", "hidden=16"]), ("consistency", ["--set", "hidden=16"]),
                                           ("vae", ["--set", "hidden=8", "--set", "val_every=5"])])
-def test_other_families_run_under_two_processes(tmp_path, model, extra):
+def test_checkpointed_runs_under_two_processes(tmp_path, model, extra):
+    """The CLI with checkpoints: a family's own optimizers (gan), iCT's curriculum state (consistency), early
+    stopping (vae)."""
     out = tmp_path / "run"
     torchrun(2, "train", model, *COMMON, *extra, "--batch-size", 16, "--checkpoint-every", 10, "--out", out)
     m = genlab.load(out)
     assert all(torch.isfinite(p).all() for p in m.parameters())
+    assert json.loads((out / "train.json").read_text())["steps"] == 20
 
 
 def test_two_process_run_resumes(tmp_path):

@@ -68,6 +68,9 @@ class GenerativeModel(nn.Module):
     # {"fit": fit kwargs such as {"steps": 30}, "sample": sample options, "impute": impute options}
     smoke: ClassVar[dict[str, dict]] = {}
     differentiable_log_prob: ClassVar[bool] = False  # _log_prob keeps z's graph (closed-form / single-pass families)
+    # config overrides under which N processes with batch B train as 1 process with batch N B (genlab.training.
+    # distributed; tests/test_distributed.py): empty when the defaults do; a family that needs one says why beside it
+    data_parallel_config: ClassVar[dict[str, Any]] = {}
     # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
     schema_aware: ClassVar[bool] = False  # build() reads self.data_encoder (e.g. a table's column layout)

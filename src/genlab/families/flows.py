@@ -92,6 +92,9 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
     conditional = True  # with labels, a conditional flow p(z | y): the one-hot label is zuko's context
     zuko_flow: ClassVar[type] = zuko.flows.MAF
     smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
+    # nn.Dropout draws each process's masks from its own global RNG, not from the step's sharded draws: with dropout
+    # N processes with batch B train as 1 with batch N B only without it (tests/test_distributed.py)
+    data_parallel_config: ClassVar[dict] = {"dropout": 0.0}
 
     def flow_kwargs(self) -> dict:
         """Family-specific keyword arguments for ``zuko_flow``."""
