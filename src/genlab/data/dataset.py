@@ -38,6 +38,9 @@ class Dataset:
     kind: str | None = None
     encoder: Encoder | None = field(default=None, repr=False)
     valid: torch.Tensor | None = None  # a validation split where the loader makes one (text: by document)
+    # labels that are text (captions): a text encoder fitted on the training labels (None for class indices)
+    label_encoder: Encoder | None = field(default=None, repr=False)
+    info: dict = field(default_factory=dict, repr=False)  # what a set knows beyond the splits (e.g. true attributes)
 
     def __post_init__(self):
         if self.kind is None:
@@ -56,7 +59,8 @@ class Dataset:
 
     @property
     def num_classes(self) -> int | None:
-        if self.labels_train is None:
+        """Number of classes of integer labels; None without labels or for text labels (captions)."""
+        if self.labels_train is None or not isinstance(self.labels_train, torch.Tensor):
             return None
         return int(max(self.labels_train.max(), -1 if self.labels_test is None else self.labels_test.max())) + 1
 

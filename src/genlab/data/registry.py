@@ -14,6 +14,8 @@ from genlab.data import faces, mnist1d
 from genlab.data.color_digits import load_color_digits
 from genlab.data.dataset import Dataset
 from genlab.data.images import load_patches
+from genlab.data.shapes import SOURCE as SHAPES_SOURCE
+from genlab.data.shapes import load_shapes
 from genlab.data.sklearn_sets import load_real
 from genlab.data.synthetic import SYNTHETIC, load_synthetic
 from genlab.data.tables import load_gbsg2, load_penguins_table
@@ -65,6 +67,7 @@ _add("gbsg2", load_gbsg2, "lifelines package: German Breast Cancer Study Group 2
      "patients x 10 mixed columns (therapy, age, menopause, tumour size/grade, nodes, receptors, survival, censoring)",
      "table")
 _add("pydoc", load_pydoc, PYDOC_SOURCE, "text")
+_add("shapes", load_shapes, SHAPES_SOURCE, "images")
 _add("mnist1d", mnist1d.load_mnist1d, mnist1d.SOURCE)
 _add("faces", faces.load_faces, faces.SOURCE, "images")
 del _s
