@@ -170,3 +170,28 @@ def test_data_and_apps_leave_the_global_rng_alone():
 
     for a, b in zip(run(1), run(2), strict=True):
         assert torch.equal(a, b)
+
+
+def test_helpers_called_without_a_generator_leave_the_global_rng_alone():
+    """metrics.dequantize(x) and the stochastic samplers with default arguments draw from a fresh generator (OS
+    entropy), never from (or advancing) the global torch RNG."""
+    import torch
+
+    from genlab import metrics
+    from genlab.diffusion import SAMPLERS, karras_sigmas
+    from genlab.diffusion.consistency import multistep
+
+    def denoiser(x, sigma):
+        return x / (1 + sigma.reshape(-1, 1) ** 2)
+
+    x, sigmas = torch.randn(16, 2), karras_sigmas(4, 0.002, 80.0)
+    calls = {"dequantize": lambda: metrics.dequantize(torch.zeros(4, 3)),
+             "ddim eta 1": lambda: SAMPLERS["ddim"].fn(denoiser, x, sigmas, eta=1.0),
+             "heun churn": lambda: SAMPLERS["heun"].fn(denoiser, x, sigmas, s_churn=10.0),
+             "multistep": lambda: multistep(denoiser, x, sigmas)}
+    for name, call in calls.items():
+        state = torch.get_rng_state()
+        a, b = call(), call()
+        assert torch.equal(torch.get_rng_state(), state), f"{name} advanced the global torch RNG"
+        assert not torch.equal(a, b), f"{name} without a generator must still be random"
+    assert torch.equal(metrics.dequantize(torch.zeros(4, 3), seed=5), metrics.dequantize(torch.zeros(4, 3), seed=5))

@@ -61,8 +61,15 @@ def bits_per_dim(nll_nats: float, dim: int) -> float:
     return float(nll_nats) / (int(dim) * math.log(2.0))
 
 
-def dequantize(x, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Uniform dequantization ``x + u``, ``u ~ U[0, 1)`` elementwise, as float32 (Theis et al., 2016)."""
+def dequantize(x, generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
+    """Uniform dequantization ``x + u``, ``u ~ U[0, 1)`` elementwise, as float32 (Theis et al., 2016).
+
+    ``u`` comes from ``generator``, else from a generator made from ``seed`` (None: fresh OS entropy); never from
+    the global torch RNG.
+    """
+    from genlab.rng import make_generator
+
+    generator = make_generator(seed) if generator is None else generator
     x = torch.as_tensor(x).detach().to(torch.float32)
     return x + torch.rand(x.shape, generator=generator, dtype=torch.float32)
 

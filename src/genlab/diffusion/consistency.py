@@ -27,7 +27,7 @@ import torch
 
 from genlab.diffusion.parameterization import bcast, ode_derivative
 from genlab.diffusion.schedules import karras_sigmas
-from genlab.rng import randn_like
+from genlab.rng import make_generator, randn_like
 
 __all__ = ["consistency_preconditioning", "pseudo_huber", "ict_levels", "ict_num_levels", "lognormal_level_probs",
            "teacher_heun_step", "multistep", "onestep"]
@@ -83,7 +83,9 @@ def _cb(callback, i, sigma, x, denoised):
 @torch.no_grad()
 def multistep(denoiser, x, sigmas, *, generator=None, callback=None):
     """Multistep consistency sampling (Song et al. 2023, Algorithm 1) over the decreasing grid ``sigmas`` (ending
-    in 0): one network evaluation per positive level; noise of std sigma_{i+1} is added between evaluations."""
+    in 0): one network evaluation per positive level; noise of std sigma_{i+1} is added between evaluations, drawn
+    from ``generator`` (None: a fresh one from OS entropy, never the global torch RNG)."""
+    generator = make_generator(None) if generator is None else generator
     sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, sigmas[i].expand(len(x)))

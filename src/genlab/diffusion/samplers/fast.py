@@ -18,7 +18,7 @@ import torch
 from genlab.diffusion.parameterization import ode_derivative
 from genlab.errors import ConfigError
 from genlab.ode import solve
-from genlab.rng import randn_like
+from genlab.rng import make_generator, randn_like
 
 __all__ = ["euler", "heun", "ddim", "dpmpp_2m", "ode", "ancestral_step"]
 
@@ -57,8 +57,10 @@ def heun(denoiser, x, sigmas, *, generator=None, callback=None, s_churn: float =
 
     With ``s_churn`` > 0, levels in [s_tmin, s_tmax] are first raised to sigma_hat = (1 + gamma) sigma by adding
     noise of variance sigma_hat^2 - sigma^2 (gamma = min(s_churn / steps, sqrt(2) - 1)); ``s_churn = 0`` is the
-    deterministic sampler. The last step (to sigma = 0) is an Euler step.
+    deterministic sampler. The last step (to sigma = 0) is an Euler step. The churn noise comes from ``generator``
+    (None: a fresh one from OS entropy, never the global torch RNG).
     """
+    generator = make_generator(None) if generator is None else generator
     sigmas = _levels(sigmas, x)
     n = len(sigmas) - 1
     if s_churn < 0 or s_noise < 0:
@@ -95,8 +97,10 @@ def ddim(denoiser, x, sigmas, *, generator=None, callback=None, eta: float = 0.0
     """DDIM (Song, Meng & Ermon 2021) in the sigma form: x_next = D + sigma_down eps_hat + sigma_up z.
 
     ``eta = 0`` is deterministic (and the same map as :func:`euler` on the same grid); ``eta = 1`` matches the
-    ancestral (DDPM-like) sampler's noise level.
+    ancestral (DDPM-like) sampler's noise level. The noise comes from ``generator`` (None: a fresh one from OS
+    entropy, never the global torch RNG).
     """
+    generator = make_generator(None) if generator is None else generator
     sigmas = _levels(sigmas, x)
     if eta < 0:
         raise ConfigError(f"eta must be >= 0, got {eta}")
