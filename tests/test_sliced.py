@@ -67,7 +67,7 @@ def test_ladder_loss_names_and_bad_input():
     with pytest.raises(ConfigError, match="objective"):
         ladder_loss("adversarial")
     with pytest.raises(ConfigError, match="n_projections"):
-        ssm_loss(lambda z: -z, torch.zeros(2, 2), n_projections=0)
+        ssm_loss(lambda z: -z, torch.zeros(2, 2), _gen(0), n_projections=0)
     with pytest.raises(ConfigError, match="objective"):
         genlab.create("ncsn", (2,), objective="nce")
     with pytest.raises(ConfigError, match="objective"):

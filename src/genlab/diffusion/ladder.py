@@ -66,7 +66,7 @@ class NoiseLadder:
         sigma = torch.as_tensor(sigma)
         return torch.ones_like(sigma), sigma
 
-    def prior_sample(self, shape, generator: torch.Generator | None = None, *, dtype=None, device=None):
+    def prior_sample(self, shape, generator: torch.Generator, *, dtype=None, device=None):
         return randn(shape, generator, dtype=dtype, device=device) * self.sigma_max
 
     def prior_logp(self, z: torch.Tensor) -> torch.Tensor:

@@ -65,6 +65,8 @@ def flow_log_likelihood(drift: Callable, x: torch.Tensor, tau_data: float, tau_p
     x = torch.as_tensor(x).detach()
     flat = x.reshape(len(x), -1)
     exact = divergence == "exact" or (divergence == "auto" and flat.shape[1] <= exact_max_dim)
+    if not exact and generator is None:
+        raise ValueError("a Hutchinson divergence needs a generator to draw its probes")
     vs = None if exact else draw_probes(flat, int(probes), generator, dist=probe_dist)
     shape = x.shape
 

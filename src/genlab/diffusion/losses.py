@@ -38,7 +38,7 @@ def _uniform(n: int, like: torch.Tensor, generator) -> torch.Tensor:
     return rand((n,), generator, dtype=like.dtype, device=like.device)
 
 
-def dsm_loss(score_fn: Callable, sde: SDE, x0: torch.Tensor, generator: torch.Generator | None = None, *,
+def dsm_loss(score_fn: Callable, sde: SDE, x0: torch.Tensor, generator: torch.Generator, *,
              eps: float = 1e-5, likelihood_weighting: bool = False, reduce_mean: bool = True,
              t: torch.Tensor | None = None) -> torch.Tensor:
     """Continuous-time DSM loss of Song et al. 2021 (Eq. 7), shape (N,).
@@ -57,7 +57,7 @@ def dsm_loss(score_fn: Callable, sde: SDE, x0: torch.Tensor, generator: torch.Ge
     return _dsm_core(score_fn, x0, t, alpha, sigma, rel, generator, reduce_mean)
 
 
-def ncsn_loss(score_fn: Callable, sigmas, x0: torch.Tensor, generator: torch.Generator | None = None, *,
+def ncsn_loss(score_fn: Callable, sigmas, x0: torch.Tensor, generator: torch.Generator, *,
               reduce_mean: bool = True, levels: torch.Tensor | None = None) -> torch.Tensor:
     """NCSN loss of Song & Ermon 2019 (Eq. 5-6) with lambda(sigma) = sigma^2, shape (N,).
 

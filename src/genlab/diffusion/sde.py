@@ -78,7 +78,7 @@ class SDE(ABC):
         alpha, sigma = self.marginal_coeffs(_as_t(t, x0))
         return Marginal(mean=_bcast(alpha, x0) * x0, std=sigma)
 
-    def prior_sample(self, shape, generator: torch.Generator | None = None, *, dtype=None, device=None):
+    def prior_sample(self, shape, generator: torch.Generator, *, dtype=None, device=None):
         """A draw from the prior p_T = N(0, prior_std^2 I)."""
         return randn(shape, generator, dtype=dtype, device=device) * self.prior_std()
 

@@ -32,7 +32,7 @@ from genlab.rng import randint, randn_like
 __all__ = ["ssm_loss", "ncsn_ssm_loss", "LADDER_LOSSES", "ladder_loss"]
 
 
-def ssm_loss(score_fn: Callable, x: torch.Tensor, generator: torch.Generator | None = None, *, cond=None,
+def ssm_loss(score_fn: Callable, x: torch.Tensor, generator: torch.Generator, *, cond=None,
              n_projections: int = 1, variance_reduction: bool = True, projection: str = "gaussian") -> torch.Tensor:
     """Sliced score matching J(s) per sample (Song et al. 2019, Eq. 8; Eq. 9 with ``variance_reduction``), (N,).
 
@@ -57,7 +57,7 @@ def ssm_loss(score_fn: Callable, x: torch.Tensor, generator: torch.Generator | N
     return (vjv + 0.5 * second).reshape(m, n).mean(0)
 
 
-def ncsn_ssm_loss(score_fn: Callable, sigmas, x0: torch.Tensor, generator: torch.Generator | None = None, *,
+def ncsn_ssm_loss(score_fn: Callable, sigmas, x0: torch.Tensor, generator: torch.Generator, *,
                   reduce_mean: bool = True, levels: torch.Tensor | None = None, n_projections: int = 1) -> torch.Tensor:
     """Noise-conditional SSM-VR on a ladder (see the module docstring), shape (N,); same arguments and scale as
     :func:`genlab.diffusion.ncsn_loss` (``score_fn(x, sigma)`` receives the (N,) tensor of sigma values)."""

@@ -92,7 +92,7 @@ class EDM(DiffusionModel):
         sigma = self.sde.sigma(t).to(x_t.dtype)
         return (self._denoise(x_t, sigma, y) - x_t) / bcast(sigma, x_t) ** 2
 
-    def loss(self, z, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z, y, *, generator) -> torch.Tensor:
         """EDM's loss (Eq. 2 with lambda of Table 1), per sample (B,)."""
         c = self.config
         sigma = torch.exp(c.P_mean + c.P_std * grouped_normal(len(z), c.noise_groups, generator, dtype=z.dtype))

@@ -190,7 +190,7 @@ class ScoreModel(DiffusionModel):
                 self._weights = _ImportanceTime(self.sde, c.eps)
         super()._fit(z, y, spec)
 
-    def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator=None) -> torch.Tensor:
+    def loss(self, z: torch.Tensor, y: torch.Tensor | None, *, generator) -> torch.Tensor:
         """Per-sample DSM loss (Song et al. 2021, Eq. 7), shape (B,)."""
         c, score = self.config, self.score_fn(self._drop_labels(y, generator))
         if getattr(self, "_weights", None) is not None:
@@ -259,7 +259,7 @@ class NCSN(ScoreModel):
         ladder_loss(self.config.objective)  # checks the name
         super().build()
 
-    def loss(self, z, y, *, generator=None):
+    def loss(self, z, y, *, generator):
         """NCSN loss (Song & Ermon 2019, Eq. 5-6) on the ladder, lambda(sigma) = sigma^2: denoising score matching,
         or sliced score matching of the perturbed data with ``objective="ssm"`` (:mod:`genlab.diffusion.sliced`)."""
         ladder = self.ladder

@@ -139,7 +139,7 @@ class VAE(GenerativeModel):
         self._step = 0
         super()._fit(z, y, spec)
 
-    def val_loss(self, z: torch.Tensor, y, *, generator=None) -> torch.Tensor:
+    def val_loss(self, z: torch.Tensor, y, *, generator: torch.Generator) -> torch.Tensor:
         """The validation loss of early stopping: the full ELBO (no KL warm-up), comparable across steps."""
         return -self.elbo(z, 1, generator)
 

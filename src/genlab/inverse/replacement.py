@@ -73,7 +73,7 @@ def check_n_samples(n_samples) -> int:
 
 
 def replacement_sample(model, constraint: Constraint, *, sampler: str | None = None, steps: int | None = None,
-                       generator=None, opts: dict | None = None) -> torch.Tensor:
+                       generator, opts: dict | None = None) -> torch.Tensor:
     """One draw (M, D) per row of ``constraint.lifted`` from ``model``'s sampler with the replacement step.
 
     ``model`` is a :class:`genlab.families.diffusion.DiffusionModel`; ``opts`` are passed to its sampler. The result
@@ -107,7 +107,7 @@ def replacement_sample(model, constraint: Constraint, *, sampler: str | None = N
 
 
 def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, method: str = "mean", n_samples: int = 8,
-                       sampler: str | None = None, steps: int | None = None, generator=None,
+                       sampler: str | None = None, steps: int | None = None, generator,
                        opts: dict | None = None) -> torch.Tensor:
     """Fill ``z`` (N, D) where ``mask`` (N, D) is False (the hook behind ``DiffusionModel.impute``).
 
