@@ -44,7 +44,11 @@ class Dataset:
 
     def __post_init__(self):
         if self.kind is None:
-            self.kind = "images" if self.train.ndim == 4 else "vectors"
+            self.kind = {4: "images", 5: "video"}.get(self.train.ndim, "vectors")
+        if self.encoder is None and self.kind == "video":
+            from genlab.data.kinds import VideoEncoder
+
+            self.encoder = VideoEncoder().fit(self.train)
         if self.encoder is None and self.kind in ("vectors", "images"):
             self.encoder = (ImageEncoder if self.kind == "images" else VectorEncoder)(levels=self.discrete_levels)
             self.encoder.fit(self.train)
