@@ -70,7 +70,9 @@ class TableSpace:
         self.cats, self.lo, self.hi, self.median, self.edges = {}, {}, {}, {}, {}
         for c, t in self.types.items():
             if t in ("categorical", "boolean"):
-                self.cats[c] = {k: i for i, k in enumerate(dict.fromkeys(self.keys(real_train, c)))}
+                keys, which = self._distinct(real_train, c)
+                keys = keys if which.max() == len(keys) - 1 else keys[:-1]  # MISSING only if a cell is
+                self.cats[c] = {k: i for i, k in enumerate(dict.fromkeys(keys))}
             else:
                 v = self.numbers(real_train, c)
                 v = v[~np.isnan(v)]
@@ -88,9 +90,13 @@ class TableSpace:
             raise DataError(f"{what} does not match the training table ({diff}); expected columns: "
                             f"{', '.join(self.names)}")
 
-    def keys(self, frame, name: str) -> list:
-        boolean, holes = self.types[name] == "boolean", frame[name].isna().to_numpy()
-        return [MISSING if hole else _key(v, boolean) for v, hole in zip(frame[name].astype(object), holes, strict=True)]
+    def _distinct(self, frame, name: str) -> tuple[list, np.ndarray]:
+        """(keys of the distinct cells, MISSING last; each row's index into them)."""
+        import pandas as pd
+
+        which, distinct = pd.factorize(frame[name].astype(object), use_na_sentinel=True)
+        boolean = self.types[name] == "boolean"
+        return [_key(v, boolean) for v in distinct] + [MISSING], np.where(which < 0, len(distinct), which)
 
     def numbers(self, frame, name: str) -> np.ndarray:
         try:
@@ -100,8 +106,8 @@ class TableSpace:
 
     def codes(self, frame, name: str) -> np.ndarray:
         if not self.numeric(name):
-            index = self.cats[name]
-            return np.array([index.get(k, -1) for k in self.keys(frame, name)], dtype=np.int64)
+            keys, which = self._distinct(frame, name)
+            return np.array([self.cats[name].get(k, -1) for k in keys], dtype=np.int64)[which]
         v = self.numbers(frame, name)
         inner = np.digitize(np.where(np.isnan(v), 0.0, v), self.edges[name][1:-1])
         return np.where(np.isnan(v), BINS, inner)
@@ -171,11 +177,10 @@ class TabularReport:
 
 # ------------------------------------------------------------------------------------------------ fidelity
 def _tv(a: np.ndarray, b: np.ndarray) -> float:
-    """Total variation between the empirical distributions of two integer (or row-of-integers) code arrays."""
-    keys, inverse = np.unique(np.concatenate([a, b]), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    p = np.bincount(inverse[: len(a)], minlength=len(keys)) / max(len(a), 1)
-    q = np.bincount(inverse[len(a):], minlength=len(keys)) / max(len(b), 1)
+    """Total variation between the empirical distributions of two arrays of codes (integers >= -1)."""
+    size = int(max(a.max(initial=-1), b.max(initial=-1))) + 2
+    p = np.bincount(a + 1, minlength=size) / max(len(a), 1)
+    q = np.bincount(b + 1, minlength=size) / max(len(b), 1)
     return 0.5 * float(np.abs(p - q).sum())
 
 
@@ -205,7 +210,8 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 def _pair(real: dict, other: dict, a: str, b: str) -> float:
     if real[a][1] is not None and real[b][1] is not None:  # two numeric columns; NaN for a constant one
         return 1.0 - abs(_pearson(real[a][1], real[b][1]) - _pearson(other[a][1], other[b][1])) / 2
-    return 1.0 - _tv(*(np.stack([f[a][0], f[b][0]], 1) for f in (real, other)))
+    width = int(max(real[b][0].max(initial=-1), other[b][0].max(initial=-1))) + 2  # one code per (a, b) cell
+    return 1.0 - _tv(*((f[a][0] + 1) * width + f[b][0] for f in (real, other)))
 
 
 def _quality(space: TableSpace, real, other) -> tuple[float, float, dict]:
@@ -250,7 +256,7 @@ def _utility(space: TableSpace, real_train, real_test, synthetic, target: str, s
 
     def xy(frame):
         y = space.numbers(frame, target) if regression else space.codes(frame, target)
-        keep = ~np.isnan(y) if regression else np.array([k != MISSING for k in space.keys(frame, target)])
+        keep = frame[target].notna().to_numpy()
         return space.embed(frame, features)[keep], y[keep]
 
     def fit_predict(frame, x_test):
