@@ -147,7 +147,8 @@ def test_report_to_dict_is_json_and_bad_input_is_one_line(split):
 def test_column_shapes_and_pair_trends_agree_with_sdmetrics():
     """sdmetrics' QualityReport with its pair thresholds off (it scores every pair, as sdmetrics < 0.2x did). Its
     shapes equal ours; its pair trends bin each table's numbers by that table's own range (ours: the training
-    range, also for synthetic rows), so they differ by up to 0.03 on this table; the quality by up to 0.015."""
+    range, also for synthetic rows): on this table they differ by 0.015 at most (the held-out rows), the quality by
+    0.008; the test allows 0.02 and 0.01."""
     import warnings
 
     pytest.importorskip("sdmetrics")
@@ -166,8 +167,8 @@ def test_column_shapes_and_pair_trends_agree_with_sdmetrics():
         report.generate(train, synthetic, meta, verbose=False)
         theirs = report.get_properties().set_index("Property")["Score"]
         assert ours.column_shapes == pytest.approx(theirs["Column Shapes"], abs=1e-9)
-        assert ours.column_pair_trends == pytest.approx(theirs["Column Pair Trends"], abs=0.03)
-        assert ours.quality == pytest.approx(report.get_score(), abs=0.015)
+        assert ours.column_pair_trends == pytest.approx(theirs["Column Pair Trends"], abs=0.02)
+        assert ours.quality == pytest.approx(report.get_score(), abs=0.01)
 
 
 def test_cli_eval_of_a_table_run_reports_fidelity_utility_privacy_and_refuses_other_columns(tmp_path):
