@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from genlab.ais import annealed_importance_sampling, beta_schedule
 from genlab.errors import ConfigError
+from genlab.mcmc import annealed_importance_sampling, beta_schedule
 
 
 def _std_normal(d):

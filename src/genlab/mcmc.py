@@ -1,6 +1,16 @@
-"""Annealed importance sampling (Neal 2001, "Annealed importance sampling", Statistics and Computing 11).
+"""Markov chain Monte Carlo from a log-density or a score: ULA, MALA, HMC and annealed importance sampling, one
+implementation each (every sampler, imputer and partition-function estimate of genlab uses these).
 
-Estimates the normalising constant Z = ∫ f(z) dz of an unnormalised density f from a normalised base p_0
+- ULA, the unadjusted Langevin algorithm (Roberts & Tweedie 1996, Eq. 1.3; Parisi 1981): :func:`ula_step`,
+  x' = x + h grad log p(x) + sqrt(2h) xi. Without a Metropolis test it targets p only as h -> 0; the annealed
+  Langevin samplers of score models (:mod:`genlab.diffusion.samplers.langevin`, Song & Ermon 2019, Alg. 1) and the
+  predictor-corrector's corrector (Song et al. 2021, Alg. 4/5) are loops of it.
+- MALA (Roberts & Tweedie 1996): :func:`mala_step`, the ULA proposal then a Metropolis-Hastings test, so exactly
+  invariant; :func:`mala_sample` runs adapted chains (imputation: :func:`genlab.inverse.langevin_impute`).
+- HMC (Neal 2011, "MCMC using Hamiltonian dynamics"): :func:`hmc_step`, leapfrog steps with unit mass, then MH.
+- AIS (Neal 2001, "Annealed importance sampling", Statistics and Computing 11): :func:`annealed_importance_sampling`.
+
+Annealed importance sampling estimates the normalising constant Z = ∫ f(z) dz of an unnormalised density f from a normalised base p_0
 (e.g. N(0, I)) along the geometric path
 
     f_β(z) = p_0(z)^(1-β) f(z)^β,        0 = β_0 < β_1 < ... < β_K = 1          (Neal 2001, Eq. 3)
@@ -31,8 +41,8 @@ import torch
 from genlab.errors import ConfigError
 from genlab.rng import rand, randn_like
 
-__all__ = ["AISResult", "annealed_importance_sampling", "beta_schedule", "mala_step", "hmc_step", "logp_and_grad",
-           "mala_sample"]
+__all__ = ["AISResult", "annealed_importance_sampling", "beta_schedule", "ula_step", "mala_step", "hmc_step",
+           "logp_and_grad", "mala_sample"]
 
 LogDensity = Callable[[torch.Tensor], torch.Tensor]
 Evaluate = Callable[[torch.Tensor], tuple]
@@ -69,9 +79,22 @@ def _select(acc: torch.Tensor, new: tuple, old: tuple) -> tuple:
     return tuple(torch.where(acc.reshape(-1, *([1] * (a.ndim - 1))), a, b) for a, b in zip(new, old, strict=True))
 
 
+def ula_step(x: torch.Tensor, grad: torch.Tensor, h, generator: torch.Generator | None = None, *,
+             noise: torch.Tensor | None = None, free: torch.Tensor | None = None) -> torch.Tensor:
+    """One unadjusted Langevin step x + h grad + sqrt(2h) xi (Roberts & Tweedie 1996, Eq. 1.3): ``grad`` is
+    grad log p(x) (a score), ``h`` a float or a tensor broadcasting against ``x``; xi is ``noise`` when given, else
+    drawn from ``generator``. ``free`` (0/1, like ``x``), optional: move only those coordinates."""
+    xi = randn_like(x, generator) if noise is None else noise
+    root = math.sqrt(2 * h) if isinstance(h, (int, float)) else torch.sqrt(2 * h)
+    if free is None:
+        return x + h * grad + root * xi
+    return x + (h * grad + root * xi) * free
+
+
 def mala_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: torch.Generator,
               free: torch.Tensor | None = None):
-    """One Metropolis-adjusted Langevin step (Roberts & Tweedie 1996): z' = z + h ∇log f(z) + √(2h) ξ, then MH.
+    """One Metropolis-adjusted Langevin step (Roberts & Tweedie 1996): the ULA proposal
+    z' = z + h ∇log f(z) + √(2h) ξ (:func:`ula_step`), then a Metropolis-Hastings test.
 
     ``evaluate(z) -> (log f (N,), ∇log f (N, D), *extra)``; ``state`` is its value at ``z`` (extra tensors, such
     as the parts of a tempered density, ride along). ``h``: scalar or (N, 1). ``free`` (N, D) of 0/1, optional:
@@ -80,8 +103,7 @@ def mala_step(evaluate: Evaluate, z: torch.Tensor, state: tuple, h, generator: t
     """
     lp, g = state[0], state[1]
     h = torch.as_tensor(h, dtype=z.dtype, device=z.device)
-    step = h * g + torch.sqrt(2 * h) * randn_like(z, generator)
-    prop = z + (step if free is None else step * free)
+    prop = ula_step(z, g, h, generator, free=free)
     new = evaluate(prop)
     fwd, bwd = prop - z - h * g, z - prop - h * new[1]  # proposal residuals: -4h log q, up to a constant
     if free is not None:

@@ -21,7 +21,7 @@ modes are set by the little data between them. A not-too-small σ_L and an EMA o
 these offsets small; annealed Langevin sampling takes its mode weights from the higher noise levels.
 
 Likelihood (``likelihood = "estimate"``). log p(z) = -E(z) - log Z, with log Z estimated by annealed importance
-sampling (:mod:`genlab.ais`, Neal 2001) from the base N(0, I) (the standardised data's scale) to exp(-E).
+sampling (:mod:`genlab.mcmc`, Neal 2001) from the base N(0, I) (the standardised data's scale) to exp(-E).
 log Z is **cached**: estimated on the first ``log_prob`` after ``fit`` (with that call's seed and the options
 ``ais_steps``, ``ais_chains``, ``ais_transition``), kept in the checkpoint, reused by later calls, and
 re-estimated when ``fit`` runs again, when a call asks for other AIS settings, or with ``refresh=True``.
@@ -44,12 +44,12 @@ from typing import Any
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from genlab.ais import AISResult, annealed_importance_sampling, mala_sample
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
 from genlab.diffusion.samplers import ald
 from genlab.diffusion.sliced import ladder_loss
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
+from genlab.mcmc import AISResult, annealed_importance_sampling, mala_sample
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding
 from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone, uses_backbone
@@ -59,7 +59,7 @@ from genlab.rng import randn
 __all__ = ["EBM", "EBMConfig"]
 
 _LOG2PI = math.log(2 * math.pi)
-_TRANSITIONS = ("mala", "hmc")  # AIS transitions (genlab.ais)
+_TRANSITIONS = ("mala", "hmc")  # AIS transitions (genlab.mcmc)
 
 
 @dataclass

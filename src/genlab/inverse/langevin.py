@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from genlab.ais import logp_and_grad, mala_step
 from genlab.errors import ConfigError
+from genlab.mcmc import logp_and_grad, mala_step
 from genlab.rng import randn_like
 
 __all__ = ["langevin_impute"]

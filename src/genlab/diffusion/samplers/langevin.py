@@ -1,7 +1,8 @@
 """Langevin samplers over a discrete noise ladder (Song & Ermon 2019).
 
 :func:`ald`: annealed Langevin dynamics over sigma_1 > ... > sigma_L with ``score_fn(x, sigma)``; :func:`langevin`:
-unadjusted Langevin at one noise level with ``score_fn(x)``. Every random draw takes ``generator``.
+unadjusted Langevin at one noise level with ``score_fn(x)``. Both are loops of :func:`genlab.mcmc.ula_step` (with
+h = a / 2 in its notation). Every random draw takes ``generator``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from genlab.diffusion.ladder import NoiseLadder
 from genlab.diffusion.samplers.sde import _cb, _full, check_steps
 from genlab.diffusion.sde import SDE
 from genlab.errors import ConfigError
-from genlab.rng import randn_like
+from genlab.mcmc import ula_step
 
 __all__ = ["ald", "langevin"]
 
@@ -50,7 +51,7 @@ def ald(score_fn, x, sde, *, steps: int | None = None, eps: float | None = None,
         a = step_lr * (s / sig[-1]) ** 2
         sv = _full(s, x)
         for _ in range(int(n_steps_each)):
-            x = x + 0.5 * a * score_fn(x, sv) + torch.sqrt(a) * randn_like(x, generator)
+            x = ula_step(x, score_fn(x, sv), 0.5 * a, generator)
             _cb(callback, i, s, x)
             i += 1
     if denoise:
@@ -63,6 +64,6 @@ def langevin(score_fn, x, *, steps: int = 1000, step_size: float = 1e-3, callbac
     """Unadjusted Langevin dynamics at one fixed noise level: x <- x + (e/2) s(x) + sqrt(e) z; ``score_fn(x)``."""
     check_steps(steps, "langevin")
     for i in range(int(steps)):
-        x = x + 0.5 * step_size * score_fn(x) + math.sqrt(step_size) * randn_like(x, generator)
+        x = ula_step(x, score_fn(x), 0.5 * step_size, generator)
         _cb(callback, i, None, x)
     return x

@@ -17,6 +17,7 @@ import torch
 
 from genlab.diffusion.sde import SDE, _bcast
 from genlab.errors import ConfigError
+from genlab.mcmc import ula_step
 from genlab.ode import ADAPTIVE, solve
 from genlab.rng import randn_like
 
@@ -119,7 +120,7 @@ def _langevin_corrector(score_fn, x, sde: SDE, t, dt, snr, generator):
     if getattr(sde, "family", "") == "vp":
         b = -torch.expm1(-(sde.int_beta(t) - sde.int_beta(torch.clamp(t - dt, min=0.0))))
         step = step * _bcast(1 - b, x)
-    return x + step * s + torch.sqrt(2 * step) * z
+    return ula_step(x, s, step, noise=z)
 
 
 @torch.no_grad()
