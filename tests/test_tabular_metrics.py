@@ -197,3 +197,6 @@ def test_cli_eval_of_a_table_run_reports_fidelity_utility_privacy_and_refuses_ot
     bad = CliRunner().invoke(cli, ["eval", run, "--data", str(tmp_path / "bad.csv")])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1
     assert "does not match the schema (missing column 'bmi')" in bad.output
+    clinic(500).to_csv(tmp_path / "train.csv", index=False)  # the training file changed since the run
+    changed = CliRunner().invoke(cli, ["eval", run, "--data", str(tmp_path / "test.csv")])
+    assert changed.exit_code == 2 and "has changed: 350 training rows with seed 0, the run had 280" in changed.output

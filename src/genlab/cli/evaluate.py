@@ -58,18 +58,21 @@ def evaluate_table(model, info: dict, run_dir, data, *, seed: int, n: int | None
     from genlab.errors import DataError
     from genlab.tabular_metrics import tabular
 
-    source = _training_source(info, run_dir)
-    ds = genlab.datasets.load(source, seed=seed)
-    schema = model.data_encoder.schema()
+    source, schema = _training_source(info, run_dir), model.data_encoder.schema()
+    split = info["seed"] if isinstance(info.get("seed"), int) else seed  # the training rows, whatever --seed says
+    ds = genlab.datasets.load(source, seed=split, column_types=schema if Path(source).exists() else None)
     if ds.kind != "table" or ds.encoder.schema() != schema:
         raise DataError(f"the run's training data '{source}' no longer has the run's columns ({', '.join(schema)})")
+    if isinstance(info.get("n_train"), int) and info["n_train"] != len(ds.train):
+        raise DataError(f"the run's training data '{source}' has changed: {len(ds.train)} training rows with seed "
+                        f"{split}, the run had {info['n_train']}")
     real_train = ds.encoder.decode(ds.train)
     if data is None:
         real_test = ds.encoder.decode(ds.test)
     elif Path(data).exists():
         real_test = numbers_from_text(read_table(data))
     else:
-        other = genlab.datasets.load(data, seed=seed)
+        other = genlab.datasets.load(data, seed=split)
         real_test = other.encoder.decode(other.test) if other.kind == "table" else None
         if real_test is None:
             raise DataError(f"--data '{data}' is not a table ({other.kind}); give a CSV with the run's columns")
@@ -119,7 +122,8 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
     the test data.
 
     For a run trained on a table, --data is a CSV of held-out rows with the run's columns (default: the run's own
-    held-out split) and the report gives fidelity, utility (with --target) and privacy of model samples.
+    held-out split) and the report gives fidelity, utility (with --target) and privacy of model samples against
+    the run's training rows (its own split; --seed then seeds the samples and the metrics only).
 
     \b
     Examples:
