@@ -81,6 +81,9 @@ def test_known_answers_of_w1_and_the_terms():
     f = tabular(a, a, one_category).fidelity
     assert f.w1_train == pytest.approx(0.5) and f.columns["c"] == pytest.approx(0.5)
     assert f.column_coverage["c"] == 0.5
+    line = pd.DataFrame({"u": np.arange(20) / 2 + 0.25, "v": np.arange(20) + 0.5})  # rho = 1
+    assert tabular(line, line, line.assign(v=line["v"][::-1].to_numpy())).fidelity.column_pair_trends == 0.0
+    assert tabular(line, line, line.assign(u=3.25)).fidelity.column_pair_trends == 0.5  # constant: rho taken as 0
     x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 1.0]])
     assert wasserstein1(x, y) == pytest.approx(0.5)  # L1: the only mismatch costs 1, carried by half the mass
 

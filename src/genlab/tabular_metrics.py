@@ -37,7 +37,7 @@ import numpy as np
 from genlab.errors import DataError
 from genlab.rng import derive_seed
 
-__all__ = ["Fidelity", "Utility", "Privacy", "TabularReport", "TableSpace", "tabular"]
+__all__ = ["Fidelity", "Utility", "Privacy", "TabularReport", "TableSpace", "tabular", "wasserstein1"]
 
 MISSING = ("<missing>",)  # the key of a missing categorical cell (a tuple: never equal to a cell's own key)
 BINS = 10
@@ -208,8 +208,9 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _pair(real: dict, other: dict, a: str, b: str) -> float:
-    if real[a][1] is not None and real[b][1] is not None:  # two numeric columns; NaN for a constant one
-        return 1.0 - abs(_pearson(real[a][1], real[b][1]) - _pearson(other[a][1], other[b][1])) / 2
+    if real[a][1] is not None and real[b][1] is not None:  # two numeric columns: Pearson's rho
+        rho_real, rho_other = _pearson(real[a][1], real[b][1]), _pearson(other[a][1], other[b][1])
+        return 1.0 - abs(rho_real - np.nan_to_num(rho_other)) / 2  # NaN (not scored) for a constant real column
     width = int(max(real[b][0].max(initial=-1), other[b][0].max(initial=-1))) + 2  # one code per (a, b) cell
     return 1.0 - _tv(*((f[a][0] + 1) * width + f[b][0] for f in (real, other)))
 
@@ -231,7 +232,7 @@ def wasserstein1(x: np.ndarray, y: np.ndarray) -> float:
     return float(ot.emd2(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=10_000_000))
 
 
-def _coverage(space: TableSpace, real, other, c: str) -> float:
+def _coverage(space: TableSpace, other, c: str) -> float:
     if space.numeric(c):
         y = space.numbers(other, c)
         y = y[~np.isnan(y)]
@@ -327,7 +328,7 @@ def tabular(real_train, real_test, synthetic, target: str | None = None, *, seed
     space.check(synthetic, "synthetic")
     shapes, trends, columns = _quality(space, real_train, synthetic)
     hold_shapes, hold_trends, _ = _quality(space, real_train, real_test)
-    coverage = {c: _coverage(space, real_train, synthetic, c) for c in space.names}
+    coverage = {c: _coverage(space, synthetic, c) for c in space.names}
     train_s, test_s, syn_s = (_rows(f, max_rows, seed, i) for i, f in enumerate((real_train, real_test, synthetic)))
     e_train, e_test, e_syn = (space.embed(f) for f in (train_s, test_s, syn_s))
     fidelity = Fidelity(quality=float(np.nanmean([shapes, trends])), column_shapes=shapes, column_pair_trends=trends,
