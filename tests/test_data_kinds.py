@@ -266,3 +266,27 @@ def test_cli_trains_on_a_table_csv_and_samples_a_table_csv(tmp_path):
     bad = CliRunner().invoke(cli, ["sample", str(tmp_path / "run"), "-n", "4", "--out", str(tmp_path / "x.npy")])
     assert bad.exit_code == 2 and "makes table rows: write them to a .csv" in bad.output
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_cli_given_generates_rows_with_the_value_and_names_bad_columns(tmp_path):
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    path = tmp_path / "patients.csv"
+    patients(150).to_csv(path, index=False)
+    assert CliRunner().invoke(cli, ["train", "gmm", "--data", str(path), "--steps", "1", "--set", "n_components=2",
+                                    "--out", str(tmp_path / "run"), "--quiet"]).exit_code == 0
+    out = tmp_path / "given.csv"
+    r = CliRunner().invoke(cli, ["sample", str(tmp_path / "run"), "-n", "30", "--given", "sex=F", "--given",
+                                 "diabetic=true", "--out", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    rows = pd.read_csv(out)
+    assert (rows["sex"] == "F").all() and rows["diabetic"].all() and len(rows) == 30
+    for bad, words in ((["--given", "sexx=F"], "unknown column 'sexx'; the table's columns: age, sex"),
+                       (["--given", "sex=X"], "'X' is not a category of column 'sex'; its categories: F, M"),
+                       (["--given", "age=old"], "column 'age' is integer; give a number")):
+        r = CliRunner().invoke(cli, ["sample", str(tmp_path / "run"), "-n", "3", *bad, "--out",
+                                     str(tmp_path / "bad.csv")])
+        assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
+        assert not (tmp_path / "bad.csv").exists()

@@ -60,11 +60,13 @@ def _write(x, out, model) -> None:
               help="Class to generate, for a model trained with --conditional.")
 @click.option("--guidance", type=float, default=None, metavar="W",
               help="Classifier-free guidance weight with --label (score models; 0 = none).")
+@click.option("--given", "given", multiple=True, metavar="COLUMN=VALUE",
+              help="Table runs: generate rows with this column set to this value (repeatable).")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
 @device_option
-def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json, quiet, device):
+def sample(run_dir, n, sampler, steps, out, plot, label, guidance, given, seed, as_json, quiet, device):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
@@ -74,6 +76,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json
       genlab sample runs/vp_digits -n 64 --out grid.png
       genlab sample runs/vp -n 2000 --sampler pc --steps 500 --out s.npy --plot s.png
       genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
+      genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
     """
     from genlab.errors import ConfigError
 
@@ -91,6 +94,13 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, seed, as_json
     if guidance is not None and label is None:
         raise ConfigError("--guidance needs --label")
     options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)) if v is not None}
+    if given:
+        if getattr(model.data_encoder, "kind", None) != "table":
+            raise ConfigError(f"--given applies to table runs; '{run_dir}' models {'x'.join(map(str, model.shape))} "
+                              "tensors")
+        from genlab.data.kinds.given import parse_given
+
+        options["given"] = parse_given(model.data_encoder, given)
     t0 = time.perf_counter()
     x = model.sample(n, y=label, seed=seed, **options)
     seconds = time.perf_counter() - t0

@@ -17,7 +17,7 @@ import torch
 
 from genlab.errors import DataError
 
-__all__ = ["given_rows"]
+__all__ = ["given_rows", "parse_given"]
 
 
 def _check(col, value) -> None:
@@ -61,3 +61,33 @@ def given_rows(encoder, n: int, given: dict) -> tuple[torch.Tensor, torch.Tensor
         if name not in given:
             mask[:, part] = False  # the whole column is drawn, its missing flag included
     return x, mask
+
+
+def parse_given(encoder, pairs) -> dict:
+    """``{"column": value}`` from command-line ``COLUMN=VALUE`` strings, each value read as its column's type
+    (a category as written, or the category whose text it is; true/false/yes/no/1/0; a number)."""
+    columns = {c.name: c for c in encoder.columns}
+    out = {}
+    for pair in pairs:
+        name, sep, text = str(pair).partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name:
+            raise DataError(f"--given takes COLUMN=VALUE, got {pair!r}")
+        if name not in columns:
+            raise DataError(f"given: unknown column '{name}'; the table's columns: {', '.join(columns)}")
+        col = columns[name]
+        if col.type == "categorical":
+            out[name] = next((c for c in col.categories if str(c) == text), text)
+        elif col.type == "boolean":
+            flags = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+            if text.lower() not in flags:
+                raise DataError(f"given: column '{name}' is boolean; give true or false, not {text!r}")
+            out[name] = flags[text.lower()]
+        else:
+            try:
+                out[name] = float(text) if col.type == "numeric" else int(float(text))
+            except ValueError:
+                raise DataError(f"given: column '{name}' is {col.type}; give a number, not {text!r}") from None
+            if col.type == "integer" and float(text) != out[name]:
+                raise DataError(f"given: column '{name}' is integer; {text!r} is not")
+    return out
