@@ -30,6 +30,7 @@ from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.diffusion.schedules import SCHEDULES
+from genlab.diffusion.start import START_RANK, SamplingStart
 from genlab.errors import ConfigError
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
@@ -79,6 +80,11 @@ class DiffusionConfig(NeuralConfig):
     # 1000-NFE samples (grid 80 .. 0.003) to 1.09x (5 .. 0.03); docs/benchmarks.md
     sample_sigma_max: float = 5.0
     sample_sigma_min: float = 0.03
+    # the first state at the grid's top level sigma_0 (genlab.diffusion.start): "covariance" = N(m, C + sigma_0^2 I)
+    # with the training data's mean and covariance (stored at fit time, low-rank above 64 dimensions), "isotropic" =
+    # N(0, (sigma_0^2 + 1) I) (checkpoints of format version < 5). Standardised digits, exact Gaussian denoiser,
+    # 16 dpmpp_2m steps: variance along the top principal component 0.99 / 0.79 of the data's (sampling_start.json)
+    sample_start: str = bounded("covariance", choices=("covariance", "isotropic"))
     # training noise levels per batch: this many stratified draws, each shared by batch_size / noise_groups rows
     # (genlab.diffusion.levels; 0 = one level per row), so that the network computes its conditioning once per group
     noise_groups: int = bounded(32, ge=0)
@@ -119,6 +125,8 @@ class DiffusionModel(GenerativeModel):
         self._check_config()
         self.likelihood = "exact" if self.dim <= c.exact_max_dim else "estimate"
         self.last_nfe = 0
+        if "sampling_start" not in self._modules:
+            self.sampling_start = SamplingStart(self.dim, 0 if c.sample_start == "isotropic" else START_RANK)
         if getattr(self, "_custom_backbone", False):
             return
         if uses_backbone(c):  # a registered backbone over the data's own shape
@@ -246,10 +254,28 @@ class DiffusionModel(GenerativeModel):
         lo, hi = max(lo, self.config.sample_sigma_min), min(hi, self.config.sample_sigma_max)
         return make_sigmas(schedule or self.config.schedule, steps, lo, hi, self.config.rho).to(torch.float32)
 
+    def start_from_noise(self, eps: torch.Tensor, sigma) -> torch.Tensor:
+        """The first state of a sigma-form sampler at the level ``sigma`` for unit-Gaussian noise ``eps`` (N, D):
+        m + (C + sigma^2 I)^(1/2) eps (``sample_start``; :mod:`genlab.diffusion.start`). Every sampler start
+        (sampling, RePaint, reflow and distillation pairs, straightness) goes through it."""
+        return self.sampling_start.to_start(eps, sigma)
+
+    def noise_from_start(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """The inverse of :meth:`start_from_noise`: the unit noise that starts at ``x`` (N, D) at ``sigma``."""
+        return self.sampling_start.to_noise(x, sigma)
+
+    def _fit(self, z, y, spec) -> None:
+        # the start's statistics: those of what the model learns (with dequantization noise of variance 1/12 in data
+        # units per dimension when fitted with dequantize=True)
+        extra = None if spec.dequantize is None else torch.as_tensor(spec.dequantize).reshape(-1) ** 2 / 12
+        self.sampling_start.fit(z, None if extra is None else extra.expand(self.dim))
+        super()._fit(z, y, spec)
+
     def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
-                    generator=None, guide=None, **opts):
+                    generator=None, guide=None, noise=None, **opts):
         """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw; ``guide``
-        is added to the score (see :meth:`denoiser`)."""
+        is added to the score (see :meth:`denoiser`); ``noise`` (n, D), for a sigma-form sampler, is the unit noise
+        that :meth:`start_from_noise` maps to the first state (drawn from ``generator`` when None)."""
         spec = self._resolve_sampler(sampler, opts)
         if steps is None:
             steps = self.config.sample_steps or self.default_steps.get(spec.name)
@@ -263,12 +289,17 @@ class DiffusionModel(GenerativeModel):
                     schedule = "log_snr"
                 sigmas = self.sigma_grid(int(steps), schedule)
                 counted = CountingScore(self.denoiser(y, guidance, guide))
-                # the marginal at sigma_0 of standardised data is close to N(0, (sigma_0^2 + 1) I)
-                x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn((n, self.dim), generator)
+                if noise is None:
+                    noise = randn((n, self.dim), generator)
+                elif tuple(noise.shape) != (n, self.dim):
+                    raise ConfigError(f"noise must have shape {(n, self.dim)}, got {tuple(noise.shape)}")
+                x = self.start_from_noise(noise, sigmas[0])
                 if init is not None:
                     x = init("sigma", sigmas[0], x)
                 out = spec.fn(counted, x, sigmas, generator=generator, callback=callback, **opts)
-            else:
+            else:  # the SDE's (or ladder's) own prior at its top level, where the data's covariance is negligible
+                if noise is not None:
+                    raise ConfigError(f"noise= is for the sigma-form samplers; '{spec.name}' starts from its prior")
                 process = self._ladder() if spec.kind == "ladder" else self.sde
                 counted = CountingScore(self._ladder_score(y, guidance, guide) if spec.kind == "ladder"
                                         else self.score_fn(y, guidance, guide))

@@ -59,8 +59,8 @@ def repaint_sample(model, constraint: Constraint, *, steps: int | None = None, j
     steps = int(steps or 32)
     sigmas = model.sigma_grid(steps, schedule or INVERSE_SCHEDULE)
     lifted = constraint.lifted
-    # the marginal at sigmas[0] of standardised data is close to N(0, (sigma_0^2 + 1) I) (as in run_sampler)
-    x = float(torch.sqrt(sigmas[0].double() ** 2 + 1)) * randn(lifted.shape, generator, dtype=lifted.dtype)
+    # the model's sampling start at sigmas[0] (as in run_sampler; genlab.diffusion.start)
+    x = model.start_from_noise(randn(lifted.shape, generator, dtype=lifted.dtype), sigmas[0])
     out = repaint(model.denoiser(), x, sigmas, constraint, jumps=jumps, generator=generator)
     model.last_nfe = steps * jumps
     return constraint.exact(out)
