@@ -76,6 +76,7 @@ def _consistency(teacher, *, steps, time_budget, seed, n, progress):
         student._on_labels(teacher.num_classes)
         with forked(seed):
             student.build()
+    student.sampling_start.fit(x)  # the student starts from the statistics of what it learns (the teacher's draws)
     left = None if time_budget is None else max(float(time_budget) - (time.perf_counter() - start), 1e-3)
     spec = train_spec(student, steps=steps, time_budget=left, seed=seed, progress=progress, label="distill")
     student.fit_distill(teacher._denoise, x, y, spec)

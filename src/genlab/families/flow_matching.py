@@ -45,7 +45,7 @@ from genlab.flow import COUPLINGS, TIME_DISTRIBUTIONS, CondOTPath, cfm_loss, cou
 from genlab.inverse.flows import repaint_sample
 from genlab.inverse.replacement import Constraint, check_n_samples
 from genlab.registry import bounded, register
-from genlab.rng import randint, randn_like
+from genlab.rng import randint, randn, randn_like
 from genlab.training import TrainSpec, train
 
 __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", "teacher_pairs", "train_spec"]
@@ -92,23 +92,23 @@ def teacher_pairs(teacher: DiffusionModel, n: int, *, generator, deadline: float
                   sampler: str = "ode", **opts) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(x_0, x_1, y): ``n`` standard-normal noise rows and where the teacher's deterministic ODE takes them.
 
-    Works for any model with the denoiser contract: its sampler starts from x = prior_std_sigma * x_0 at sigma_max,
-    so x_0 = x / prior_std_sigma is the noise in the units of a straight path. Labels (conditional teachers) are
-    drawn uniformly. Stops early, after at least one chunk, when ``deadline`` (``time.perf_counter()``) passes.
+    Works for any model with the denoiser contract and a sigma-form ``sampler``: x_0 ~ N(0, I) is drawn here and is
+    exactly the noise the teacher's sampler starts from (its first state is ``teacher.start_from_noise(x_0,
+    sigma_0)`` at the top of its own grid, :mod:`genlab.diffusion.start`), so x_0 is the source of a straight path
+    whatever the teacher's grid. Labels (conditional teachers) are drawn uniformly. Stops early, after at least one
+    chunk, when ``deadline`` (``time.perf_counter()``) passes.
     """
-    std = teacher.prior_std_sigma()
+    from genlab.diffusion import get_sampler
+
+    if get_sampler(sampler).kind != "sigma":
+        raise ConfigError(f"teacher pairs need a sigma-form ODE sampler, got '{sampler}'")
     x0s, x1s, ys = [], [], []
     for i in range(0, n, chunk):
         m = min(chunk, n - i)
-        start = {}
-
-        def init(kind, level, x, start=start):
-            start["x"] = x.clone()
-            return x
-
+        x0 = randn((m, teacher.dim), generator, device=teacher.device)
         y = randint(0, teacher.num_classes, (m,), generator) if teacher.num_classes else None
-        x1 = teacher.run_sampler(m, y, sampler=sampler, init=init, generator=generator, **opts)
-        x0s.append(start["x"] / std)
+        x1 = teacher.run_sampler(m, y, sampler=sampler, noise=x0, generator=generator, **opts)
+        x0s.append(x0)
         x1s.append(x1)
         ys.append(y)
         if deadline is not None and time.perf_counter() > deadline:
@@ -129,7 +129,7 @@ def budgeted_pairs(teacher: DiffusionModel, n, *, seed: int, time_budget: float 
     deadline = None if time_budget is None else start + float(time_budget) / 2
     with forked(seed), torch.no_grad():
         teacher.eval()
-        pairs = teacher_pairs(teacher, n, generator=make_generator(seed, 7), deadline=deadline)
+        pairs = teacher_pairs(teacher, n, generator=make_generator(seed, 7, target=teacher.device), deadline=deadline)
     left = None if time_budget is None else max(float(time_budget) - (time.perf_counter() - start), 1e-3)
     return pairs, start, left
 
@@ -257,11 +257,16 @@ class RectifiedFlow(FlowMatching):
         return self.reflow_from(self, steps=steps, time_budget=time_budget, n_pairs=n_pairs, seed=seed,
                                 progress=progress)
 
+    #: the teacher's sampling settings that a student does not take: it samples from its own prior on its own grid
+    SAMPLING_FIELDS = ("sampler", "sample_steps", "schedule", "rho", "sample_sigma_max", "sample_sigma_min",
+                       "sample_start")
+
     @classmethod
     def student_of(cls, teacher: DiffusionModel) -> RectifiedFlow:
         """A rectified flow in the teacher's units: a copy of the teacher's network when it is a straight flow with
-        sigma_min = 0 (warm start), a fresh network with the teacher's width settings otherwise."""
-        names = {f.name for f in dataclasses.fields(RectifiedFlowConfig)}
+        sigma_min = 0 (warm start), a fresh network with the teacher's width settings otherwise. The teacher's
+        sampling settings (``SAMPLING_FIELDS``) are not copied: the student starts from its own source."""
+        names = {f.name for f in dataclasses.fields(RectifiedFlowConfig)} - set(cls.SAMPLING_FIELDS)
         cfg = RectifiedFlowConfig(**{k: v for k, v in dataclasses.asdict(teacher.config).items() if k in names})
         student = cls(teacher.shape, cfg)
         student.normalizer.load_state_dict(teacher.normalizer.state_dict())
@@ -292,6 +297,7 @@ class RectifiedFlow(FlowMatching):
         from genlab.rng import forked
 
         d = self.dim
+        self.sampling_start.fit(x1)  # what the student learns to produce
 
         def loss(batch, yb, *, generator=None):
             a, b = batch[:, d:], batch[:, :d]
