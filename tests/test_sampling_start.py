@@ -1,5 +1,5 @@
 """The sampling start (genlab.diffusion.start): N(m, C + sigma_0^2 I) from the training data's covariance, its inverse,
-the known answer on digits with the exact Gaussian denoiser and old checkpoints."""
+the known answer on digits with the exact Gaussian denoiser, old checkpoints, and classifier passes in last_nfe."""
 
 from __future__ import annotations
 
@@ -109,3 +109,28 @@ def test_a_checkpoint_before_format_5_keeps_the_isotropic_start(tmp_path):
     assert torch.equal(again.sampling_start.basis, new.sampling_start.basis)
     assert torch.equal(again.sample(20, seed=1), new.sample(20, seed=1))
     assert not torch.equal(new.sample(20, seed=1), loaded.sample(20, seed=1))
+
+
+class _CountingClassifier:
+    """A classifier of no use but its call count (grad log p = 0)."""
+
+    calls = 0
+
+    def grad_log_prob(self, x, sigma, y):
+        self.calls += 1
+        return torch.zeros_like(x)
+
+    def check(self, model, y):
+        pass
+
+
+@pytest.mark.parametrize("sampler", ["euler", "euler_maruyama"])
+def test_classifier_guidance_counts_the_classifier_passes(sampler):
+    """``last_nfe`` under classifier guidance counts the network's and the classifier's evaluations."""
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    m = genlab.create("edm", (2,), hidden=16, depth=1, emb_dim=8).fit(x, steps=2, progress=False)
+    m.sample(10, seed=0, sampler=sampler, steps=5)
+    plain = m.last_nfe
+    clf = _CountingClassifier()
+    m.sample(10, seed=0, y=1, classifier=clf, sampler=sampler, steps=5)
+    assert clf.calls == plain and m.last_nfe == 2 * plain

@@ -275,7 +275,8 @@ class DiffusionModel(GenerativeModel):
                     generator=None, guide=None, noise=None, **opts):
         """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw; ``guide``
         is added to the score (see :meth:`denoiser`); ``noise`` (n, D), for a sigma-form sampler, is the unit noise
-        that :meth:`start_from_noise` maps to the first state (drawn from ``generator`` when None)."""
+        that :meth:`start_from_noise` maps to the first state (drawn from ``generator`` when None). ``last_nfe``
+        counts network and classifier evaluations (a ``guide`` call is one classifier evaluation)."""
         spec = self._resolve_sampler(sampler, opts)
         if steps is None:
             steps = self.config.sample_steps or self.default_steps.get(spec.name)
@@ -309,7 +310,7 @@ class DiffusionModel(GenerativeModel):
                 if steps is not None:
                     opts = {**opts, "steps": int(steps)}
                 out = spec.fn(counted, x, process, generator=generator, callback=callback, **opts)
-        self.last_nfe = counted.nfe * (2 if guided else 1)
+        self.last_nfe = counted.nfe * (2 if guided else 1) + (counted.nfe if guide is not None else 0)
         return out
 
     def _ladder_score(self, y, guidance, guide=None):
