@@ -201,18 +201,12 @@ def test_every_random_draw_takes_a_generator():
 # the file (issue 23, deliverable 6); each entry is an xfail that turns into a failure once the draw is fixed, so the
 # entry must then go
 KNOWN_NULLABLE: dict[tuple[str, str], str] = {
-    ("genlab/diffusion/samplers/langevin.py", "ald"): "ald(generator=None) draws noise from the global RNG",
-    ("genlab/diffusion/samplers/langevin.py", "langevin"): "langevin(generator=None) draws from the global RNG",
-    ("genlab/diffusion/samplers/sde.py", "euler_maruyama"): "passes generator=None on to _predict's draws",
-    ("genlab/diffusion/samplers/sde.py", "reverse_diffusion"): "passes generator=None on to _predict's draws",
-    ("genlab/diffusion/samplers/sde.py", "pc"): "passes generator=None on to the predictor's and corrector's draws",
     ("genlab/families/consistency.py", "loss"): "loss(generator=None): the base hook requires a generator",
     ("genlab/families/consistency.py", "step"): "fit_distill's step(generator=None) draws from it",
     ("genlab/families/diffusion.py", "run_sampler"): "run_sampler(generator=None) draws its start noise from it",
     ("genlab/families/flow_matching.py", "loss"): "loss(generator=None): the base hook requires a generator",
     ("genlab/inverse/flows.py", "repaint"): "repaint(generator=None) draws its re-noising from it",
     ("genlab/inverse/flows.py", "repaint_sample"): "repaint_sample(generator=None) draws its start from it",
-    ("genlab/mcmc.py", "ula_step"): "ula_step(generator=None) draws its noise from it",
 }
 
 
@@ -294,17 +288,23 @@ def test_helpers_called_without_a_generator_leave_the_global_rng_alone():
     import torch
 
     from genlab import metrics
-    from genlab.diffusion import SAMPLERS, karras_sigmas
+    from genlab.diffusion import SAMPLERS, VPSDE, NoiseLadder, karras_sigmas
     from genlab.diffusion.consistency import multistep
 
     def denoiser(x, sigma):
         return x / (1 + sigma.reshape(-1, 1) ** 2)
 
+    def score(x, t):  # the exact score of N(0, I) under any VP perturbation
+        return -x
+
     x, sigmas = torch.randn(16, 2), karras_sigmas(4, 0.002, 80.0)
     calls = {"dequantize": lambda: metrics.dequantize(torch.zeros(4, 3)),
              "ddim eta 1": lambda: SAMPLERS["ddim"].fn(denoiser, x, sigmas, eta=1.0),
              "heun churn": lambda: SAMPLERS["heun"].fn(denoiser, x, sigmas, s_churn=10.0),
-             "multistep": lambda: multistep(denoiser, x, sigmas)}
+             "multistep": lambda: multistep(denoiser, x, sigmas),
+             "euler_maruyama": lambda: SAMPLERS["euler_maruyama"].fn(score, x, VPSDE(), steps=3),
+             "pc": lambda: SAMPLERS["pc"].fn(score, x, VPSDE(), steps=3),
+             "ald": lambda: SAMPLERS["ald"].fn(lambda v, s: -v, x, NoiseLadder([1.0, 0.1, 0.01]), n_steps_each=2)}
     for name, call in calls.items():
         state = torch.get_rng_state()
         a, b = call(), call()

@@ -84,6 +84,8 @@ def ula_step(x: torch.Tensor, grad: torch.Tensor, h, generator: torch.Generator 
     """One unadjusted Langevin step x + h grad + sqrt(2h) xi (Roberts & Tweedie 1996, Eq. 1.3): ``grad`` is
     grad log p(x) (a score), ``h`` a float or a tensor broadcasting against ``x``; xi is ``noise`` when given, else
     drawn from ``generator``. ``free`` (0/1, like ``x``), optional: move only those coordinates."""
+    if noise is None and generator is None:
+        raise ValueError("ula_step needs its noise or a generator to draw it")
     xi = randn_like(x, generator) if noise is None else noise
     root = math.sqrt(2 * h) if isinstance(h, (int, float)) else torch.sqrt(2 * h)
     if free is None:

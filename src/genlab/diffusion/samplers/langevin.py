@@ -16,6 +16,7 @@ from genlab.diffusion.samplers.sde import _cb, _full, check_steps
 from genlab.diffusion.sde import SDE
 from genlab.errors import ConfigError
 from genlab.mcmc import ula_step
+from genlab.rng import make_generator
 
 __all__ = ["ald", "langevin"]
 
@@ -38,6 +39,7 @@ def ald(score_fn, x, sde, *, steps: int | None = None, eps: float | None = None,
     ``n_steps_each`` is not given (default 100). ``eps`` is unused. ``denoise`` adds
     x <- x + sigma_L^2 s(x, sigma_L) (Song & Ermon 2020, "Improved techniques", Appendix).
     """
+    generator = make_generator(None) if generator is None else generator  # never the global RNG
     ladder = _ladder(sde)
     sig = ladder.sigmas.to(device=x.device, dtype=x.dtype)
     if n_steps_each is None:
@@ -62,6 +64,7 @@ def ald(score_fn, x, sde, *, steps: int | None = None, eps: float | None = None,
 @torch.no_grad()
 def langevin(score_fn, x, *, steps: int = 1000, step_size: float = 1e-3, callback=None, generator=None):
     """Unadjusted Langevin dynamics at one fixed noise level: x <- x + (e/2) s(x) + sqrt(e) z; ``score_fn(x)``."""
+    generator = make_generator(None) if generator is None else generator  # never the global RNG
     check_steps(steps, "langevin")
     for i in range(int(steps)):
         x = ula_step(x, score_fn(x), 0.5 * step_size, generator)

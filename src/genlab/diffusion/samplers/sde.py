@@ -4,8 +4,9 @@ Signature ``sampler(score_fn, x, sde, *, steps, eps=1e-3, callback=None, generat
 ``x`` is the initial prior sample (``sde.prior_sample(shape, generator)``), ``score_fn(x, t)`` the score of
 the perturbed marginal at time t (a (N,) tensor), and the result the final sample. Time runs on the grid
 linspace(T, eps, steps + 1). ``callback(dict(i=..., t=..., x=...))`` is called after every step. Every random
-draw takes ``generator``. With ``denoise=True`` a last Tweedie step returns E[x_0 | x_eps] = (x + sigma^2 s(x, eps)) / alpha
-(Efron 2011; the final denoising of Song & Ermon 2020 / Song et al. 2021); it costs one score evaluation.
+draw takes ``generator`` (None: a fresh one from OS entropy, never the global torch RNG). With ``denoise=True`` a
+last Tweedie step returns E[x_0 | x_eps] = (x + sigma^2 s(x, eps)) / alpha (Efron 2011; the final denoising of
+Song & Ermon 2020 / Song et al. 2021); it costs one score evaluation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from genlab.diffusion.sde import SDE, _bcast
 from genlab.errors import ConfigError
 from genlab.mcmc import ula_step
 from genlab.ode import ADAPTIVE, solve
-from genlab.rng import randn_like
+from genlab.rng import make_generator, randn_like
 
 __all__ = ["CountingScore", "euler_maruyama", "reverse_diffusion", "pc", "ode", "tweedie_denoise", "default_snr",
            "check_steps"]
@@ -85,6 +86,7 @@ def _predict(step, name, score_fn, x, sde, steps, eps, callback, generator, deno
 def euler_maruyama(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, generator=None,
                    denoise: bool = True):
     """Euler-Maruyama on the reverse-time SDE (Song et al. 2021, Eq. 6)."""
+    generator = make_generator(None) if generator is None else generator  # never the global RNG
     return _predict(_em_step, "euler_maruyama", score_fn, x, sde, steps, eps, callback, generator, denoise)
 
 
@@ -101,6 +103,7 @@ def _em_step(rsde, x, t, dt, generator):
 def reverse_diffusion(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, generator=None,
                       denoise: bool = True):
     """Reverse-diffusion predictor (Song et al. 2021, Eq. 46): the forward discretisation run backwards."""
+    generator = make_generator(None) if generator is None else generator  # never the global RNG
     return _predict(_rd_step, "reverse_diffusion", score_fn, x, sde, steps, eps, callback, generator, denoise)
 
 
@@ -129,6 +132,7 @@ def pc(score_fn, x, sde, *, steps: int = 500, eps: float = 1e-3, callback=None, 
     """Predictor-corrector sampling (Song et al. 2021, Alg. 1-3): at each t, ``corrector_steps`` Langevin
     corrector steps then one predictor step (``'reverse_diffusion'`` or ``'euler_maruyama'``).
     ``snr`` defaults to :func:`default_snr`."""
+    generator = make_generator(None) if generator is None else generator  # never the global RNG
     sde, steps = _require_sde(sde, "pc"), check_steps(steps, "pc")
     steppers = {"reverse_diffusion": _rd_step, "euler_maruyama": _em_step}
     if predictor not in steppers:
