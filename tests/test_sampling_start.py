@@ -32,8 +32,11 @@ def test_the_start_has_the_noised_covariance_and_its_inverse_gives_back_the_nois
 
 
 def test_low_rank_form_keeps_the_top_directions_and_the_total_variance():
-    """Above ``full_max`` dimensions the top directions come from subspace iteration: the same as the exact ones."""
-    z, _ = _correlated(40, 5000)
+    """Above ``full_max`` dimensions the top directions come from subspace iteration: the same as the exact ones
+    (on the same rows: 2000, fewer than either path subsamples to)."""
+    g = torch.Generator().manual_seed(4)
+    basis = torch.linalg.qr(torch.randn(40, 40, generator=g, dtype=torch.float64))[0]
+    z = torch.randn(2000, 40, generator=g, dtype=torch.float64) * (10 * 0.85 ** torch.arange(40.0)).sqrt() @ basis.T
     exact = covariance_eigen(z, 6)
     iterated = covariance_eigen(z, 6, full_max=10)
     assert torch.allclose(iterated[2][:2], exact[2][:2], rtol=1e-3)
@@ -103,6 +106,8 @@ def test_a_checkpoint_before_format_5_keeps_the_isotropic_start(tmp_path):
     assert torch.equal(loaded.sample(20, seed=1), old.sample(20, seed=1))
     new = genlab.create("edm", (3,), **kw).fit(x, steps=2, progress=False)
     assert float(new.sampling_start.var[0]) > 1.5  # the fit stored the data's leading variance
+    eps = torch.randn(9, 3, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(new.noise_from_start(new.start_from_noise(eps, 5.0), 5.0), eps, atol=1e-5)
     new.save(tmp_path / "new")
     again = genlab.load(tmp_path / "new")
     assert json.loads((tmp_path / "new" / "config.json").read_text())["config"]["sample_start"] == "covariance"

@@ -33,10 +33,10 @@ __all__ = ["SamplingStart", "START_RANK", "covariance_eigen"]
 
 START_RANK = 64  # principal directions kept (all of them up to 64 dimensions): 64 x D numbers in a checkpoint
 _FULL_MAX = 1024  # up to this dimension the covariance is decomposed exactly; above it by subspace iteration
-_ROWS = 8192  # rows used to estimate the covariance (an even stride through the training data)
+_ROWS = 4096  # rows used to estimate the covariance (an even stride through the training data); half above _FULL_MAX
 
 
-def covariance_eigen(z: torch.Tensor, rank: int, extra_var: torch.Tensor | None = None, *, iters: int = 12,
+def covariance_eigen(z: torch.Tensor, rank: int, extra_var: torch.Tensor | None = None, *, iters: int = 8,
                      full_max: int = _FULL_MAX) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean (D,), basis (D, k), variances (k,), rest ()) of the rows of ``z`` (N, D), k = min(rank, D), with
     ``extra_var`` (D,) added to the covariance's diagonal (the variance of dequantization noise).
@@ -47,8 +47,9 @@ def covariance_eigen(z: torch.Tensor, rank: int, extra_var: torch.Tensor | None 
     z = z.detach().reshape(len(z), -1).to("cpu", torch.float64)
     n, d = z.shape
     k = min(int(rank), d)
-    if n > _ROWS:
-        z = z[torch.linspace(0, n - 1, _ROWS).round().long()]
+    rows = _ROWS if d <= full_max else _ROWS // 2
+    if n > rows:
+        z = z[torch.linspace(0, n - 1, rows).round().long()]
     mean = z.mean(0)
     x = z - mean
     extra = torch.zeros(d, dtype=torch.float64) if extra_var is None else extra_var.detach().to("cpu", torch.float64)
