@@ -205,8 +205,6 @@ KNOWN_NULLABLE: dict[tuple[str, str], str] = {
     ("genlab/families/consistency.py", "step"): "fit_distill's step(generator=None) draws from it",
     ("genlab/families/diffusion.py", "run_sampler"): "run_sampler(generator=None) draws its start noise from it",
     ("genlab/families/flow_matching.py", "loss"): "loss(generator=None): the base hook requires a generator",
-    ("genlab/inverse/flows.py", "repaint"): "repaint(generator=None) draws its re-noising from it",
-    ("genlab/inverse/flows.py", "repaint_sample"): "repaint_sample(generator=None) draws its start from it",
 }
 
 

@@ -27,7 +27,7 @@ __all__ = ["repaint", "repaint_sample"]
 
 @torch.no_grad()
 def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, constraint: Constraint, *, jumps: int = 4,
-            generator=None) -> torch.Tensor:
+            generator: torch.Generator) -> torch.Tensor:
     """Sample ``x`` (M, D; the initial draw at ``sigmas[0]``) under ``constraint`` (rows as x).
 
     ``denoiser(x, sigma)`` takes (M,) noise levels; ``sigmas`` is a decreasing grid ending in 0.
@@ -50,7 +50,7 @@ def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, constraint: Constra
 
 
 def repaint_sample(model, constraint: Constraint, *, steps: int | None = None, jumps: int = 8,
-                   schedule: str | None = None, generator=None) -> torch.Tensor:
+                   schedule: str | None = None, generator: torch.Generator) -> torch.Tensor:
     """One draw (M, D) per row of ``constraint.lifted`` by :func:`repaint` on ``model``'s sigma grid (``schedule``, default
     ``INVERSE_SCHEDULE``; ``steps`` levels, default 32, from min(sigma_max, sample_sigma_max)); ``model`` is a diffusion-type model (the denoiser
     contract)."""
