@@ -29,6 +29,7 @@ class Column:
     lo: float = 0.0
     hi: float = 0.0
     decimals: int | None = None  # numeric: decimals of the training values (None: not rounded)
+    na_none: bool = False  # object columns: a missing cell was None (else NaN), restored as it was
 
     @property
     def width(self) -> int:

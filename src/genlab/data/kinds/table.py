@@ -89,6 +89,8 @@ class TableEncoder(Encoder):
             raise DataError(f"column '{name}' has a different value in every row (an identifier?): drop it, or "
                             f"declare it with column_types={{'{name}': 'numeric'}}")
         col = Column(name, kind, str(s.dtype), missing)
+        if missing and s.dtype == object:
+            col.na_none = s[s.isna()].iloc[0] is None
         if isinstance(s.dtype, pd.CategoricalDtype):
             col.categories = [plain(v) for v in s.cat.categories]
             col.ordered = bool(s.cat.ordered)
@@ -192,7 +194,7 @@ class TableEncoder(Encoder):
 
         miss = block[:, -1] > 0.5 if c.missing else np.zeros(len(block), dtype=bool)
         if c.type == "categorical":
-            cats = np.asarray(c.categories + [None], dtype=object)
+            cats = np.asarray(c.categories + [None if c.na_none else np.nan], dtype=object)
             values = cats[np.where(miss, len(c.categories), block[:, : len(c.categories)].argmax(1))]
             if c.dtype == "category":
                 return pd.Categorical(values, categories=c.categories, ordered=c.ordered)
@@ -203,7 +205,7 @@ class TableEncoder(Encoder):
                 return pd.Series(values).astype(c.dtype)
             if c.dtype == "boolean":
                 return pd.array(np.where(miss, None, values), dtype="boolean")
-            return pd.Series(np.where(miss, None, values), dtype=object)
+            return pd.Series(np.where(miss, None if c.na_none else np.nan, values), dtype=object)
         v = np.interp(ndtr(block[:, 0]), c.cdf, c.knots)
         if c.decimals is not None:
             v = np.round(v, c.decimals)
