@@ -90,6 +90,9 @@ def test_existing_dir_needs_force(small, tmp_path, monkeypatch):
 
 def test_models_all_and_references():
     assert resolve_models("all") == genlab.models.names()
+    assert resolve_models("all", "vectors") == genlab.models.for_kind("vectors") != genlab.models.names()
+    with pytest.raises(ConfigError, match="model 'table_ar' does not take vectors data"):
+        resolve_models("table_ar", "vectors")
     assert resolve_models(["kde"])[:1] == ["kde"] and set(resolve_models(["kde"])) == {"gmm", "kde"}
     assert resolve_models("gmm, gmm,kde") == ["gmm", "kde"]
 

@@ -40,6 +40,7 @@ from genlab.bench.progress import STAGES, BenchProgress
 from genlab.data import Dataset
 from genlab.data import load as load_data
 from genlab.errors import ConfigError
+from genlab.models import check_kind, for_kind
 from genlab.models import create as create_model
 from genlab.models import get as model_class
 from genlab.models import names as model_names
@@ -107,17 +108,20 @@ def _check_budget(time_budget) -> float:
     return b
 
 
-def resolve_models(models) -> list[str]:
-    """Names to run: ``models`` is a list (or comma-separated string); ``all`` means every registered model;
-    the references ``gmm`` and ``kde`` are appended when missing. Unknown names raise ConfigError."""
+def resolve_models(models, kind: str | None = None) -> list[str]:
+    """Names to run: ``models`` is a list (or comma-separated string); ``all`` means every registered model (that
+    takes data of ``kind``, when given); the references ``gmm`` and ``kde`` are appended when missing (and able).
+    Unknown names, or a named model that cannot take ``kind`` data, raise ConfigError."""
     if isinstance(models, str):
         models = models.split(",")
     items = [str(m).strip() for m in (models or []) if str(m).strip()]
     if not items:
         raise ConfigError("no models given: name at least one model, or 'all'")
-    registered = model_names()
+    registered = model_names() if kind is None else for_kind(kind)
     out: list[str] = []
     for m in items:
+        if m.lower() != "all" and kind is not None:
+            check_kind(model_class(m).name, kind)
         out += registered if m.lower() == "all" else [model_class(m).name]
     out += [r for r in REFERENCES if r in registered]
     return list(dict.fromkeys(out))
@@ -303,6 +307,7 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
     overrides = _check_overrides(config_overrides, names)
     out = _check_out(out_dir, force)
     ds = data if isinstance(data, Dataset) else load_data(data, seed=seed)
+    names = resolve_models(models, ds.kind)  # 'all' = the models that take this kind of data
     g = torch.Generator().manual_seed(seed)
     test = ds.test[evaluation_rows(ds.test.shape[0], eval_points, g)]
     ref = metrics.dequantize(test, g) if ds.discrete_levels else test
