@@ -74,6 +74,7 @@ class GenerativeModel(nn.Module):
     # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
     schema_aware: ClassVar[bool] = False  # build() reads self.data_encoder (e.g. a table's column layout)
+    takes_captions: ClassVar[bool] = False  # y may be strings (issue 27): the family's build() reads label_encoder
 
     def __init__(self, shape, config: ModelConfig | None = None, *, data_encoder=None):
         super().__init__()
@@ -94,6 +95,7 @@ class GenerativeModel(nn.Module):
         # the data's reversible encoder (genlab.data.kinds) when made from a Dataset / DataFrame; families whose
         # networks follow the columns (``schema_aware``) read it in build()
         self.data_encoder = data_encoder
+        self.label_encoder = None  # the caption tokenizer (a char TextEncoder) of a model fitted on captions
         with forked(0):  # initial weights do not depend on the caller's global RNG state
             self.build()
         if self.likelihood not in LIKELIHOODS:
@@ -174,7 +176,7 @@ class GenerativeModel(nn.Module):
             if len(off):
                 raise ConfigError(f"fit(dequantize=True) needs integer-valued data, but x holds the non-integer value "
                                   f"{x.flatten()[off[0, 0]].item()!r} (row {int(off[0, 0]) // max(1, x[0].numel())})")
-        y = as_labels(y, x.shape[0])
+        y = self._fit_captions(y, x.shape[0], seed) if _captions(y) else as_labels(y, x.shape[0])
         y = None if y is None else y.cpu()
         if y is not None and not self.conditional:
             raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
@@ -184,7 +186,7 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
         dev = self.device if device is None else resolve_device(device)
         check_precision(precision, dev)
-        if y is not None:
+        if y is not None and self.label_encoder is None:
             k = int(y.max()) + 1
             if self.num_classes is None or self.num_classes < k:
                 self._on_labels(k)
@@ -414,12 +416,42 @@ class GenerativeModel(nn.Module):
             return None
         if not self.conditional:
             raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
+        if _captions(y) or self.label_encoder is not None:
+            return self._caption_labels(y, n)
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((n,), y, dtype=torch.int64)
         y = as_labels(y, n)
         if self.num_classes is None or int(y.max()) >= self.num_classes:
             raise DataError(f"label {int(y.max())} was not seen in training (classes: {self.num_classes})")
         return y
+
+    def _fit_captions(self, y, n: int, seed: int) -> torch.Tensor:
+        """Caption ids of the training captions; the first caption fit makes the tokenizer and the networks."""
+        if not self.conditional:
+            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
+        if not self.takes_captions:
+            raise ConfigError(f"model '{self.name}' takes class labels, not captions")
+        if self.label_encoder is None:
+            from genlab.data.kinds.text import TextEncoder
+
+            self.label_encoder = TextEncoder("char").fit(list(y))
+            with forked(seed):  # the caption encoder changes the networks: build them from the fit seed
+                self.build()
+        return self._caption_labels(y, n)
+
+    def _caption_labels(self, y, n: int) -> torch.Tensor:
+        """A caption (str, for every row) or ``n`` captions -> ids (n, L) (genlab.nn.text_encoder.caption_ids)."""
+        from genlab.nn.text_encoder import caption_ids
+
+        if self.label_encoder is None:
+            raise ConfigError(f"model '{self.name}' was not fitted on captions: it takes no text (fit it on a "
+                              "captioned data set, e.g. shapes, to give y as a string)")
+        if not _captions(y):
+            raise ConfigError(f"model '{self.name}' was fitted on captions: give y as a string or a list of strings")
+        captions = [y] * n if isinstance(y, str) else list(y)
+        if len(captions) != n:
+            raise DataError(f"got {len(captions)} captions for {n} samples (give one string, or one per sample)")
+        return caption_ids(self.label_encoder, captions)
 
     def _user_values(self, x) -> bool:
         """True when ``x`` is in the user's own types (a DataFrame, strings) rather than model tensors."""
@@ -440,7 +472,8 @@ class GenerativeModel(nn.Module):
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts a checkpoint must keep beyond tensors (families may extend)."""
         return {"num_classes": self.num_classes, "dequantized": self.dequantized,
-                "encoder": None if self.data_encoder is None else self.data_encoder.state()}
+                "encoder": None if self.data_encoder is None else self.data_encoder.state(),
+                "label_encoder": None if self.label_encoder is None else self.label_encoder.state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if state.get("encoder"):
@@ -450,7 +483,16 @@ class GenerativeModel(nn.Module):
             if self.schema_aware:
                 self.build()
         self.dequantized = bool(state.get("dequantized", False))
+        if state.get("label_encoder"):  # captions: the tokenizer, then the networks that read it
+            from genlab.data.kinds.text import TextEncoder
+
+            self.label_encoder = TextEncoder.from_state(state["label_encoder"])
+            self.build()
         if state.get("num_classes"):
             self._on_labels(int(state["num_classes"]))
             self.build()
 
+
+def _captions(y) -> bool:
+    """Whether labels ``y`` are captions: a string or a non-empty list / tuple of strings."""
+    return isinstance(y, str) or (isinstance(y, (list, tuple)) and len(y) > 0 and all(isinstance(c, str) for c in y))

@@ -37,6 +37,7 @@ from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
 from genlab.nn.mlp import CONDITIONING
+from genlab.nn.text_encoder import caption_network, null_captions
 from genlab.registry import bounded
 from genlab.rng import rand, randn
 
@@ -89,6 +90,8 @@ class DiffusionConfig(NeuralConfig):
     # (genlab.diffusion.levels; 0 = one level per row), so that the network computes its conditioning once per group
     noise_groups: int = bounded(32, ge=0)
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
+    # the caption encoder of a model fitted on captions (genlab.nn.text_encoder; keys dim, depth, heads)
+    text_encoder: dict[str, Any] = field(default_factory=dict)
     exact_max_dim: int = 16  # exact divergence in log_prob up to this dimension, Hutchinson above
 
 
@@ -97,6 +100,7 @@ class DiffusionModel(GenerativeModel):
 
     Config = DiffusionConfig
     conditional = True
+    takes_captions = True  # y may be captions (genlab.nn.text_encoder)
     likelihood = "exact"
     eval_batch = 10000
     default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (see default_steps)
@@ -129,6 +133,10 @@ class DiffusionModel(GenerativeModel):
             self.sampling_start = SamplingStart(self.dim, 0 if c.sample_start == "isotropic" else START_RANK)
         if getattr(self, "_custom_backbone", False):
             return
+        if self.label_encoder is not None:  # captions (issue 27): a caption encoder in front of the backbone
+            emb = SinusoidalEmbedding(c.emb_dim) if c.embedding == "sinusoidal" else FourierEmbedding(c.emb_dim, scale=4.0)
+            self.net = caption_network(c, self.shape, self.label_encoder.vocab_size, emb)
+            return
         if uses_backbone(c):  # a registered backbone over the data's own shape
             net = build_backbone(c.backbone, self.shape, num_classes=self.num_classes, **c.backbone_options)
             self.net = FlatAdapter(net, self.shape)
@@ -156,17 +164,25 @@ class DiffusionModel(GenerativeModel):
         return self
 
     def _net_labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if self.num_classes is None:
+        if self.label_encoder is not None and y is None:  # captions: the null caption
+            return null_captions(n, 1, self.label_encoder.vocab_size, self.device)
+        if self.num_classes is None and self.label_encoder is None:
             return None
         if y is None:
             return torch.full((n,), self.num_classes, dtype=torch.int64, device=self.device)
-        return y if len(y) == n else y.repeat(n // len(y))  # rows repeated for a batched divergence
+        if len(y) == n:
+            return y
+        return y.repeat(n // len(y), *([1] * (y.ndim - 1)))  # rows repeated for a batched divergence
 
     def _drop_labels(self, y: torch.Tensor | None, generator) -> torch.Tensor | None:
-        """Classifier-free guidance training: each label becomes the null label with probability p_uncond."""
+        """Classifier-free guidance training: each label (caption) becomes the null label (caption) with
+        probability p_uncond."""
         if y is None or self.config.p_uncond == 0:
             return y
         drop = rand((len(y),), generator, device=y.device) < self.config.p_uncond
+        if y.ndim == 2:  # caption ids (genlab.nn.text_encoder)
+            null = null_captions(len(y), y.shape[1], self.label_encoder.vocab_size, y.device)
+            return torch.where(drop[:, None], null, y)
         return torch.where(drop, torch.full_like(y, self.num_classes), y)
 
     # ------------------------------------------------------------------ the denoiser contract

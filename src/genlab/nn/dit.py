@@ -9,6 +9,11 @@ c = e(t) + e(y), each block regresses shift, scale and gate of both of its sub-l
 
 with the regressing layer initialised to zero, so every block starts as the identity. A final adaLN layer and a
 zero-initialised linear map each token back to a p x p patch (unpatchify).
+
+With ``text_dim`` (captions, issue 27) ``y`` is a :class:`genlab.nn.text_encoder.TextCondition`: its pooled
+embedding enters c = e(t) + W pooled (adaLN on the pooled caption), and every block gets a cross-attention
+sub-layer from the image tokens to the caption's token states after its self-attention (PixArt-alpha's DiT
+layout, Chen et al. 2023), zero at initialisation.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import torch
 from torch import nn
 
 from genlab.errors import ConfigError
+from genlab.nn.cross_attention import CrossAttention
 from genlab.nn.embedding import ConditionEmbedding
 from genlab.nn.transformer import SelfAttention
 
@@ -41,7 +47,7 @@ def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torc
 class DiTBlock(nn.Module):
     """Transformer block with adaLN-Zero conditioning (Peebles & Xie 2023, Fig. 3)."""
 
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float, dropout: float):
+    def __init__(self, hidden: int, heads: int, mlp_ratio: float, dropout: float, text_dim: int | None = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.attn = SelfAttention(hidden, heads, dropout=dropout, causal=False)
@@ -51,10 +57,13 @@ class DiTBlock(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
         nn.init.zeros_(self.ada[-1].weight)
         nn.init.zeros_(self.ada[-1].bias)
+        self.cross = CrossAttention(hidden, heads, text_dim) if text_dim else None
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, text=None) -> torch.Tensor:
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.ada(c).chunk(6, dim=1)
         x = x + gate_a.unsqueeze(1) * self.attn(_modulate(self.norm1(x), shift_a, scale_a))
+        if self.cross is not None:
+            x = self.cross(x, text.tokens, text.mask)
         return x + gate_m.unsqueeze(1) * self.mlp(_modulate(self.norm2(x), shift_m, scale_m))
 
 
@@ -62,7 +71,8 @@ class DiT(nn.Module):
     """DiT over (C, H, W) with patch size ``patch`` (H and W divisible by it); small by default."""
 
     def __init__(self, shape, *, num_classes: int | None = None, patch: int = 2, hidden: int = 128, depth: int = 4,
-                 heads: int = 4, mlp_ratio: float = 4.0, dropout: float = 0.0, out_channels: int | None = None):
+                 heads: int = 4, mlp_ratio: float = 4.0, dropout: float = 0.0, out_channels: int | None = None,
+                 text_dim: int | None = None):
         super().__init__()
         shape = tuple(int(s) for s in shape)
         if len(shape) != 3:
@@ -77,7 +87,7 @@ class DiT(nn.Module):
         self.embed_x = nn.Conv2d(C, hidden, patch, stride=patch)
         self.register_buffer("pos", sincos_2d(hidden, *self.grid), persistent=False)
         self.embed_c = ConditionEmbedding(hidden, num_classes)
-        self.blocks = nn.ModuleList([DiTBlock(hidden, heads, mlp_ratio, dropout) for _ in range(depth)])
+        self.blocks = nn.ModuleList([DiTBlock(hidden, heads, mlp_ratio, dropout, text_dim) for _ in range(depth)])
         self.norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
         self.head = nn.Linear(hidden, patch * patch * self.out_shape[0])
@@ -86,13 +96,18 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.bias)
         nn.init.xavier_uniform_(self.embed_x.weight.view(hidden, -1))
         nn.init.zeros_(self.embed_x.bias)
+        self.embed_text = nn.Linear(text_dim, hidden) if text_dim else None
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
         N = x.shape[0]
         h = self.embed_x(x).flatten(2).transpose(1, 2) + self.pos  # (N, T, hidden)
-        c = self.embed_c(t, y, N)
+        text = y if self.embed_text is not None else None
+        if text is not None:
+            c = self.embed_c(t, None, N) + self.embed_text(text.pooled)
+        else:
+            c = self.embed_c(t, y, N)
         for block in self.blocks:
-            h = block(h, c)
+            h = block(h, c, text)
         shift, scale = self.ada(c).chunk(2, dim=1)
         h = self.head(_modulate(self.norm(h), shift, scale))  # (N, T, p*p*C_out)
         p, (gh, gw), co = self.patch, self.grid, self.out_shape[0]
