@@ -10,13 +10,16 @@ from genlab.families import (
     flow_matching,
     flows,
     gan,
+    gpt,
     made,
+    mdlm,
+    ngram,
     score,
     table_ar,
     table_diffusion,
     vae,
 )
 
-__all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "made",
-           "score", "table_ar",
+__all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "gpt",
+           "made", "mdlm", "ngram", "score", "table_ar",
            "table_diffusion", "vae"]

@@ -5,7 +5,9 @@ embeddings; causal self-attention softmax(Q K^T / sqrt(d) + M) V (Vaswani et al.
 upper-triangular -inf mask, computed by :func:`torch.nn.functional.scaled_dot_product_attention`.
 The layout follows Karpathy's nanoGPT (``GPTConfig`` + ``GPT``), with separate input and output vocabularies
 so that special tokens (e.g. a class label as start token) can be read but never predicted, and a key/value cache
-for incremental decoding (one network pass per generated token over that token only).
+for incremental decoding (one network pass per generated token over that token only). ``causal=False`` drops the
+mask M: every position attends to every other (the bidirectional denoiser of masked diffusion language models,
+Sahoo et al. 2024; the cache is then unavailable).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True
+    causal: bool = True  # False: bidirectional attention (no mask, no key/value cache)
 
     def check(self) -> None:
         if min(self.vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd) < 1:
@@ -78,7 +81,7 @@ class Block(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(c.n_embd, bias=c.bias), nn.LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = SelfAttention(c.n_embd, c.n_head, dropout=c.dropout, bias=c.bias, causal=True)
+        self.attn = SelfAttention(c.n_embd, c.n_head, dropout=c.dropout, bias=c.bias, causal=c.causal)
         self.mlp = nn.Sequential(nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias), nn.GELU(),
                                  nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias), nn.Dropout(c.dropout))
 
@@ -119,6 +122,8 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, cache: list[list] | None = None) -> torch.Tensor:
         """Logits (B, T, out_size). With ``cache`` (from :meth:`new_cache`), ``idx`` continues the cached sequence
         (the first call may pass several tokens, later calls one) and the cache is extended."""
+        if cache is not None and not self.config.causal:
+            raise ConfigError("a key/value cache needs causal attention")
         start = cache[0][0].shape[2] if cache and cache[0] else 0
         T = start + idx.shape[1]
         if T > self.config.block_size:
