@@ -72,15 +72,52 @@ def test_bad_captions_are_one_line_errors(toy_model):
         gmm.fit(torch.randn(64, 2), ["left"] * 64, progress=False)
 
 
-def test_dit_reads_captions_and_unet_refuses():
+@pytest.fixture(scope="module")
+def dit_run(tmp_path_factory):
+    """A tiny flow-matching DiT fitted for two steps on captioned 8x8 images, saved as a run directory."""
     torch.set_num_threads(1)
     x = torch.rand(16, 3, 8, 8)
     caps = ["a red dot", "a blue box"] * 8
     m = genlab.create("flow_matching", (3, 8, 8), backbone="dit", patience=0, text_encoder=TEXT,
                       backbone_options={"patch": 4, "hidden": 32, "depth": 1, "heads": 2})
     m.fit(x, caps, steps=2, batch_size=8, seed=0, progress=False)
+    out = tmp_path_factory.mktemp("captions") / "dit"
+    m.save(out)
+    return m, out
+
+
+def test_dit_reads_captions_and_unet_refuses(dit_run):
+    m, _ = dit_run
+    x = torch.rand(16, 3, 8, 8)
+    caps = ["a red dot", "a blue box"] * 8
     assert all(b.cross is not None for b in m.net.backbone.backbone.blocks)
     assert m.sample(2, y="a red box", guidance=1.0, seed=0, steps=2).shape == (2, 3, 8, 8)
     u = genlab.create("edm", (3, 8, 8), backbone="unet")
     with pytest.raises(ConfigError, match="backbone 'unet' takes no captions"):
         u.fit(x, caps, steps=1, progress=False)
+
+
+def test_cli_prompt(dit_run, tmp_path):
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["sample", *map(str, args)], catch_exceptions=False)
+
+    _, run_dir = dit_run
+    grid = tmp_path / "grid.png"
+    r = run(run_dir, "--prompt", "a blue dot", "-n", 4, "--guidance", 3, "--steps", 2, "--out", grid)
+    assert r.exit_code == 0 and grid.is_file(), r.stderr
+    plain = tmp_path / "plain"
+    genlab.create("edm", 2, steps=2, patience=0).fit(torch.randn(64, 2), progress=False).save(plain)
+    bad = [((plain, "--prompt", "a dot"), "unconditional, not on captions"),
+           ((run_dir, "--prompt", "  "), "--prompt is empty"),
+           ((run_dir, "--prompt", "a Blue dot!"), "never saw: '!', 'B'"),
+           ((run_dir, "--prompt", "a dot", "--guidance", -1), "--guidance must be >= 0"),
+           ((run_dir, "--prompt", "a dot", "--label", 1), "not both")]
+    for args, words in bad:
+        r = run(*args, "-n", 2, "--out", tmp_path / "bad.npy")
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 2 and len(lines) == 1 and words in lines[0], (args, r.stderr)
+    assert not (tmp_path / "bad.npy").exists()

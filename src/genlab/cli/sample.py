@@ -47,6 +47,25 @@ def _write(x, out, model) -> None:
     write_array(flat, out, [f"x{i}" for i in range(flat.shape[1])] if suffix == ".csv" else None)
 
 
+def _check_prompt(prompt: str, label, model, run_dir) -> None:
+    """One-line errors (exit 2) for a prompt the run cannot take: with --label, to a run not trained on captions,
+    empty, or with characters its tokenizer never saw."""
+    from genlab.errors import ConfigError, DataError
+
+    if label is not None:
+        raise ConfigError("give --label or --prompt, not both")
+    if getattr(model, "label_encoder", None) is None:
+        how = "unconditional" if model.num_classes is None else "trained on class labels (use --label)"
+        raise ConfigError(f"run '{run_dir}' ({model.name}) is {how}, not on captions: --prompt needs a run trained "
+                          "with --conditional on a captioned set (e.g. --data shapes)")
+    if not prompt.strip():
+        raise ConfigError("--prompt is empty; omit --prompt to sample with the null caption (unconditionally)")
+    unknown = model.label_encoder.unknown(prompt)
+    if unknown:
+        raise DataError(f"--prompt has character{'s' if len(unknown) > 1 else ''} the run's tokenizer never saw: "
+                        f"{', '.join(map(repr, unknown))}")
+
+
 @click.command("sample", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("-n", "n", type=POSITIVE_INT, required=True, metavar="N", help="Number of samples.")
@@ -58,15 +77,18 @@ def _write(x, out, model) -> None:
 @click.option("--plot", default=None, metavar="FILE.png", help="Also draw them: scatter (2-D) or image grid.")
 @click.option("--label", type=click.IntRange(min=0), default=None, metavar="Y",
               help="Class to generate, for a model trained with --conditional.")
+@click.option("--prompt", default=None, metavar="TEXT",
+              help="Caption to generate, for a diffusion model trained on a captioned set (e.g. shapes); an empty "
+              "prompt is refused (omit --prompt to sample with the null caption, i.e. unconditionally).")
 @click.option("--guidance", type=float, default=None, metavar="W",
-              help="Classifier-free guidance weight with --label (score models; 0 = none).")
+              help="Classifier-free guidance weight (>= 0) with --label or --prompt (score models; 0 = none).")
 @click.option("--given", "given", multiple=True, metavar="COLUMN=VALUE",
               help="Table runs: generate rows with this column set to this value (repeatable).")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
 @device_option
-def sample(run_dir, n, sampler, steps, out, plot, label, guidance, given, seed, as_json, quiet, device):
+def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given, seed, as_json, quiet, device):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
@@ -76,6 +98,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, given, seed, 
       genlab sample runs/vp_digits -n 64 --out grid.png
       genlab sample runs/vp -n 2000 --sampler pc --steps 500 --out s.npy --plot s.png
       genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
+      genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 3 --out grid.png
       genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
     """
     from genlab.errors import ConfigError
@@ -91,8 +114,13 @@ def sample(run_dir, n, sampler, steps, out, plot, label, guidance, given, seed, 
     if plot is not None:
         check_plottable(model.shape)
     _check_out(out, model)  # before any sampling
+    if guidance is not None and guidance < 0:
+        raise ConfigError(f"--guidance must be >= 0, got {guidance:g}")
+    if prompt is not None:
+        _check_prompt(prompt, label, model, run_dir)
+        label = prompt
     if guidance is not None and label is None:
-        raise ConfigError("--guidance needs --label")
+        raise ConfigError("--guidance needs --label or --prompt")
     options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)) if v is not None}
     if given:
         if getattr(model.data_encoder, "kind", None) != "table":
