@@ -3,16 +3,20 @@ family cannot escape them, and the small registered data set each one trains on 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import genlab
 from genlab import registry
 from genlab.config import NeuralConfig
 
-__all__ = ["trainable", "data_name", "dataset", "KIND_DATA"]
+__all__ = ["trainable", "data_name", "dataset", "tiny", "tiny_args", "KIND_DATA", "TINY"]
 
 #: a small registered data set per data kind; a family of a kind missing here fails the tests that need data
-KIND_DATA = {"vectors": "eight_gaussians", "images": "digits", "table": "penguins"}
+KIND_DATA = {"vectors": "eight_gaussians", "images": "digits", "table": "penguins", "text": "pydoc"}
+
+#: network sizes these tests shrink where a family's config has the field; every other option keeps its default
+TINY = {"hidden": 32, "hidden_features": (32, 32), "n_layer": 1, "n_head": 2, "n_embd": 32, "context": 16}
 
 
 def trainable() -> list[str]:
@@ -33,3 +37,15 @@ def data_name(model: str) -> str:
 def dataset(name: str):
     """The registered data set ``name`` (loaded once per test process)."""
     return genlab.data.load(name)
+
+
+def tiny(model: str) -> dict:
+    """The :data:`TINY` sizes that model ``model``'s config has."""
+    fields = {f.name for f in dataclasses.fields(registry.get(model).Config)}
+    return {k: v for k, v in TINY.items() if k in fields}
+
+
+def tiny_args(model: str) -> list[str]:
+    """:func:`tiny` as ``genlab train`` options."""
+    return [a for k, v in tiny(model).items()
+            for a in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")]

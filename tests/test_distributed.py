@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 import genlab
-from registry_cases import data_name, trainable
+from registry_cases import data_name, tiny, trainable
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +73,10 @@ FIT_ALL = r'''
 import json, sys, torch, genlab
 from genlab.training import distributed as dist
 dist.init_from_env()
-batch, out, cases = int(sys.argv[1]), sys.argv[2], [c.split("=") for c in sys.argv[3].split(",")]
-for name, data in cases:
+batch, out = int(sys.argv[1]), sys.argv[2]
+for name, data, config in json.loads(open(sys.argv[3]).read()):
     ds = genlab.data.load(data)
-    m = genlab.create(name, ds, **genlab.models.get(name).data_parallel_config)
+    m = genlab.create(name, ds, **config, **genlab.models.get(name).data_parallel_config)
     m.fit(ds.train, steps=20, batch_size=batch, seed=3, progress=False)
     if dist.rank() == 0:
         torch.save(m.state_dict(), f"{out}/{name}.pt")
@@ -85,15 +85,16 @@ dist.shutdown()
 
 
 def test_every_trainable_family_trains_under_two_processes_as_one_with_twice_the_batch(tmp_path):
-    """The registry, each family with its defaults (and its declared ``data_parallel_config``) on a registered data
-    set of its kind: 20 steps of 2 x 64 rows under torchrun give the weights of 1 x 128 rows. The noise levels drawn in groups (noise_groups=32), the
+    """The registry, each family with its defaults (tiny sizes, and its declared ``data_parallel_config``) on a
+    registered data set of its kind: 20 steps of 2 x 64 rows under torchrun give the weights of 1 x 128 rows. The noise levels drawn in groups (noise_groups=32), the
     times, noise, label dropout and iCT's level indices are drawn from the global batch's stream and sharded."""
     names = trainable()
     assert {"consistency", "edm", "vp_sde", "flow_matching", "gan"} <= set(names)
     script = tmp_path / "fit_all.py"
     script.write_text(FIT_ALL)
     (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
-    cases = ",".join(f"{n}={data_name(n)}" for n in names)
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([[n, data_name(n), tiny(n)] for n in names]))
     r = subprocess.run([sys.executable, str(script), "128", str(tmp_path / "one"), cases], capture_output=True,
                        text=True, env=env(), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -1,5 +1,5 @@
-"""Durable training: SIGKILL and resume gives the weights of an uninterrupted run bit for bit; SIGINT commits a
-checkpoint and exits 130; a diverging run stops with one line and keeps its last good checkpoint; resume refuses
+"""Durable training: SIGKILL and resume gives the weights of an uninterrupted run bit for bit, for every registered
+model with a training loss (the registry: a new family cannot escape); SIGINT commits a checkpoint and exits 130; a diverging run stops with one line and keeps its last good checkpoint; resume refuses
 another model, another shape or a corrupted state; a commit killed at any point leaves the old or the new set."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 import genlab
 from genlab import manifest
+from registry_cases import data_name, dataset, tiny, tiny_args, trainable
 
 TINY = ["--set", "transforms=2", "--set", "hidden_features=8", "--batch-size", "16", "--quiet"]
 
@@ -42,8 +43,15 @@ def weights(run):
     return load_file(str(run / "model.safetensors"))
 
 
+def equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit-identical values, NaN equal to NaN (e.g. an EBM's log_Z before it is estimated)."""
+    if a.is_floating_point() and b.is_floating_point() and a.shape == b.shape:
+        return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
+    return torch.equal(a, b)
+
+
 def same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
 
 
 def checkpoint_step(run) -> int:
@@ -87,6 +95,56 @@ def test_sigkill_then_resume_is_bit_identical(reference, tmp_path):
     assert same(weights(out), weights(reference))
     history = json.loads((out / "history.json").read_text())
     assert [h["step"] for h in history] == list(range(1, 401))
+
+
+# the CLI, killed by SIGKILL right before it would commit the checkpoint of step KILL_AT: the run directory holds
+# the checkpoint of step KILL_AT - EVERY, and the steps after it were done and lost
+KILL_AT, EVERY, STEPS = 9, 3, 12
+KILLED = f"""
+import os, signal, sys
+from genlab.cli import main, rundir
+commit = rundir.RunWriter.checkpoint
+def checkpoint(self, model, state):
+    if state.step >= {KILL_AT}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    commit(self, model, state)
+rundir.RunWriter.checkpoint = checkpoint
+sys.exit(main())
+"""
+
+
+def cli_args(name: str) -> list[str]:
+    return ["train", name, "--data", data_name(name), "--steps", str(STEPS), "--checkpoint-every", str(EVERY),
+            "--batch-size", "16", "--seed", "2", "--quiet", *tiny_args(name)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The uninterrupted CLI run of every trainable family, all in one process (one start-up)."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    runs = {name: [*cli_args(name), "--out", str(root / name)] for name in trainable()}
+    code = f"import sys; from genlab.cli import main; sys.exit(max(main(a) for a in {list(runs.values())!r}))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", trainable())
+def test_every_family_resumes_bit_identically_after_sigkill(name, uninterrupted, tmp_path):
+    """Every registered model with a training loss (defaults, tiny sizes, a data set of its kind), through the CLI: killed
+    after step 9 with the checkpoint of step 6 committed, ``--resume`` gives the weights of an uninterrupted run."""
+    args, ref, out = cli_args(name), uninterrupted / name, tmp_path / "run"
+    cmd = genlab_cmd(*args, "--out", out)
+    cmd[2] = KILLED
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    assert checkpoint_step(out) == KILL_AT - EVERY
+    r = subprocess.run(genlab_cmd(*args, "--out", out, "--resume"), capture_output=True, text=True, env=env(),
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert same(weights(out), weights(ref))
+    assert [h["step"] for h in json.loads((out / "history.json").read_text())] == list(range(1, STEPS + 1))
 
 
 def test_sigint_commits_a_checkpoint_and_exits_130(reference, tmp_path):
@@ -201,28 +259,43 @@ def test_a_commit_killed_at_any_point_leaves_the_old_or_the_new_set(tmp_path, mo
         assert {n: p.read_bytes() for n, (p, _) in manifest.resolve(d).items()} == found
 
 
-@pytest.mark.parametrize("name, config", [
-    ("vae", {"hidden": 8, "patience": 50, "val_every": 20, "ema": 0.9}),  # early stopping state and EMA resume
-    ("gan", {"hidden": 8}),  # the family's own optimizers resume
-    ("realnvp", {"transforms": 1, "hidden_features": (8,), "lr_schedule": "cosine"}),  # dropout: the global RNG
-])
-def test_in_process_resume_from_any_checkpoint_is_exact(name, config):
+def resume_exactly(name: str, config: dict, x: torch.Tensor, steps: int, every: int, shape=(2,)) -> list:
+    """Fit ``name`` (of ``shape``: a shape or a data set) for ``steps`` with a checkpoint every ``every`` steps, then
+    resume from each checkpoint but the last: weights and (untimed) history must equal the uninterrupted run's bit
+    for bit. Returns the states."""
     from genlab.training import Checkpointer
 
-    x = torch.randn(90, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1  # 2 batches of 32 per epoch (tail dropped)
+    def make():
+        return genlab.create(name, shape, **config)
+
     saved = []
-    ref = genlab.create(name, (2,), **config)
-    ref.fit(x, steps=100, batch_size=32, seed=5, progress=False,
-            checkpoint=Checkpointer(save=saved.append, every=25))
-    assert [s.step for s in saved] == [25, 50, 75, 100]
-    assert saved[0].scalars["order_pos"] == saved[2].scalars["order_pos"] == 32  # in the middle of an epoch
-    for state in saved[:3]:
-        m = genlab.create(name, (2,), **config)
-        m.fit(x, steps=100, batch_size=32, seed=5, progress=False,
-              checkpoint=Checkpointer(save=lambda s: None, every=30, state=state))
+    ref = make()
+    ref.fit(x, steps=steps, batch_size=32, seed=5, progress=False, checkpoint=Checkpointer(save=saved.append, every=every))
+    assert [s.step for s in saved] == list(range(every, steps + 1, every))
+    for state in saved[:-1]:
+        m = make()
+        m.fit(x, steps=steps, batch_size=32, seed=5, progress=False,
+              checkpoint=Checkpointer(save=lambda s: None, every=every + 1, state=state))
         assert same(m.state_dict(), ref.state_dict()), (name, state.step)
         untimed = [[{k: v for k, v in h.items() if k != "time"} for h in run.history] for run in (m, ref)]
-        assert untimed[0] == untimed[1]
+        assert untimed[0] == untimed[1], (name, state.step)
+    return saved
+
+
+@pytest.mark.parametrize("name", trainable())
+def test_in_process_resume_from_any_checkpoint_is_exact(name):
+    """Every registered model with a training loss, its defaults (tiny sizes) plus an EMA and a cosine schedule, on a
+    data set of its kind: 90 rows in batches of 32 (2 per epoch, tail dropped), so checkpoints fall mid-epoch and at
+    its end (text: 90 tokens, windows drawn per step)."""
+    ds = dataset(data_name(name))
+    saved = resume_exactly(name, {**tiny(name), "ema": 0.9, "lr_schedule": "cosine"}, ds.train[:90], 12, 3, ds)
+    if ds.kind != "text":
+        assert saved[0].scalars["order_pos"] == 32 and saved[1].scalars["order_pos"] == 64
+
+
+def test_in_process_resume_keeps_early_stopping_state():
+    x = torch.randn(90, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1
+    resume_exactly("vae", {"hidden": 8, "patience": 50, "val_every": 20, "ema": 0.9}, x, 100, 25)
 
 
 def test_early_stopping_keeps_the_best_weights_and_records_it():
