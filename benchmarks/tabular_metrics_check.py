@@ -1,4 +1,4 @@
-"""Reference points of genlab.tabular_metrics on real tables: what the held-out rows, independent column marginals,
+"""Reference points of genlab.metrics.tabular on real tables: what the held-out rows, independent column marginals,
 uniform garbage and a copy of the training rows score, and (with sdmetrics installed) sdmetrics' QualityReport on
 the same pairs, with its pair thresholds off and at its defaults.
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from common import write_results
 
-from genlab.tabular_metrics import TableSpace, tabular
+from genlab.metrics.tables import TableSpace, tabular
 
 __all__ = ["tables", "references"]
 

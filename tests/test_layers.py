@@ -26,7 +26,7 @@ LAYERS = [
     {"model", "checkpoint", "manifest", "training"},
     {"families", "inverse"},
     {"models", "distillation", "colorization"},
-    {"apps", "metrics", "frechet", "tabular_metrics", "plots", "bench", "figures", "physics", "video"},
+    {"apps", "metrics", "frechet", "judge", "attributes", "plots", "bench", "figures", "physics", "video"},
     {"cli", "__init__", "__main__"},
 ]
 

@@ -1,4 +1,4 @@
-"""genlab.tabular_metrics: fidelity, utility and privacy of a synthetic table (known answers and orderings)."""
+"""genlab.metrics.tabular: fidelity, utility and privacy of a synthetic table (known answers and orderings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from genlab.errors import DataError
-from genlab.tabular_metrics import TableSpace, tabular, wasserstein1
+from genlab.metrics.tables import TableSpace, tabular, wasserstein1
 
 
 def clinic(n: int, seed: int = 0, missing: bool = True) -> pd.DataFrame:

@@ -50,13 +50,13 @@ def _training_source(info: dict, run_dir) -> str:
 
 
 def evaluate_table(model, info: dict, run_dir, data, *, seed: int, n: int | None, target: str | None) -> dict:
-    """Fidelity, utility and privacy (:func:`genlab.tabular_metrics.tabular`) of a table run: its training rows
+    """Fidelity, utility and privacy (:func:`genlab.metrics.tabular`) of a table run: its training rows
     (reloaded with the run's seed and split) as real_train, the table ``data`` (a file: all its rows; a data set: its
     test split; None: the run's own held-out rows) as real_test, and ``n`` model samples (default: as many)."""
     import genlab
     from genlab.data.tables import numbers_from_text, read_table
     from genlab.errors import DataError
-    from genlab.tabular_metrics import tabular
+    from genlab.metrics import tabular
 
     source, schema = _training_source(info, run_dir), model.data_encoder.schema()
     split = info["seed"] if isinstance(info.get("seed"), int) else seed  # the training rows, whatever --seed says

@@ -32,9 +32,10 @@ import torch
 from genlab.data.validate import as_tensor
 from genlab.errors import ConfigError, DataError
 from genlab.frechet import classify_digits, frechet_digits  # sample quality on digits (see genlab.frechet)
+from genlab.metrics.tables import TabularReport, tabular  # fidelity / utility / privacy of synthetic tables
 
 __all__ = ["KLResult", "nll", "bits_per_dim", "dequantize", "kl_to_truth", "sliced_wasserstein", "mmd", "evaluate",
-           "frechet_digits", "classify_digits", "straightness"]
+           "frechet_digits", "classify_digits", "straightness", "tabular", "TabularReport"]
 
 
 def _vector(logp, what: str) -> torch.Tensor:
