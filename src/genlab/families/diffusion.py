@@ -105,6 +105,7 @@ class DiffusionModel(GenerativeModel):
     eval_batch = 10000
     default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (see default_steps)
     grouped_levels: ClassVar[bool] = True  # the loss draws its levels in ``noise_groups`` groups (genlab.diffusion.levels)
+    kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table", "video")  # clips through e.g. video_dit
     inverse_algorithm: ClassVar[str] = "replacement"  # genlab.inverse.solve's default: "replacement" or "repaint"
     default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
                                                 "ald": 1000, "euler": 64, "heun": 10, "ddim": 64, "dpmpp_2m": 16,

@@ -7,7 +7,7 @@ classifier-free guidance, which ``y=None`` means). It returns a tensor of ``net.
 shape unless asked otherwise: ``out_channels`` for image backbones, ``out_shape`` for ``mlp``).
 
 Built-ins: ``mlp`` (:class:`MLPBackbone`, over the flattened input), ``unet`` (:class:`genlab.nn.unet.UNet`),
-``dit`` (:class:`genlab.nn.dit.DiT`). ``register_backbone(name, cls)`` adds one; a checkpoint stores
+``dit`` (:class:`genlab.nn.dit.DiT`), ``video_dit`` (:class:`genlab.nn.video_dit.VideoDiT`, clips (T, C, H, W)). ``register_backbone(name, cls)`` adds one; a checkpoint stores
 :func:`backbone_spec` (the name and its JSON keyword arguments) and :func:`backbone_from_spec` rebuilds it, so a
 custom backbone is reloadable once its name is registered again.
 """
@@ -26,6 +26,7 @@ from genlab.nn.dit import DiT
 from genlab.nn.embedding import FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.mlp import ConditionalMLP
 from genlab.nn.unet import UNet
+from genlab.nn.video_dit import VideoDiT
 
 __all__ = ["uses_backbone", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
            "backbone_from_spec", "MLPBackbone", "ScalarHead", "FlatAdapter"]
@@ -84,7 +85,7 @@ class FlatAdapter(nn.Module):
         return self.backbone(x.reshape(x.shape[0], *self.shape), t, y).reshape(x.shape[0], -1)
 
 
-_BUILTIN: dict[str, type] = {"mlp": MLPBackbone, "unet": UNet, "dit": DiT}
+_BUILTIN: dict[str, type] = {"mlp": MLPBackbone, "unet": UNet, "dit": DiT, "video_dit": VideoDiT}
 _REGISTRY: dict[str, type] = dict(_BUILTIN)
 
 
