@@ -201,8 +201,6 @@ def test_every_random_draw_takes_a_generator():
 # the file (issue 23, deliverable 6); each entry is an xfail that turns into a failure once the draw is fixed, so the
 # entry must then go
 KNOWN_NULLABLE: dict[tuple[str, str], str] = {
-    ("genlab/families/consistency.py", "loss"): "loss(generator=None): the base hook requires a generator",
-    ("genlab/families/consistency.py", "step"): "fit_distill's step(generator=None) draws from it",
     ("genlab/families/diffusion.py", "run_sampler"): "run_sampler(generator=None) draws its start noise from it",
     ("genlab/families/flow_matching.py", "loss"): "loss(generator=None): the base hook requires a generator",
 }

@@ -162,7 +162,7 @@ class ConsistencyModel(EDM):
         progress = 1.0 if cur is None else min(max(cur["step"] - 1, 0) / cur["steps"], 1.0)
         return ict_levels(ict_num_levels(progress, c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
 
-    def val_loss(self, z, y, *, generator=None) -> torch.Tensor:
+    def val_loss(self, z, y, *, generator) -> torch.Tensor:
         """The validation loss of early stopping on the final grid (comparable across steps)."""
         cur, self._curriculum = getattr(self, "_curriculum", None), None
         try:
@@ -170,7 +170,7 @@ class ConsistencyModel(EDM):
         finally:
             self._curriculum = cur
 
-    def loss(self, z, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z, y, *, generator) -> torch.Tensor:
         """Per-sample iCT loss (B,): lambda(sigma_i) d(f(x + sigma_{i+1} n, sigma_{i+1}), sg f(x + sigma_i n, sigma_i))."""
         c = self.config
         levels = self.ict_grid()
@@ -197,7 +197,7 @@ class ConsistencyModel(EDM):
         params = [p for p in self.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=spec.lr)
 
-        def step(xb, yb, k, *, generator=None):
+        def step(xb, yb, k, *, generator):
             n = randint(0, len(levels) - 1, (len(xb),), generator)
             lo, hi = levels[n], levels[n + 1]
             x_hi = xb + bcast(hi, xb) * randn_like(xb, generator)
