@@ -127,3 +127,49 @@ def test_denoiser_contract_with_edm_preconditioning(tiny):
             d = m._denoise(x, torch.full((len(x),), s), None)
         gaps.append(float((d - x).abs().max()))
     assert gaps[2] < 2e-2 and gaps[2] < gaps[1] < gaps[0]
+
+
+# ---------------------------------------------------------------------------------- continuation from given frames
+def test_imputation_along_time_keeps_the_given_frames(tiny):
+    import genlab
+    from genlab.video import continue_clips, frame_mask
+
+    m = genlab.create("edm", tiny, **FAST).fit(tiny.train, steps=3, progress=False)
+    mask = frame_mask((2, 8, 1, 16, 16), 3)
+    assert mask[:, :3].all() and not mask[:, 3:].any()
+    out = continue_clips(m, tiny.test[:2], 3, steps=3)
+    assert torch.equal(out[:, :3], tiny.test[:2, :3])
+    assert (out[:, 3:] - tiny.test[:2, 3:]).abs().max() > 0  # the rest is generated, not copied
+    with pytest.raises(Exception, match="given frames must be"):
+        continue_clips(m, tiny.test[:2], 8)
+
+
+def test_frame_conditioning_trains_only_on_the_rest(tiny):
+    """edm_frames: the given frames enter clean and carry no loss, so the loss's gradient never reaches the network's
+    output there; the network sees the given-frame channel; continuations keep the given frames and reload alike."""
+    import genlab
+    from genlab.rng import make_generator
+    from genlab.video import continue_clips  # registers edm_frames
+
+    opts = FAST["backbone_options"]
+    m = genlab.create("edm_frames", tiny, backbone_options=opts, batch_size=16)
+    assert m.net.backbone.embed_x.in_channels == 2
+    z = tiny.train[:4].reshape(4, -1)
+    out = {}
+
+    def grab(module, inputs, output):
+        output.retain_grad()
+        out["f"] = output
+
+    hook = m.net.register_forward_hook(grab)
+    m.loss(z, None, generator=make_generator(0)).sum().backward()
+    hook.remove()
+    g = out["f"].grad.reshape(4, 8, -1)
+    assert g[:, :3].abs().max() == 0 and g[:, 3:].abs().max() > 0
+    m.fit(tiny.train, steps=3, progress=False)
+    a = continue_clips(m, tiny.test[:2], 3, steps=3, seed=1)
+    assert torch.equal(a[:, :3], tiny.test[:2, :3])
+    with pytest.raises(Exception, match="trained to continue 3"):
+        continue_clips(m, tiny.test[:2], 2)
+    with pytest.raises(Exception, match="continues clips"):
+        m.sample(2)
