@@ -173,3 +173,59 @@ def test_frame_conditioning_trains_only_on_the_rest(tiny):
         continue_clips(m, tiny.test[:2], 2)
     with pytest.raises(Exception, match="continues clips"):
         m.sample(2)
+
+
+# ---------------------------------------------------------------------------------------------------- command line
+@pytest.fixture(scope="module")
+def video_run(tmp_path_factory):
+    """A tiny edm_frames run on balls clips (16 x 1 x 32 x 32), saved as genlab train saves one."""
+    import genlab
+    from genlab.cli.rundir import save_run
+    from genlab.data.kinds.video import write_video
+    from genlab.video import FramesEDM  # noqa: F401 - registers edm_frames
+
+    ds = genlab.datasets.load("balls", n_train=16, n_test=4)
+    m = genlab.create("edm_frames", ds, batch_size=8, backbone_options={"patch": 8, "hidden": 16, "depth": 1,
+                                                                         "heads": 2})
+    m.fit(ds.train, steps=2, progress=False)
+    run = tmp_path_factory.mktemp("video") / "run"
+    save_run(run, m, {"data": "balls", "seed": 0, "model": "edm_frames"})
+    write_video(ds.test[0], run.parent / "clip.gif")
+    write_video(ds.test[0][:, :, :16, :16], run.parent / "small.gif")
+    write_video(ds.test[0][:2], run.parent / "short.gif")
+    (run.parent / "broken.gif").write_bytes(b"not a gif")
+    return run
+
+
+def test_cli_continues_a_clip(video_run, capsys):
+
+    from genlab.cli import main
+    from genlab.data.kinds.video import read_video
+
+    d = video_run.parent
+    assert main(["sample", str(video_run), "--given-frames", "3", "--input", str(d / "clip.gif"), "--out",
+                 str(d / "out.gif"), "--steps", "3", "--quiet"]) == 0
+    clip, out = read_video(d / "clip.gif"), read_video(d / "out.gif")
+    assert out.shape == (16, 3, 32, 32)
+    assert np.abs(out[:3] - clip[:3]).max() <= 1 / 255  # the given frames, as read
+    for args, words in ((["--given-frames", "5", "--input", str(d / "short.gif")], "nothing to generate"),
+                        (["--given-frames", "3", "--input", str(d / "small.gif")], "16x16"),
+                        (["--given-frames", "3", "--input", str(d / "broken.gif")], "could not read")):
+        capsys.readouterr()
+        assert main(["sample", str(video_run), *args, "--out", str(d / "x.gif")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1 and not (d / "x.gif").exists()
+
+
+def test_cli_eval_prints_the_velocity_errors(video_run, capsys):
+    import json
+
+    from genlab.cli import main
+
+    capsys.readouterr()
+    assert main(["eval", str(video_run), "--json", "--n-test", "3"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("velocity_error_id", "velocity_error_ood", "parser_floor", "copy_last", "constant_velocity"):
+        assert key in result
+    assert result["parser_floor"] < 0.05 < result["copy_last"]
+    assert set(result["per_scenario"]["uniform"]) >= {"id", "ood_velocity", "ood_radius", "baselines"}

@@ -32,7 +32,7 @@ from genlab.families.edm import EDM, EDMConfig
 from genlab.registry import bounded, register
 from genlab.rng import randn_like
 
-__all__ = ["frame_mask", "continue_clips", "FramesEDM", "FramesEDMConfig", "physics_report", "given_frames_of"]
+__all__ = ["frame_mask", "continue_clips", "continue_file", "FramesEDM", "FramesEDMConfig", "physics_report", "given_frames_of"]
 
 
 def frame_mask(shape, given: int) -> torch.Tensor:
@@ -139,6 +139,36 @@ def continue_clips(model, clips, given: int, *, seed: int = 0, steps: int | None
     parts = [model.impute(x[i : i + batch], mask[i : i + batch], seed=seed + i, method="sample", **opts)
              for i in range(0, len(x), batch)]
     return torch.cat(parts).clamp(0, 1)
+
+
+def continue_file(load_model, path, given: int, out, *, seed: int = 0, steps=None, sampler=None) -> dict:
+    """Read the clip at ``path`` (GIF / MP4), continue its first ``given`` frames with the model that
+    ``load_model()`` returns (called once the clip is read) and write the run's T frames to ``out``; one-line
+    DataErrors for an unreadable file, too few frames, or frames of another size than the run's."""
+    import time
+
+    from genlab.data.kinds.video import read_video, write_video
+
+    clip = read_video(path)
+    if given >= len(clip):
+        raise DataError(f"--given-frames {given} leaves nothing to generate: {path} has {len(clip)} frames")
+    model = load_model()
+    if len(model.shape) != 4:
+        raise DataError(f"continuing a clip needs a video run; this one models samples of shape {tuple(model.shape)}")
+    T, C, H, W = model.shape
+    if tuple(clip.shape[2:]) != (H, W):
+        raise DataError(f"{path} has frames of {clip.shape[2]}x{clip.shape[3]}, the run's are {H}x{W}")
+    if clip.shape[1] != C and C == 1:  # a grey run reads a GIF (stored as RGB) by its mean
+        clip = clip.mean(1, keepdims=True)
+    frames = torch.as_tensor(clip[:T])
+    if len(frames) < T:  # the frames after the given ones are generated anyway
+        frames = torch.cat([frames, frames[-1:].expand(T - len(frames), -1, -1, -1)])
+    t0 = time.perf_counter()
+    made = continue_clips(model, frames, given, seed=seed, steps=steps, sampler=sampler)[0]
+    seconds = time.perf_counter() - t0
+    write_video(made, out)
+    return {"model": model.name, "given_frames": given, "frames": T, "input": str(path), "out": str(out),
+            "seed": seed, "sample_time_s": seconds}
 
 
 def _errors(clips, velocities, given, scenario) -> dict[str, float]:

@@ -133,6 +133,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
     """
     import genlab
+    import genlab.video  # noqa: F401 - registers edm_frames, the trained frame-conditioned video model
     from genlab.errors import ConfigError
 
     model, info = load_run(run_dir, device)
@@ -144,6 +145,19 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
             click.echo(json.dumps(result))
         else:
             _print_table_report(result)
+        return
+    if getattr(model.data_encoder, "kind", None) == "video":  # velocity errors of continuations (genlab.video)
+        from genlab.video import given_frames_of, physics_report
+
+        source = data or _training_source(info, run_dir)
+        ds = genlab.datasets.load(source, n_train=1, n_test=n_test or 100, seed=seed)  # test splits only
+        check_shape(model, ds.shape, f"data '{source}'")
+        result = {"model": model.name, "data": source, "run_dir": str(run_dir), "seed": seed,
+                  **physics_report(model, ds, given=given_frames_of(model) or 3, seed=seed)}
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            table([(k, v) for k, v in result.items() if not isinstance(v, dict)], title=f"{model.name} on {source}")
         return
     if target is not None or n_synthetic is not None:
         raise ConfigError(f"--{'target' if target is not None else 'n'} applies to runs trained on a table")

@@ -68,7 +68,8 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
 
 @click.command("sample", context_settings=SETTINGS)
 @click.argument("run_dir")
-@click.option("-n", "n", type=POSITIVE_INT, required=True, metavar="N", help="Number of samples.")
+@click.option("-n", "n", type=POSITIVE_INT, default=None, metavar="N", help="Number of samples (required unless "
+              "--given-frames continues a clip).")
 @click.option("--sampler", default=None, help="One of the model's samplers (see 'genlab list samplers'); "
               "default: the model's own.")
 @click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Sampler steps, where the sampler has steps.")
@@ -84,11 +85,15 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
               help="Classifier-free guidance weight (>= 0) with --label or --prompt (score models; 0 = none).")
 @click.option("--given", "given", multiple=True, metavar="COLUMN=VALUE",
               help="Table runs: generate rows with this column set to this value (repeatable).")
+@click.option("--given-frames", "given_frames", type=POSITIVE_INT, default=None, metavar="K",
+              help="Video runs: continue the first K frames of --input (the rest generated); --out .gif or .mp4.")
+@click.option("--input", "input_clip", default=None, metavar="CLIP", help="With --given-frames: the clip (.gif, .mp4).")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
 @device_option
-def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given, seed, as_json, quiet, device):
+def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given, given_frames, input_clip, seed,
+           as_json, quiet, device):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
@@ -100,8 +105,26 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
       genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
       genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 3 --out grid.png
       genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
+      genlab sample runs/balls --given-frames 3 --input clip.gif --out continued.gif
     """
     from genlab.errors import ConfigError
+
+    if given_frames is not None or input_clip is not None:  # continue a clip (genlab.video)
+        from genlab.data.kinds.video import VIDEO_SUFFIXES
+        from genlab.video import continue_file
+
+        if given_frames is None or input_clip is None:
+            raise click.UsageError("--given-frames and --input go together")
+        out = check_suffix(out, VIDEO_SUFFIXES, "--out")
+        result = continue_file(lambda: load_run(run_dir, device)[0], input_clip, given_frames, out, seed=seed,
+                               steps=steps, sampler=sampler)
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            say(f"wrote {result['frames']} frames ({given_frames} given from {input_clip}) to {out}", quiet)
+        return
+    if n is None:
+        raise click.UsageError("missing option '-n' (the number of samples)")
 
     out = check_suffix(out, OUT_SUFFIXES, "--out")
     if out.is_dir():
