@@ -189,10 +189,17 @@ class TextModel(GenerativeModel):
             return fn(make_generator(seed, target=dev))
 
     def sample(self, n: int = 1, *, prompt: str = "", max_new_tokens: int = 256, temperature: float = 1.0,
-               top_k: int | None = None, top_p: float | None = None, seed=None, device=None, **options) -> list[str]:
-        """n strings, each the prompt followed by ``max_new_tokens`` drawn tokens (see the module docstring)."""
+               top_k: int | None = None, top_p: float | None = None, seed=None, device=None, y=None, sampler=None,
+               guidance: float = 0.0, **options) -> list[str]:
+        """n strings, each the prompt followed by ``max_new_tokens`` drawn tokens (see the module docstring);
+        ``sampler`` is the model's own (or None), and text models take neither labels nor guidance."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
+        if y is not None or float(guidance) != 0.0:
+            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels and no guidance")
+        if sampler is not None and sampler not in self.samplers():
+            raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
+                              f"{', '.join(sorted(self.samplers()))}")
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
         check_options(temperature, top_k, top_p)
