@@ -26,7 +26,8 @@ LAYERS = [
     {"model", "checkpoint", "manifest", "training"},
     {"families", "inverse"},
     {"models", "distillation", "colorization"},
-    {"apps", "metrics", "frechet", "judge", "attributes", "plots", "bench", "figures", "physics", "video"},
+    {"apps", "metrics", "frechet", "judge", "attributes", "tabular_metrics", "plots", "bench", "figures", "physics",
+     "video"},
     {"cli", "__init__", "__main__"},
 ]
 

@@ -121,3 +121,35 @@ def test_cli_prompt(dit_run, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert r.exit_code == 2 and len(lines) == 1 and words in lines[0], (args, r.stderr)
     assert not (tmp_path / "bad.npy").exists()
+
+
+def _fresh(n, heldout, seed=123):
+    import numpy as np
+
+    from genlab.data.shapes import draw_attributes, render
+
+    rng = np.random.default_rng(seed)
+    a = draw_attributes(n, rng, heldout=heldout)
+    return torch.from_numpy(np.stack([render(r) for r in a])), torch.from_numpy(a)
+
+
+@pytest.mark.parametrize("heldout", [False, True])
+def test_the_shipped_judge_reads_fresh_images(heldout):
+    from genlab.attributes import attribute_accuracy
+
+    x, a = _fresh(300, heldout)
+    acc = attribute_accuracy(x, a)
+    assert min(acc.per_attribute().values()) >= 0.95 and acc.joint >= 0.9, acc
+    wrong = a.clone()
+    wrong[:, 1] = (wrong[:, 1] + 1) % 6  # every colour asked wrongly: only the colour (and joint) accuracy falls
+    bad = attribute_accuracy(x, wrong)
+    assert bad.colour < 0.05 and bad.joint < 0.05 and bad.shape == acc.shape and bad.position == acc.position
+
+
+def test_frechet_in_the_judges_features():
+    from genlab.judge import frechet_shapes
+
+    x, _ = _fresh(400, False)
+    same = frechet_shapes(x)
+    assert same < 0.2 * frechet_shapes(torch.rand(400, 3, 32, 32))
+    assert same < 0.5 * frechet_shapes(x.roll(5, dims=3))  # objects moved half a cell, off the grid
