@@ -149,7 +149,7 @@ def test_frame_conditioning_trains_only_on_the_rest(tiny):
     output there; the network sees the given-frame channel; continuations keep the given frames and reload alike."""
     import genlab
     from genlab.rng import make_generator
-    from genlab.video import continue_clips  # registers edm_frames
+    from genlab.video import continue_clips
 
     opts = FAST["backbone_options"]
     m = genlab.create("edm_frames", tiny, backbone_options=opts, batch_size=16)
@@ -182,7 +182,6 @@ def video_run(tmp_path_factory):
     import genlab
     from genlab.cli.rundir import save_run
     from genlab.data.kinds.video import write_video
-    from genlab.video import FramesEDM  # noqa: F401 - registers edm_frames
 
     ds = genlab.datasets.load("balls", n_train=16, n_test=4)
     m = genlab.create("edm_frames", ds, batch_size=8, backbone_options={"patch": 8, "hidden": 16, "depth": 1,

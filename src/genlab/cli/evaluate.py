@@ -133,7 +133,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
     """
     import genlab
-    import genlab.video  # noqa: F401 - registers edm_frames, the trained frame-conditioned video model
+    import genlab.video  # noqa: F401 - registers edm_frames (genlab.families.edm_frames) before the run loads
     from genlab.errors import ConfigError
 
     model, info = load_run(run_dir, device)
