@@ -30,12 +30,13 @@ import genlab
 from genlab.data.text import load_pydoc
 
 PROMPT, SEED = "The model", 0
-# gpt variants beside the defaults (the recipe's sizes): the choices the goal is about -- depth and batch for the
-# budget, the learning rate, the tokenizer (byte-level BPE of 512 tokens: more text per window and per step)
+# gpt variants beside the defaults (the recipe's sizes): the choices the goal is about -- rotary positions, depth
+# and batch for the budget, the learning rate, the tokenizer (byte-level BPE of 512 tokens: more text per window)
 VARIANTS = {
     "gpt": ("char", {}),
-    "gpt 2x128 b32 lr2e-3": ("char", {"n_layer": 2, "batch_size": 32, "lr": 2e-3}),
-    "gpt bpe512": ("bpe", {}),
+    "gpt rope": ("char", {"rope": True}),
+    "gpt rope 2x128 b32 lr2e-3": ("char", {"rope": True, "n_layer": 2, "batch_size": 32, "lr": 2e-3}),
+    "gpt rope bpe512": ("bpe", {"rope": True}),
 }
 
 

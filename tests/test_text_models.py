@@ -63,6 +63,19 @@ def test_gpt_kv_cache_gives_the_same_tokens_and_slides_past_the_context(gpt):
     assert cached == gpt.last_nfe == 90
 
 
+def test_rotary_scores_depend_on_offsets_only_and_keep_cached_generation_equal(corpus):
+    from genlab.nn.transformer import rotary, rotate
+
+    q, k = torch.randn(2, 1, 1, 6, 16, generator=torch.Generator().manual_seed(0))
+    pos = torch.tensor([0, 1, 2, 3, 7, 20])
+    scores = [rotate(q, rotary(pos + s, 16)) @ rotate(k, rotary(pos + s, 16)).transpose(-1, -2) for s in (0, 37)]
+    assert torch.allclose(scores[0], scores[1], atol=1e-4)  # RoFormer: q_m . k_n depends on m - n only
+    assert not torch.allclose(scores[0], q @ k.transpose(-1, -2), atol=1e-2)
+    m = genlab.create("gpt", corpus, **TINY, rope=True).fit(corpus.train, steps=3, seed=0, progress=False)
+    assert not hasattr(m.net, "wpe") and genlab.create("mdlm", corpus).config.rope
+    assert m.sample(2, max_new_tokens=80, seed=1) == m.sample(2, max_new_tokens=80, seed=1, use_cache=False)
+
+
 def test_gpt_top_k_1_is_greedy(gpt, corpus):
     ids = torch.cat([torch.tensor([corpus.encoder.special("<eot>")]), corpus.encoder.encode("the lazy")])
     with torch.no_grad():

@@ -60,7 +60,7 @@ class GPTModel(TextModel):
     def build(self) -> None:
         c = self.config
         self.net = GPT(GPTConfig(vocab_size=self.vocab, block_size=c.context, n_layer=c.n_layer, n_head=c.n_head,
-                                 n_embd=c.n_embd, dropout=c.dropout, causal=True))
+                                 n_embd=c.n_embd, dropout=c.dropout, causal=True, rope=c.rope))
 
     def window_loss(self, windows, *, generator=None) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of each window (B, T + 1)."""

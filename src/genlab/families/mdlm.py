@@ -3,8 +3,9 @@
 Forward process (Austin et al. 2021; Sahoo et al. 2024 "MDLM"; Shi et al. 2024 "MD4"): each token of x is
 independently replaced by the absorbing ``<mask>`` token m with probability 1 - alpha_t, here the linear schedule
 alpha_t = 1 - t, t in [0, 1]. The denoiser x_theta(z_t) is a bidirectional transformer
-(:class:`genlab.nn.transformer.GPT` with ``causal=False``, no time input: the share of masks carries t, MDLM Sec. 3.2)
-whose output never puts mass on m and which keeps unmasked tokens (the SUBS parameterisation). The continuous-time
+(:class:`genlab.nn.transformer.GPT` with ``causal=False`` and rotary positions as MDLM's DiT backbone; no time
+input: the share of masks carries t, MDLM Sec. 3.2; rotary positions learn the toy corpus of the tests about twice
+as fast in bits/char as learned absolute ones, which must be learned at every offset) whose output never puts mass on m and which keeps unmasked tokens (the SUBS parameterisation). The continuous-time
 negative ELBO (MDLM Eq. 10, MD4 Eq. 5) with alpha_t' / (1 - alpha_t) = -1 / t is
 
     -log p(x) <= NELBO(x) = E_{t ~ U(0, 1)} E_{z_t} [ (1 / t) sum_{l : z_t^l = m} -log x_theta(z_t)_l[x^l] ],   (Eq. 1)
@@ -50,6 +51,7 @@ class MDLMConfig(TextNetConfig):
     """Options of ``mdlm``: those of :class:`~genlab.families.text_base.TextNetConfig` and the sampler's default K."""
 
     sample_steps: int = bounded(128, ge=1)
+    rope: bool = True  # rotary position embeddings (MDLM's backbone)
 
 
 def stratified_times(n: int, generator, device) -> torch.Tensor:
@@ -72,7 +74,7 @@ class MDLM(TextModel):
     def build(self) -> None:
         c = self.config
         self.net = GPT(GPTConfig(vocab_size=self.vocab, block_size=c.context, n_layer=c.n_layer, n_head=c.n_head,
-                                 n_embd=c.n_embd, dropout=c.dropout, causal=False))
+                                 n_embd=c.n_embd, dropout=c.dropout, causal=False, rope=c.rope))
 
     def _log_x0(self, z: torch.Tensor) -> torch.Tensor:
         """log x_theta(z) (B, T, V) with no mass on <mask> (SUBS)."""

@@ -54,6 +54,7 @@ class TextNetConfig(NeuralConfig):
     n_embd: int = bounded(128, ge=1)
     context: int = bounded(128, ge=2)  # tokens the network sees at once (training window length)
     dropout: float = bounded(0.0, ge=0, lt=1)
+    rope: bool = False  # rotary position embeddings (relative offsets) instead of learned positions
     steps: int = bounded(2000, ge=1)
     batch_size: int = bounded(16, ge=1)  # windows per step
     lr: float = bounded(1e-3, gt=0)

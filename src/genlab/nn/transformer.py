@@ -7,7 +7,9 @@ The layout follows Karpathy's nanoGPT (``GPTConfig`` + ``GPT``), with separate i
 so that special tokens (e.g. a class label as start token) can be read but never predicted, and a key/value cache
 for incremental decoding (one network pass per generated token over that token only). ``causal=False`` drops the
 mask M: every position attends to every other (the bidirectional denoiser of masked diffusion language models,
-Sahoo et al. 2024; the cache is then unavailable).
+Sahoo et al. 2024; the cache is then unavailable). ``rope=True`` replaces the learned position embeddings by rotary
+ones (Su et al. 2021, RoFormer Eq. 34): queries and keys are rotated by angles proportional to their positions, so
+attention scores depend on relative offsets only (what a model trained on windows at random offsets needs).
 """
 
 from __future__ import annotations
@@ -21,7 +23,21 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError
 
-__all__ = ["GPTConfig", "GPT", "SelfAttention", "Block"]
+__all__ = ["GPTConfig", "GPT", "SelfAttention", "Block", "rotary", "rotate"]
+
+
+def rotary(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (T, head_dim / 2) of the angles p * base^(-2i / head_dim) of RoFormer Eq. 34."""
+    inv = base ** (-torch.arange(0, head_dim // 2, device=positions.device, dtype=torch.float32) / (head_dim // 2))
+    angles = positions.float()[:, None] * inv
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, cs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate the pairs (x_i, x_{i + d/2}) of x (B, H, T, d) by the angles whose cos and sin are ``cs``."""
+    cos, sin = cs
+    a, b = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], -1).to(x.dtype)
 
 
 @dataclass
@@ -35,6 +51,7 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     causal: bool = True  # False: bidirectional attention (no mask, no key/value cache)
+    rope: bool = False  # rotary position embeddings instead of learned ones
 
     def check(self) -> None:
         if min(self.vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd) < 1:
@@ -57,11 +74,14 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, kv: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv: list | None = None, rope=None) -> torch.Tensor:
         """``kv``: a list holding this layer's cached keys and values (filled and extended in place); with a
-        non-empty cache ``x`` is the one next token (incremental decoding)."""
+        non-empty cache ``x`` is the one next token (incremental decoding). ``rope``: (cos, sin) of :func:`rotary`
+        for x's positions, applied to queries and keys."""
         B, T, C = x.shape
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
+        if rope is not None:
+            q, k = rotate(q, rope), rotate(k, rope)
         causal = self.causal
         if kv is not None:
             if kv:
@@ -85,8 +105,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias), nn.GELU(),
                                  nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias), nn.Dropout(c.dropout))
 
-    def forward(self, x: torch.Tensor, kv: list | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), kv)
+    def forward(self, x: torch.Tensor, kv: list | None = None, rope=None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), kv, rope)
         return x + self.mlp(self.ln2(x))
 
 
@@ -98,7 +118,8 @@ class GPT(nn.Module):
         c.check()
         self.config = c
         self.wte = nn.Embedding(c.vocab_size, c.n_embd)
-        self.wpe = nn.Embedding(c.block_size, c.n_embd)
+        if not c.rope:
+            self.wpe = nn.Embedding(c.block_size, c.n_embd)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList([Block(c) for _ in range(c.n_layer)])
         self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias)
@@ -128,7 +149,12 @@ class GPT(nn.Module):
         T = start + idx.shape[1]
         if T > self.config.block_size:
             raise ConfigError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
-        x = self.drop(self.wte(idx) + self.wpe(torch.arange(start, T, device=idx.device)))
+        positions = torch.arange(start, T, device=idx.device)
+        c, rope = self.config, None
+        if c.rope:
+            x, rope = self.drop(self.wte(idx)), rotary(positions, c.n_embd // c.n_head)
+        else:
+            x = self.drop(self.wte(idx) + self.wpe(positions))
         for i, block in enumerate(self.blocks):
-            x = block(x, None if cache is None else cache[i])
+            x = block(x, None if cache is None else cache[i], rope)
         return self.head(self.ln_f(x))
