@@ -7,9 +7,9 @@ For each ``--data`` set (``balls`` = uniform motion, ``balls_collision``, ``ball
 two models with the same ``video_dit`` backbone and the same share of ``--budget`` (wall seconds, split evenly over
 sets and models) continue the first ``--given`` frames of ``--n`` test clips per split:
 
-- ``imputation``: ``edm`` trained on whole clips, conditioned at sampling time by imputation along time
-  (the replacement method; no retraining);
-- ``trained``: ``edm_frames`` (genlab.video.FramesEDM), trained with the given frames clean and marked.
+- ``replacement`` and ``repaint``: one ``edm`` trained on whole clips, conditioned at sampling time by imputation
+  along time (the replacement method, or RePaint with 8 jumps; no retraining);
+- ``trained``: ``edm_frames`` (genlab.families.edm_frames), trained with the given frames clean and marked.
 
 Reported per set (genlab.physics): the velocity error (mean |v_gen - v_true| over the generated frames, world units
 per unit time) in distribution and out of distribution (``ood_velocity``: speeds 0-0.8 and 4.5-6; ``ood_radius``:
@@ -37,18 +37,18 @@ from genlab import physics
 from genlab.video import continue_clips, physics_report
 
 BACKBONE = {"patch": 4, "hidden": 64, "depth": 2, "heads": 4}
-METHODS = {  # name -> (model, config)
-    "imputation": ("edm", {"backbone": "video_dit", "backbone_options": BACKBONE, "normalize": False,
-                           "sigma_data": 0.25, "patience": 0, "noise_floor": 0.0}),
-    "trained": ("edm_frames", {"backbone_options": BACKBONE}),
+MODELS = {  # the two trained models: name -> (config, the ways it continues clips: method -> solve's algorithm)
+    "edm": ({"backbone": "video_dit", "backbone_options": BACKBONE, "normalize": False, "sigma_data": 0.25,
+             "patience": 0, "noise_floor": 0.0}, {"replacement": "replacement", "repaint": "repaint"}),
+    "edm_frames": ({"backbone_options": BACKBONE}, {"trained": None}),
 }
 
 
-def memorisation(model, ds, given: int, n: int, seed: int, steps) -> dict:
+def memorisation(model, ds, given: int, n: int, seed: int, steps, algorithm) -> dict:
     """Generated velocity vs the true one and the nearest training case's, on ood_velocity clips (one ball)."""
     scenario = ds.info["scenario"]
     ood = ds.info["ood_velocity"]
-    made = continue_clips(model, ood["x"][:n], given, seed=seed, steps=steps)
+    made = continue_clips(model, ood["x"][:n], given, seed=seed, steps=steps, algorithm=algorithm)
     v_gen = physics.estimate_velocities(physics.parse_centres(made[:, given:], physics.BALLS[scenario]), scenario)
     v_true = ood["velocities"][:n, given:].numpy()
     train_v0 = ds.info["states_train"]["velocities"][:, 0].numpy()  # (N, B, 2) initial velocities of training clips
@@ -78,26 +78,27 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results/video_physics")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    share = a.budget / (len(a.data) * len(METHODS))
+    share = a.budget / (len(a.data) * len(MODELS))
     result = {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
               "budget_s_per_model": share, "backbone": BACKBONE, "sets": {}}
     for name in a.data:
         ds = genlab.datasets.load(name, n_train=a.n_train, n_test=a.n, seed=a.seed)
         result["sets"][name] = {}
-        for method, (model_name, config) in METHODS.items():
+        for model_name, (config, methods) in MODELS.items():
             if model_name == "edm_frames":
                 config = {**config, "given_frames": a.given}
             m = genlab.create(model_name, ds, batch_size=a.batch, **config)
             t0 = time.perf_counter()
             m.fit(ds.train, time_budget=share, steps=a.steps_cap, seed=a.seed, progress=False)
             fit_s = time.perf_counter() - t0
-            report = physics_report(m, ds, given=a.given, seed=a.seed, steps=a.sample_steps)
-            report.update(method=method, model=model_name, fit_s=fit_s, trained_steps=m.trained_steps,
-                          memorisation=memorisation(m, ds, a.given, a.n, a.seed, a.sample_steps))
-            result["sets"][name][method] = report
-            print(f"{name:16s} {method:10s} steps {m.trained_steps:5d}  id {report['velocity_error_id']:.4f}  "
-                  f"ood {report['velocity_error_ood']:.4f}  floor {report['parser_floor']:.4f}  "
-                  f"copy {report['copy_last']:.3f}  const-v {report['constant_velocity']:.4f}", flush=True)
+            for method, algorithm in methods.items():
+                report = physics_report(m, ds, given=a.given, seed=a.seed, steps=a.sample_steps, algorithm=algorithm)
+                report.update(method=method, model=model_name, fit_s=fit_s, trained_steps=m.trained_steps,
+                              memorisation=memorisation(m, ds, a.given, a.n, a.seed, a.sample_steps, algorithm))
+                result["sets"][name][method] = report
+                print(f"{name:16s} {method:11s} steps {m.trained_steps:5d}  id {report['velocity_error_id']:.4f}  "
+                      f"ood {report['velocity_error_ood']:.4f}  floor {report['parser_floor']:.4f}  "
+                      f"copy {report['copy_last']:.3f}  const-v {report['constant_velocity']:.4f}", flush=True)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
