@@ -38,7 +38,7 @@ from genlab.errors import ConfigError
 from genlab.families.text_base import TextModel, TextNetConfig
 from genlab.nn.transformer import GPT, GPTConfig
 from genlab.registry import bounded, register
-from genlab.rng import rand
+from genlab.rng import rand, sharding
 from genlab.text_generation import pick
 
 __all__ = ["MDLM", "MDLMConfig", "EPS"]
@@ -55,9 +55,12 @@ class MDLMConfig(TextNetConfig):
 
 
 def stratified_times(n: int, generator, device) -> torch.Tensor:
-    """n times t = eps + (1 - eps) ((u + i) / n mod 1), i = 0..n-1, from one uniform u (a low-discrepancy draw)."""
-    u = rand((1,), generator, device=device)
-    return EPS + (1 - EPS) * ((u + torch.arange(n, device=device) / n) % 1.0)
+    """n times t = eps + (1 - eps) ((u + i) / N mod 1) from one uniform u (a low-discrepancy draw), N = n rows of
+    every process together (this process's slice under multi-process training, :func:`genlab.rng.sharding`)."""
+    whole, world, rank = sharding(generator)
+    u = rand((1,), whole, device=device)
+    t = EPS + (1 - EPS) * ((u + torch.arange(n * world, device=device) / (n * world)) % 1.0)
+    return t[rank * n : (rank + 1) * n]
 
 
 @register

@@ -39,6 +39,7 @@ from genlab.model import GenerativeModel
 from genlab.registry import MODELS, bounded, hook_options
 from genlab.rng import derive_seed, forked, make_generator, randint
 from genlab.text_generation import check_options, parse_markers
+from genlab.training import distributed as dist
 from genlab.training.loop import _progress, train
 
 __all__ = ["TextModel", "TextNetConfig"]
@@ -143,7 +144,8 @@ class TextModel(GenerativeModel):
     def _train_windows(self, stream: torch.Tensor, spec) -> None:
         """AdamW (decay on matrices, betas 0.9/0.99 as nanoGPT) with a linear warm-up, then cosine to ``min_lr`` of
         the rate over the steps or the time budget; each step draws ``batch_size`` window starts uniformly from the
-        stream with the step's generator (made from the fit's seed), so a seed fixes every window."""
+        stream with the step's generator (made from the fit's seed), so a seed fixes every window. Under multi-process
+        training the starts are the global batch's, sharded, and the gradients are averaged before the update."""
         c = self.config
         length = min(c.context + self.window_extra, stream.numel())
         if length < 2:
@@ -164,10 +166,11 @@ class TextModel(GenerativeModel):
             loss = self.window_loss(stream[starts[:, None] + offsets].to(self.device), generator=generator).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            record = {"loss": dist.reduce_step(params, loss), "lr": lr}  # gradients of the global batch
             if spec.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, spec.grad_clip)
             opt.step()
-            return {"loss": float(loss.detach()), "lr": lr}
+            return record
 
         rows = torch.zeros(spec.batch_size, 1)  # the loop's rows are placeholders: step_fn draws the windows
         self.history = train(self, None, rows, None, spec, step_fn=step_fn, optimizers=[opt])
