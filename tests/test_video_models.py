@@ -96,6 +96,27 @@ def test_video_dit_mixes_space_and_time(attention):
     assert g[0, 8:, 8:].sum() > 0  # another patch of the same frame reaches it
 
 
+@pytest.mark.parametrize("tubelet,patch,channels", [(1, 4, 1), (2, 2, 3)])
+def test_video_dit_unpatchify_inverts_the_patch_embedding(tubelet, patch, channels):
+    """With the patch embedding set to copy each patch into its token, the zero-initialised blocks (identities), no
+    position embedding, no final norm and an identity head, the network returns its input exactly."""
+    from genlab.nn.video_dit import VideoDiT
+
+    shape = (4, channels, 8, 8)
+    hid = tubelet * patch * patch * channels
+    net = VideoDiT(shape, patch=patch, tubelet=tubelet, hidden=hid, heads=1, depth=1)
+    w = torch.zeros(hid, channels, tubelet, patch, patch)
+    for k, (q, i, j, c) in enumerate(np.ndindex(tubelet, patch, patch, channels)):  # the head's (q, i, j, c) order
+        w[k, c, q, i, j] = 1
+    with torch.no_grad():
+        net.embed_x.weight.copy_(w)
+        net.pos.zero_()
+        net.head.weight.copy_(torch.eye(hid))
+    net.norm = torch.nn.Identity()
+    x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(net(x, torch.ones(2)), x)
+
+
 @pytest.mark.parametrize("family", ["edm", "flow_matching"])
 def test_video_dit_trains_and_samples(tiny, family):
     import genlab
