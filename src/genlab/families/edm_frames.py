@@ -2,8 +2,8 @@
 (trained frame conditioning, issue 28; :mod:`genlab.video` holds the helpers and the comparison with imputation along
 time).
 
-The given frames enter the network clean and in place (noise level 0 there) with an extra input channel that marks
-them (``video_dit``'s ``given_frames``), and carry no loss: EDM's weighted loss is averaged over the other frames
+The given frames enter the network clean and in place (noise level 0 there, scaled by 1 / sigma_data, EDM's c_in at
+sigma = 0) with an extra input channel that marks them (``video_dit``'s ``given_frames``), and carry no loss: EDM's weighted loss is averaged over the other frames
 only, so the network learns p(rest | given) (the continuation of video diffusion models conditioned on context
 frames, e.g. Ho et al. 2022, "Video Diffusion Models", Sec. 3.1; Kang et al. 2024 condition on 3 frames). Sampling
 (``impute`` with the mask of the given frames) sets the given frames to their values in the first state and after
@@ -63,6 +63,14 @@ class FramesEDM(EDM):
         per_frame = self.dim // self.shape[0]
         mask = torch.arange(self.dim, device=z.device) < self.config.given_frames * per_frame
         return mask.expand(len(z), -1)
+
+    def _denoise(self, x, sigma, y):
+        """EDM's preconditioned denoiser, with the given frames (clean) scaled by c_in at sigma = 0, 1 / sigma_data,
+        instead of the level's c_in (which would shrink them toward 0 at high noise)."""
+        c_skip, c_out, c_in, c_noise = self.preconditioning(sigma.to(x.dtype))
+        inputs = torch.where(self._given(x), x / self.config.sigma_data, bcast(c_in, x) * x)
+        f = self.net(inputs, c_noise, y=self._net_labels(y, len(x)))
+        return bcast(c_skip, x) * x + bcast(c_out, x) * f
 
     def loss(self, z, y, *, generator) -> torch.Tensor:
         """EDM's weighted loss on the frames after the given ones; the given frames enter clean."""
