@@ -24,8 +24,10 @@ import torch
 from genlab import physics
 from genlab.errors import ConfigError, DataError
 from genlab.families.edm_frames import FramesEDM, FramesEDMConfig
+from genlab.inverse import Inpaint, solve
 
-__all__ = ["frame_mask", "continue_clips", "continue_file", "FramesEDM", "FramesEDMConfig", "physics_report", "given_frames_of"]
+__all__ = ["frame_mask", "continue_clips", "continue_file", "FramesEDM", "FramesEDMConfig", "physics_report",
+           "given_frames_of"]
 
 
 def frame_mask(shape, given: int) -> torch.Tensor:
@@ -33,13 +35,13 @@ def frame_mask(shape, given: int) -> torch.Tensor:
     shape = tuple(int(s) for s in shape)
     if len(shape) != 5:
         raise DataError(f"clips must have shape (N, T, C, H, W), got {shape}")
-    check_given(given, shape[1])
+    _check_given(given, shape[1])
     mask = torch.zeros(shape, dtype=torch.bool)
     mask[:, :given] = True
     return mask
 
 
-def check_given(given, frames: int) -> int:
+def _check_given(given, frames: int) -> int:
     if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given < frames:
         raise DataError(f"given frames must be an integer in [1, {frames - 1}] for clips of {frames} frames, "
                         f"got {given!r}")
@@ -57,8 +59,6 @@ def continue_clips(model, clips, given: int, *, seed: int = 0, steps: int | None
     ``edm_frames`` by its trained conditioning; any other diffusion-type model by imputation along time through
     :func:`genlab.inverse.solve` with the mask of the given frames (``algorithm``: "replacement" or "repaint";
     default: the model's own, RePaint for the deterministic flows)."""
-    from genlab.inverse import Inpaint, solve
-
     x = torch.as_tensor(clips, dtype=torch.float32)
     if x.ndim == 4:
         x = x[None]
