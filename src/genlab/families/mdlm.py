@@ -18,8 +18,9 @@ the likelihood of a model that treats the windows as independent); ``<eot>`` bef
 
 Ancestral sampling (MDLM Eq. 7) on the grid t_k = k / K, K = ``steps`` chosen at sample time (default
 ``sample_steps``): from t to s < t every masked token is revealed with probability (t - s) / t, drawn from
-x_theta(z_t) (temperature, top-k, top-p apply), and stays revealed; at s = 0 all are. ``last_nfe`` is the number of
-network passes per window (K, fewer when every token is revealed early). Generation longer than the context goes in
+x_theta(z_t) (temperature, top-k, top-p apply), and stays revealed; at s = 0 all are. Each window takes K network
+passes (fewer when every token is revealed early); ``last_nfe`` counts those of the last call, all blocks or
+windows together (K for a sample within one context). Generation longer than the context goes in
 blocks: each block reads the newest ``context // 2`` tokens (all of them while shorter) and fills the rest.
 ``impute`` fills the marked spans of a string (:mod:`genlab.text_generation`: ``[MASK]`` = one token, ``[MASK:k]``
 = k tokens) with the same sampler, the given tokens fixed, in windows of ``context`` tokens around the first

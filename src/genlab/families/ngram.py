@@ -131,9 +131,10 @@ class NGram(TextModel):
 
     def next_token_probs(self, ids) -> torch.Tensor:
         """P(. | ids) over the vocabulary (V,) float64 after the 1-D context ``ids`` (its last order - 1 tokens)."""
-        ids = torch.as_tensor(ids).long().flatten()[None]
-        ctx, have = self._contexts(ids, torch.tensor([ids.shape[1]]))
-        return self._prob(ctx, have, torch.arange(self.vocab)[None])[0]
+        dev = self.grams1.device
+        ids = torch.as_tensor(ids).long().flatten()[None].to(dev)
+        ctx, have = self._contexts(ids, torch.tensor([ids.shape[1]], device=dev))
+        return self._prob(ctx, have, torch.arange(self.vocab, device=dev)[None])[0].cpu()
 
     def _nll(self, ids, *, generator=None) -> torch.Tensor:
         ctx, have = self._contexts(ids[None], torch.arange(1, ids.numel(), device=ids.device))
