@@ -54,6 +54,13 @@ __all__ = ["ModelConfig", "NeuralConfig", "GenerativeModel", "LIKELIHOODS"]
 LIKELIHOODS = ("exact", "bound", "estimate", "none")
 
 
+def _patience(cfg, n: int) -> int:
+    """The config's early-stopping patience, or 0 when ``n`` rows leave no validation row or nothing to train on
+    (a default of early stopping must not refuse a fit to a handful of rows)."""
+    patience, k = getattr(cfg, "patience", 0), round(n * getattr(cfg, "val_fraction", 0.1))
+    return patience if 1 <= k < n else 0
+
+
 class GenerativeModel(nn.Module):
     """Base class of every genlab model (see the module docstring for the hooks)."""
 
@@ -115,6 +122,13 @@ class GenerativeModel(nn.Module):
 
     def _fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
         self.history = train(self, self.loss, z, y, spec)
+
+    def _before_fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
+        """Called by :meth:`fit` just before ``_fit`` with the same arguments (settings a family derives from the
+        training rows; the diffusion families' noise floor, :mod:`genlab.families._floor`)."""
+
+    def _after_fit(self, z: torch.Tensor, y: torch.Tensor | None, spec: TrainSpec) -> None:
+        """Called by :meth:`fit` right after ``_fit`` (checks of the fitted model on held-out training rows)."""
 
     def _sample(self, n: int, y: torch.Tensor | None, *, generator: torch.Generator, **opts) -> torch.Tensor:
         raise NotImplementedError
@@ -206,7 +220,7 @@ class GenerativeModel(nn.Module):
             grad_clip=getattr(cfg, "grad_clip", 0.0),
             lr_schedule=getattr(cfg, "lr_schedule", "constant"),
             label=self.name,
-            patience=getattr(cfg, "patience", 0),
+            patience=_patience(cfg, x.shape[0]),
             val_fraction=getattr(cfg, "val_fraction", 0.1),
             val_every=getattr(cfg, "val_every", 50),
             checkpoint=checkpoint,
@@ -231,7 +245,9 @@ class GenerativeModel(nn.Module):
         t0 = time.perf_counter()
         with forked(seed):  # parameter initialisation and dropout draw from the global RNG, seeded from `seed`
             self.train()
+            self._before_fit(z, y, spec)
             self._fit(z, y, spec)
+            self._after_fit(z, y, spec)
             self.eval()
         self.to(dev)  # tensors a family's own fit set on the CPU (e.g. a GMM's statistics)
         self.fit_time = time.perf_counter() - t0

@@ -64,6 +64,7 @@ class ConsistencyConfig(EDMConfig):
     target_ema: float = 0.95  # EMA of the distillation target network (mu of Algorithm 2)
     schedule: str = bounded("karras", choices=SCHEDULES)  # multistep sampling grid (Song et al. 2023 use Karras)
     noise_groups: int = 0  # iCT draws its discrete levels per row (grouped_levels = False)
+    patience: int = 0  # no early stopping by default: the iCT loss changes with its curriculum (no likelihood either)
 
 
 @register

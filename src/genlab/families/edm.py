@@ -95,7 +95,7 @@ class EDM(DiffusionModel):
     def loss(self, z, y, *, generator) -> torch.Tensor:
         """EDM's loss (Eq. 2 with lambda of Table 1), per sample (B,)."""
         c = self.config
-        sigma = torch.exp(c.P_mean + c.P_std * grouped_normal(len(z), c.noise_groups, generator, dtype=z.dtype))
+        sigma = torch.exp(c.P_mean + self.level_shift() + c.P_std * grouped_normal(len(z), c.noise_groups, generator, dtype=z.dtype))
         weight = (sigma**2 + c.sigma_data**2) / (sigma * c.sigma_data) ** 2
         noisy = z + bcast(sigma, z) * randn_like(z, generator)
         d = self._denoise(noisy, sigma, self._drop_labels(y, generator))

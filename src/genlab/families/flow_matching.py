@@ -193,12 +193,15 @@ class FlowMatching(DiffusionModel):
 
     def _times(self, n: int, generator, dtype) -> torch.Tensor:
         c = self.config
-        return path_times(n, generator, distribution=c.time_distribution, loc=c.t_loc, scale=c.t_scale,
+        return path_times(n, generator, distribution=c.time_distribution, loc=c.t_loc - self.level_shift(), scale=c.t_scale,
                           uniform_fraction=c.t_uniform, groups=c.noise_groups, dtype=dtype)
 
     # ------------------------------------------------------------------ likelihood along dx/dt = v(x, t)
     def _log_prob(self, z, y, *, rtol=1e-5, atol=1e-5, method="dopri5", divergence="auto", probes=1,
                   guidance=0.0, generator=None) -> torch.Tensor:
+        if self.sigma_floor > 0:  # the data's noise floor (genlab.families._floor): the sigma-form ODE from there
+            return super()._log_prob(z, y, rtol=rtol, atol=atol, method=method, divergence=divergence, probes=probes,
+                                     guidance=guidance, generator=generator)
         v = self._guided(self._velocity, y, guidance, lambda n: None)
         res = flow_log_likelihood(lambda x, t: v(x, t.to(x.dtype).expand(len(x))), z, 1.0, 0.0,
                                   lambda x: gaussian_logp(x, 1.0), rtol=rtol, atol=atol, method=method,

@@ -214,7 +214,8 @@ def train(
             raise ConfigError(f"early stopping (patience={spec.patience}) needs a training loss; {spec.label} "
                               "trains with its own update: use patience=0")
         keep, held = validation_split(x.shape[0], spec.val_fraction, spec.seed)
-        early = EarlyStopping(spec.patience, spec.val_every, x[held].to(dev), None if y is None else y[held].to(dev),
+        x_val = spec.noisy(x[held], make_generator(spec.seed, 6))  # dequantized once (dequantize=True), fixed
+        early = EarlyStopping(spec.patience, spec.val_every, x_val.to(dev), None if y is None else y[held].to(dev),
                               spec.seed)
         x, y = x[keep], None if y is None else y[keep]
     order = BatchOrder(x.shape[0], spec.batch_size, make_generator(spec.seed), world=dist.world(), rank=dist.rank())
