@@ -4,8 +4,11 @@ P(x_1..x_N | x_0) = prod_i P(x_i | x_<i), each factor a softmax of the causal tr
 (:class:`genlab.nn.transformer.GPT`; Radford et al. 2019), trained by next-token cross-entropy on windows of
 ``context + 1`` tokens drawn uniformly from the training stream (every draw from the fit's generator; AdamW with a
 linear warm-up and cosine decay, as Karpathy's nanoGPT). Defaults are nanoGPT's CPU recipe (4 layers, 4 heads,
-width 128, context 64, batch 12, lr 1e-3 after 100 warm-up steps, cosine to 1e-4), except that the cosine ends where
-the fit ends (its steps or its time budget), not at a fixed 2,000 iterations.
+width 128, context 64, batch 12, lr 1e-3 after 100 warm-up steps, cosine to 1e-4) except that the cosine ends where
+the fit ends (its steps or its time budget, not at a fixed 2,000 iterations) and positions are rotary (Su et al.
+2021; ``rope=False``: nanoGPT's learned ones). On pydoc at 60 s of one loaded CPU thread both changes lower the test
+bits/char (3.69 learned -> 3.39 rotary; a probe of benchmarks/text_bench.py made while the
+machine was shared, when learned positions were the default: benchmarks/results/text_bench_probe60.md).
 
 Text longer than the context (both uses follow one rule, so each is stated once):
 
@@ -30,7 +33,7 @@ from torch.nn import functional as F
 
 from genlab.families.text_base import TextModel, TextNetConfig
 from genlab.nn.transformer import GPT, GPTConfig
-from genlab.registry import bounded, register
+from genlab.registry import register
 from genlab.text_generation import pick, slide
 
 __all__ = ["GPTModel", "GPTModelConfig"]
@@ -38,11 +41,7 @@ __all__ = ["GPTModel", "GPTModelConfig"]
 
 @dataclass
 class GPTModelConfig(TextNetConfig):
-    """Options of ``gpt``: those of :class:`~genlab.families.text_base.TextNetConfig`, with nanoGPT's CPU recipe's
-    context and batch."""
-
-    context: int = bounded(64, ge=2)
-    batch_size: int = bounded(12, ge=1)
+    """Options of ``gpt``: those of :class:`~genlab.families.text_base.TextNetConfig`."""
 
 
 @register

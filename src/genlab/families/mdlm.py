@@ -14,7 +14,8 @@ the training loss (divided by the window length; t drawn stratified over the bat
 eps = 1e-3, as MDLM's low-discrepancy sampler) and the ``log_prob`` (``likelihood = "bound"``): a Monte-Carlo
 estimate of Eq. 1 with ``draws`` (default 16) stratified values of t per window, from the call's generator. Text
 longer than the context is cut into consecutive windows of ``context`` tokens, each bounded on its own (a bound on
-the likelihood of a model that treats the windows as independent); ``<eot>`` before the text is not scored.
+the likelihood of a model that treats the windows as independent). The network and its training options are
+``gpt``'s (:class:`~genlab.families.text_base.TextNetConfig`), so the two compare at one budget; ``<eot>`` before the text is not scored.
 
 Ancestral sampling (MDLM Eq. 7) on the grid t_k = k / K, K = ``steps`` chosen at sample time (default
 ``sample_steps``): from t to s < t every masked token is revealed with probability (t - s) / t, drawn from
@@ -51,8 +52,7 @@ EPS = 1e-3  # smallest t drawn (MDLM's sampling_eps)
 class MDLMConfig(TextNetConfig):
     """Options of ``mdlm``: those of :class:`~genlab.families.text_base.TextNetConfig` and the sampler's default K."""
 
-    sample_steps: int = bounded(128, ge=1)
-    rope: bool = True  # rotary position embeddings (MDLM's backbone)
+    sample_steps: int = bounded(64, ge=1)
 
 
 def stratified_times(n: int, generator, device) -> torch.Tensor:
