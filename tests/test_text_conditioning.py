@@ -86,15 +86,34 @@ def dit_run(tmp_path_factory):
     return m, out
 
 
-def test_dit_reads_captions_and_unet_refuses(dit_run):
+def test_image_backbones_read_captions(dit_run):
     m, _ = dit_run
-    x = torch.rand(16, 3, 8, 8)
-    caps = ["a red dot", "a blue box"] * 8
     assert all(b.cross is not None for b in m.net.backbone.backbone.blocks)
-    assert m.sample(2, y="a red box", guidance=1.0, seed=0, steps=2).shape == (2, 3, 8, 8)
-    u = genlab.create("edm", (3, 8, 8), backbone="unet")
-    with pytest.raises(ConfigError, match="backbone 'unet' takes no captions"):
-        u.fit(x, caps, steps=1, progress=False)
+    tokens = m.net.text(m._labels_for(["a red box", "a blue dot"], 2))
+    x, t = torch.randn(2, 3 * 8 * 8), torch.full((2,), 0.5)
+    for block in m.net.backbone.backbone.blocks:  # cross-attention starts at zero: open it
+        torch.nn.init.normal_(block.cross.attn.proj.weight)
+    a = m.net.backbone(x, t, tokens)
+    swapped_tokens = tokens._replace(tokens=tokens.tokens.flip(0), mask=tokens.mask.flip(0))
+    assert not torch.allclose(a, m.net.backbone(x, t, swapped_tokens))  # the tokens reach the image
+    assert not torch.allclose(a, m.net.backbone(x, t, tokens._replace(pooled=tokens.pooled.flip(0))))  # and adaLN
+    u = genlab.create("edm", (3, 8, 8), backbone="unet", patience=0, text_encoder=TEXT,
+                      backbone_options={"channels": [8, 16]})
+    u.fit(torch.rand(16, 3, 8, 8), ["a red dot", "a blue box"] * 8, steps=1, batch_size=8, progress=False)
+    assert any(type(layer).__name__ == "SpatialCrossAttention" for layer in u.net.backbone.backbone.mid)
+
+
+def test_a_backbone_without_text_dim_is_refused():
+    from genlab.nn.dit import DiT
+
+    class PlainDiT(DiT):
+        def __init__(self, shape, *, num_classes=None, patch=4):
+            super().__init__(shape, num_classes=num_classes, patch=patch)
+
+    genlab.register_backbone("plain_dit_for_captions", PlainDiT)
+    m = genlab.create("edm", (3, 8, 8), backbone="plain_dit_for_captions", patience=0)
+    with pytest.raises(ConfigError, match="backbone 'plain_dit_for_captions' takes no captions"):
+        m.fit(torch.rand(4, 3, 8, 8), ["a", "b"] * 2, steps=1, progress=False)
 
 
 def test_cli_prompt(dit_run, tmp_path):

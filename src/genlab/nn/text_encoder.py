@@ -155,6 +155,6 @@ def caption_network(config, shape: tuple[int, ...], vocab_size: int, embedding: 
                          hidden=config.hidden, depth=config.depth, activation=config.activation)
         return CaptionNet(text, net)
     if "text_dim" not in inspect.signature(_get(config.backbone)).parameters:
-        raise ConfigError(f"backbone '{config.backbone}' takes no captions; use backbone=dit (or mlp)")
+        raise ConfigError(f"backbone '{config.backbone}' takes no captions (no text_dim option); use dit, unet or mlp")
     net = build_backbone(config.backbone, shape, text_dim=text.dim, **config.backbone_options)
     return CaptionNet(text, FlatAdapter(net, shape))

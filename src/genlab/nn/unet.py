@@ -8,6 +8,10 @@ starts as the identity on its skip paths and outputs zero.
 
 Defaults are small (channels (32, 64), one residual block per level): two levels suit 8x8 digits; H and W must be
 divisible by 2^(levels - 1) (28x28 takes up to three levels, 32x32 up to six).
+
+With ``text_dim`` (captions, issue 27) ``y`` is a :class:`genlab.nn.text_encoder.TextCondition`: the pooled caption
+embedding is added to e, and a cross-attention layer from the lowest level's positions to the caption's tokens
+follows its self-attention (Rombach et al. 2022, Sec. 3.3, with one such layer), zero at initialisation.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError
+from genlab.nn.cross_attention import CrossAttention
 from genlab.nn.embedding import ConditionEmbedding
 from genlab.nn.transformer import SelfAttention
 
@@ -64,12 +69,25 @@ class AttentionBlock(nn.Module):
         return x + h.transpose(1, 2).reshape(B, C, H, W)
 
 
+class SpatialCrossAttention(nn.Module):
+    """x + CrossAttn(x, tokens) over the H*W positions of x (B, C, H, W)."""
+
+    def __init__(self, ch: int, heads: int, text_dim: int):
+        super().__init__()
+        self.cross = CrossAttention(ch, heads, text_dim)
+
+    def forward(self, x: torch.Tensor, text) -> torch.Tensor:
+        B, C, H, W = x.shape
+        h = self.cross(x.flatten(2).transpose(1, 2), text.tokens, text.mask)
+        return h.transpose(1, 2).reshape(B, C, H, W)
+
+
 class UNet(nn.Module):
     """U-Net over (C, H, W): ``channels`` per level, ``res_blocks`` per level, attention at the lowest level."""
 
     def __init__(self, shape, *, num_classes: int | None = None, channels=(32, 64), res_blocks: int = 1,
                  attention: bool = True, heads: int = 1, groups: int = 8, emb_dim: int = 128, dropout: float = 0.0,
-                 out_channels: int | None = None):
+                 out_channels: int | None = None, text_dim: int | None = None):
         super().__init__()
         shape = tuple(int(s) for s in shape)
         channels = tuple(int(c) for c in channels)
@@ -97,6 +115,8 @@ class UNet(nn.Module):
         mid = [ResBlock(ch, ch, emb_dim, groups, dropout)]
         if attention:
             mid.append(AttentionBlock(ch, groups, heads))
+        if text_dim:
+            mid.append(SpatialCrossAttention(ch, heads, text_dim))
         self.mid = nn.ModuleList([*mid, ResBlock(ch, ch, emb_dim, groups, dropout)])
         for i, c in reversed(list(enumerate(channels))):
             for _ in range(res_blocks + 1):
@@ -108,16 +128,21 @@ class UNet(nn.Module):
         self.out = nn.Sequential(_norm(ch, groups), nn.SiLU(), nn.Conv2d(ch, self.out_shape[0], 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
+        self.embed_text = nn.Linear(text_dim, emb_dim) if text_dim else None
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        e = self.embed(t, y, x.shape[0])
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
+        text = y if self.embed_text is not None else None
+        if text is not None:
+            e = self.embed(t, None, x.shape[0]) + self.embed_text(text.pooled)
+        else:
+            e = self.embed(t, y, x.shape[0])
         h = self.inp(x)
         hs = [h]
         for layer in self.down:
             h = layer(h, e) if isinstance(layer, ResBlock) else layer(h)
             hs.append(h)
         for layer in self.mid:
-            h = layer(h, e)
+            h = layer(h, text) if isinstance(layer, SpatialCrossAttention) else layer(h, e)
         for layer in self.up:
             h = layer(torch.cat([h, hs.pop()], 1), e) if isinstance(layer, ResBlock) else layer(h)
         return self.out(h)
