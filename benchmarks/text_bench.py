@@ -68,8 +68,8 @@ class NanoGPT(nn.Module):
         self.head.weight = self.wte.weight
         for name, p in self.named_parameters():
             if p.ndim == 2:
-                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layer) if name.endswith(("c_proj.weight", "mlp.2.weight"))
-                                else 0.02)
+                residual = name.endswith(("c_proj.weight", "mlp.2.weight"))
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layer) if residual else 0.02)
 
     def forward(self, idx):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
@@ -169,7 +169,8 @@ def main(argv=None) -> dict:
     for name, m in models.items():
         test = ds.test if m.data_encoder is ds.encoder else bpe.test
         t0 = time.perf_counter()
-        m.fit(ds.train if test is ds.test else bpe.train, time_budget=None if name == "ngram" else args.budget, seed=SEED, progress=False)
+        budget = None if name == "ngram" else args.budget
+        m.fit(ds.train if test is ds.test else bpe.train, time_budget=budget, seed=SEED, progress=False)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         rows[name] = {"bits_per_char": m.bits_per_char(test, seed=SEED), "likelihood": m.likelihood,
@@ -189,8 +190,10 @@ def main(argv=None) -> dict:
     out.mkdir(exist_ok=True)
     (out / f"{args.tag}.json").write_text(json.dumps(result, indent=2))
     lines = [f"# Text at an equal {args.budget:g} s budget (pydoc, char)", "", f"{result['date']}; "
-             f"`{result['command']}`", "", "| model | test bits/char | likelihood | steps | fit s |", "|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['bits_per_char']:.3f} | {v['likelihood']} | {v['steps']} | {v['fit_s']} |" for k, v in rows.items()]
+             f"`{result['command']}`", "", "| model | test bits/char | likelihood | steps | fit s |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['bits_per_char']:.3f} | {v['likelihood']} | {v['steps']} | {v['fit_s']} |"
+              for k, v in rows.items()]
     lines += ["", f"KV cache (256 tokens): {json.dumps(extra['kv_cache'])}"]
     if "infill_accuracy" in extra:
         lines += [f"Infilling, char accuracy on 8-char spans: {json.dumps(extra['infill_accuracy'])}"]

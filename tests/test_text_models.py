@@ -123,7 +123,7 @@ def test_ngram_kneser_ney_by_hand():
     V = enc.vocab_size
     # bigrams: ab x2, ba x2, ac x1 -> raw counts; n1 = 1, n2 = 2, n3 = 0: Y = 1/5, D1 = 1 - 2 Y 2 / 1 = 0.2, D2 = 2
     # (n3 = 0 clamps D2 = 2 - 3 Y 0 / 2 = 2), D3+ from n3 = 0: 1.5 (the fallback 0.5 j)
-    # unigram continuation counts: b <- {a}, a <- {b}, c <- {a}: 1 each, one discount D1' (n1 = 3, n2 = 0): Y = 1, D1 = 1
+    # unigram continuation counts: b <- {a}, a <- {b}, c <- {a}: 1 each (n1 = 3, n2 = 0): Y = 1, D1 = 1
     p1 = lambda w: max(1 - 1.0, 0) / 3 + (1.0 * 3 / 3) / V  # noqa: E731 - P_1(w) for a seen w
     # context a: c(ab) = 2, c(ac) = 1, c(a.) = 3, gamma = (D1 N1 + D2 N2) / 3 = (0.2 + 2) / 3
     expect_b = (2 - 2.0) / 3 + (0.2 + 2) / 3 * p1("b")

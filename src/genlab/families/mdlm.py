@@ -6,7 +6,8 @@ alpha_t = 1 - t, t in [0, 1]. The denoiser x_theta(z_t) is a bidirectional trans
 (:class:`genlab.nn.transformer.GPT` with ``causal=False``; rotary positions, as MDLM's DiT backbone: on the tests'
 toy corpus they reach 2.5 bits/char in 300 steps where learned absolute ones, which must be learned at every
 offset, stay at 4.7; no time input: the share of masks carries t, MDLM Sec. 3.2) whose output never puts mass on m
-and which keeps unmasked tokens (the SUBS parameterisation). The continuous-time negative ELBO (MDLM Eq. 10, MD4 Eq. 5) with alpha_t' / (1 - alpha_t) = -1 / t is
+and which keeps unmasked tokens (the SUBS parameterisation). The continuous-time negative ELBO (MDLM Eq. 10,
+MD4 Eq. 5) with alpha_t' / (1 - alpha_t) = -1 / t is
 
     -log p(x) <= NELBO(x) = E_{t ~ U(0, 1)} E_{z_t} [ (1 / t) sum_{l : z_t^l = m} -log x_theta(z_t)_l[x^l] ],   (Eq. 1)
 

@@ -160,7 +160,8 @@ class TextModel(GenerativeModel):
 
         def step_fn(xb, yb, step, *, generator):
             done = _progress(step - 1, spec.steps, time.perf_counter() - t0, spec.time_budget)
-            decay = 1.0 if c.lr_schedule == "constant" else c.min_lr + (1 - c.min_lr) * 0.5 * (1 + math.cos(math.pi * done))
+            cosine = c.min_lr + (1 - c.min_lr) * 0.5 * (1 + math.cos(math.pi * done))
+            decay = 1.0 if c.lr_schedule == "constant" else cosine
             lr = spec.lr * min(1.0, step / c.warmup if c.warmup else 1.0) * decay
             for g in opt.param_groups:
                 g["lr"] = lr
