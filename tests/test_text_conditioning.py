@@ -39,7 +39,7 @@ def test_follows_the_caption_and_guidance_sharpens(toy_model):
     plain = [_right(toy_model, "east side", 0.0), 1 - _right(toy_model, "on the left", 0.0)]
     guided = [_right(toy_model, "east side", 3.0), 1 - _right(toy_model, "on the left", 3.0)]
     assert min(plain) > 0.8, plain
-    assert min(g - p for g, p in zip(guided, plain)) > 0.03, (plain, guided)
+    assert min(g - p for g, p in zip(guided, plain, strict=True)) > 0.03, (plain, guided)
     unconditional = _right(toy_model, "", 0.0)  # the empty caption is the null caption: both sides
     assert 0.3 < unconditional < 0.7, unconditional
 
