@@ -43,7 +43,8 @@ def test_the_floor_is_kept_on_sparse_rows_and_refused_where_it_blurs_held_out_ro
     """On a few hundred 2-D rows a candidate of 30x the spacing (~0.15 standardised, 3x the clusters' width) blurs two tight clusters: the
     held-out rows score better from edm's own smallest level, so the fit refuses it; with early stopping off there is
     no held-out check and the candidate stands. The default candidate on 2-D rows this dense is below edm's own
-    smallest level (no floor)."""
+    smallest level (no floor), and such a fit trains its whole budget (patience=None: early stopping only with a
+    floor candidate)."""
     g = make_generator(0)
     x = torch.cat([torch.randn(150, 2, generator=g) * 0.05 - 1, torch.randn(150, 2, generator=g) * 0.05 + 1])
     refused = genlab.create("edm", (2,), noise_floor=30.0, val_every=50, **TINY)
@@ -51,7 +52,8 @@ def test_the_floor_is_kept_on_sparse_rows_and_refused_where_it_blurs_held_out_ro
     assert refused.sigma_floor == 0.0 and refused.history[-1]["best_val_step"] > 0
     kept = genlab.create("edm", (2,), noise_floor=30.0, patience=0, **TINY).fit(x, steps=20, progress=False)
     assert kept.sigma_floor > 0.1
-    assert genlab.create("edm", (2,), **TINY).fit(x, steps=20, progress=False).sigma_floor == 0.0
+    dense = genlab.create("edm", (2,), **TINY).fit(x, steps=20, progress=False)
+    assert dense.sigma_floor == 0.0 and "best_val_step" not in dense.history[-1]  # no floor, no early stopping
 
 
 def test_settle_floor_reads_only_the_held_out_training_rows():

@@ -56,8 +56,9 @@ LIKELIHOODS = ("exact", "bound", "estimate", "none")
 
 def _patience(cfg, n: int) -> int:
     """The config's early-stopping patience, or 0 when ``n`` rows leave no validation row or nothing to train on
-    (a default of early stopping must not refuse a fit to a handful of rows)."""
-    patience, k = getattr(cfg, "patience", 0), round(n * getattr(cfg, "val_fraction", 0.1))
+    (a default of early stopping must not refuse a fit to a handful of rows); None (a family decides in
+    ``_before_fit``) counts as 0 here."""
+    patience, k = getattr(cfg, "patience", 0) or 0, round(n * getattr(cfg, "val_fraction", 0.1))
     return patience if 1 <= k < n else 0
 
 

@@ -13,7 +13,7 @@ training data, ``benchmarks/continuous_probe.py``) edm at 6,000 steps scored 3.7
 - :func:`row_spacing`: the median distance from a training row to its nearest other row, per dimension
   (distance / sqrt(D)), in standardised units.
 - The floor candidate is ``noise_floor`` (a config field) times that spacing; where it lies below the family's own
-  smallest level it changes nothing (2-D toy sets of thousands of rows: spacing about 0.015).
+  smallest level or :data:`MIN_FLOOR` it changes nothing (2-D toy sets of thousands of rows: spacing about 0.015).
 - :func:`settle_floor`: with a validation split (early stopping on), the candidate is kept only if the held-out
   rows score a higher mean log-likelihood with it than from the family's own smallest level, so data whose fine
   structure the network does learn keep the fine levels.
@@ -32,11 +32,16 @@ import torch
 from genlab.rng import make_generator, rand, randn_like
 from genlab.training.early import validation_split
 
-__all__ = ["row_spacing", "floor_candidate", "settle_floor", "bound_loss", "SPACING_ROWS", "SETTLE_ROWS"]
+__all__ = ["row_spacing", "floor_candidate", "settle_floor", "bound_loss", "SPACING_ROWS", "SETTLE_ROWS", "MIN_FLOOR", "AUTO_PATIENCE"]
 
 SPACING_ROWS = 2048  # rows (a seeded subset) whose nearest-neighbour distances give the spacing
 SETTLE_ROWS = 256  # held-out rows scored with and without the floor
 _BOUND_ROWS = 2048  # the held-out bound evaluates at least this many (row, level) pairs (rows repeated)
+# candidates at or below this level (standardised units) are ignored: levels below 0.03 change samples little
+# (DiffusionConfig.sample_sigma_min), and 2-D sets of thousands of rows (spacing about 0.015, candidate 0.005) keep
+# every default they were tuned with (the likelihood weighting of the SDE models, edm's P_mean)
+MIN_FLOOR = 0.03
+AUTO_PATIENCE = 10  # early-stopping patience of a fit with patience=None and a floor candidate
 
 
 def row_spacing(z: torch.Tensor, generator: torch.Generator, max_rows: int = SPACING_ROWS) -> float:
@@ -59,12 +64,12 @@ def _dequantized_once(z: torch.Tensor, spec) -> torch.Tensor:
 
 def floor_candidate(model, z: torch.Tensor, spec) -> float:
     """``noise_floor`` x :func:`row_spacing` of the training rows (standardised), or 0 when that is off, the model
-    has no likelihood, or it lies at or below the family's own smallest level."""
+    has no likelihood, or it lies at or below the family's own smallest level or :data:`MIN_FLOOR`."""
     c = float(getattr(model.config, "noise_floor", 0.0))
     if c <= 0 or model.likelihood == "none":
         return 0.0
     floor = c * row_spacing(_dequantized_once(z, spec), make_generator(spec.seed, 7))
-    return floor if floor > model.sigma_range()[0] else 0.0
+    return floor if floor > max(model.sigma_range()[0], MIN_FLOOR) else 0.0
 
 
 def settle_floor(model, z: torch.Tensor, y: torch.Tensor | None, spec, candidate: float) -> float:

@@ -32,7 +32,7 @@ from genlab.diffusion.parameterization import bcast, score_from_denoised, t_scor
 from genlab.diffusion.schedules import SCHEDULES
 from genlab.diffusion.start import START_RANK, SamplingStart
 from genlab.errors import ConfigError
-from genlab.families._floor import bound_loss, floor_candidate, settle_floor
+from genlab.families._floor import AUTO_PATIENCE, bound_loss, floor_candidate, settle_floor
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
@@ -97,11 +97,13 @@ class DiffusionConfig(NeuralConfig):
     # Defaults for data that arrive as floats (issue 23; genlab.families._floor, benchmarks/continuous_probe.py on a
     # tuning split of the digits training rows). A fit holds out val_fraction of the rows and stops after `patience`
     # checks (every `val_every` steps) without a better held-out denoising bound (0 = train the whole budget, no
-    # held-out rows, as checkpoints of format version < 6 were made). The likelihood is read from at least
+    # held-out rows, as checkpoints of format version < 6 were made; None = 10 where the rows are sparse enough for a
+    # noise floor candidate, below, else 0: 2-D sets of thousands of rows train their whole budget, as they were tuned,
+    # e.g. edm on two_moons, 3,000 steps: KL 0.012 without, 0.018 with early stopping). The likelihood is read from at least
     # noise_floor x the median nearest-row distance per dimension of the training rows (standardised), kept only if
     # the held-out rows score better with it (0 = the family's own smallest level, checkpoints of format < 6):
     # without it, edm on digits dequantized once scored 3.78 bits/dim on held-out rows (2.50 with dequantize=True).
-    patience: int = bounded(10, ge=0)
+    patience: int | None = bounded(None, ge=0)
     val_every: int = bounded(100, ge=1)
     noise_floor: float = bounded(0.3, ge=0)
     # with a noise floor candidate, the centre of the log-normal training levels (edm's P_mean, flow matching's
@@ -308,6 +310,8 @@ class DiffusionModel(GenerativeModel):
     def _before_fit(self, z, y, spec) -> None:
         # the noise-floor candidate: the held-out bound of early stopping starts there (genlab.families._floor)
         self.sigma_floor, self._floor_candidate = 0.0, floor_candidate(self, z, spec)
+        if self.config.patience is None:  # early stopping where the rows are sparse (and leave a validation row)
+            spec.patience = AUTO_PATIENCE if self._floor_candidate and 1 <= round(len(z) * spec.val_fraction) < len(z) else 0
 
     def level_shift(self) -> float:
         """How far up (in log sigma) the training levels move for this fit: ``floor_level_shift`` with a noise-floor
