@@ -53,7 +53,7 @@ class DiffusionConfig(NeuralConfig):
     batch_size: int = 512
     lr: float = 2e-3
     lr_schedule: str = "cosine"
-    ema: float = 0.999  # with warm-up (genlab.training.ema): helps at every budget
+    ema: float = 0.999  # with warm-up; helps most families, not vp_sde (docs/benchmarks.md#ema-of-the-weights)
     backbone: str = "mlp"  # "mlp" | "unet" | "dit" | a name given to genlab.register_backbone (genlab.nn.backbones)
     backbone_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of a non-default backbone
     hidden: int = 128  # width of the ConditionalMLP
@@ -62,30 +62,26 @@ class DiffusionConfig(NeuralConfig):
     emb_dim: int = 64
     activation: str = "silu"
     # how the MLP's layers receive the noise level: "film" (scale and shift) or "add" (a shift: what checkpoints of
-    # format version < 3 were made with; genlab.checkpoint.LEGACY_CONFIG). At 30 s on the tuning sets
-    # (benchmarks/mlp_conditioning.py, two seeds) film lowered KL: edm swiss_roll 0.023 / 0.017 -> 0.013 / 0.011, gmm10
-    # 0.150 / 0.144 -> 0.127 / 0.113; vp_sde swiss_roll 0.045 / 0.038 -> 0.022 / 0.015, gmm10 0.288 / 0.269 -> 0.190 /
-    # 0.180. It also fits a few hundred rows faster, so long fits of small tables over-fit sooner (docs/benchmarks.md)
+    # format version < 3 were made with; genlab.checkpoint.LEGACY_CONFIG). film: lower KL for edm and vp_sde in all 8
+    # (set, seed) pairs of the tuning sets at 30 s (benchmarks/results/mlp_conditioning_{edm,vp_sde}.json); small
+    # tables over-fit sooner with it (flow_impute_film.json). docs/notes/2026-12-02.md, "FiLM conditioning in the MLP"
     conditioning: str = bounded("film", choices=CONDITIONING)
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
     sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
-    # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma).
-    # 10-step heun / dpmpp_2m against the same model's 999-call samples (SW2 ratio, 20 s fits, tuning sets swiss_roll
-    # and gmm10; benchmarks/grid_choice.py): Karras rho = 7: vp_sde 1.20 / 1.31 and 1.02 / 1.06, edm 1.21 / 1.34 and
-    # 1.05 / 1.10, flow_matching 3.5 / 4.1 and 3.5 / 3.6; uniform_t: vp_sde 1.06 / 1.11 and 0.94 / 1.05, edm
-    # 1.05 / 1.16 and 0.97 / 1.06, flow_matching 1.8 / 1.19 and 2.1 / 1.10
+    # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma), chosen
+    # over the Karras and log-sigma grids by the 10-step / 999-call SW2 ratio on the tuning sets, and again with FiLM
+    # (benchmarks/results/grid_choice.json, grid_choice_film.json; docs/notes/2026-11-25.md, third session)
     schedule: str = bounded("uniform_t", choices=SCHEDULES)
     rho: float = 7.0  # the Karras grid's rho (schedule="karras")
     # the grid runs from sample_sigma_max (or the model's own if smaller) down to sample_sigma_min (or the model's own
-    # if larger), then 0. For standardised data, levels far above 5 are pure noise and levels below 0.03 change
-    # little: on swiss_roll (vp_sde, 20 s, Karras grid) 10-step dpmpp_2m went from 5.0x the SW2 of the same model's
-    # 1000-NFE samples (grid 80 .. 0.003) to 1.09x (5 .. 0.03); docs/benchmarks.md
+    # if larger), then 0: for standardised data, levels far above 5 are pure noise and levels below 0.03 change little.
+    # Chosen on swiss_roll by one-off runs, no results file (docs/notes/2026-11-25.md, "Diffusion core v2 (issue 9)")
     sample_sigma_max: float = 5.0
     sample_sigma_min: float = 0.03
     # the first state at the grid's top level sigma_0 (genlab.diffusion.start): "covariance" = N(m, C + sigma_0^2 I)
     # with the training data's mean and covariance (stored at fit time, low-rank above 64 dimensions), "isotropic" =
-    # N(0, (sigma_0^2 + 1) I) (checkpoints of format version < 5). Standardised digits, exact Gaussian denoiser,
-    # 16 dpmpp_2m steps: variance along the top principal component 0.99 / 0.79 of the data's (sampling_start.json)
+    # N(0, (sigma_0^2 + 1) I) (checkpoints of format version < 5). Chosen on tuning sets with correlated dimensions
+    # (docs/benchmarks.md#where-the-samplers-start-on-correlated-data; benchmarks/results/sampling_start.json)
     sample_start: str = bounded("covariance", choices=("covariance", "isotropic"))
     # training noise levels per batch: this many stratified draws, each shared by batch_size / noise_groups rows
     # (genlab.diffusion.levels; 0 = one level per row), so that the network computes its conditioning once per group
