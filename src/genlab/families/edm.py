@@ -42,7 +42,8 @@ class EDMConfig(DiffusionConfig):
     sigma_max: float = 80.0
     sigma_data: float = 1.0  # data are standardised per dimension
     # log-normal training distribution of sigma: EDM's (-1.2, 1.2) trains little at the small noise levels that the
-    # likelihood integrates over; (-1.8, 1.6) measured better KL and SW2 on swiss_roll at 30 s (docs/benchmarks.md)
+    # likelihood integrates over; (-1.8, 1.6) gave lower KL and SW2 on swiss_roll at 30 s (one-off runs, no results
+    # file; docs/notes/2026-11-25.md, "Diffusion core v2 (issue 9)")
     P_mean: float = -1.8
     P_std: float = 1.6
 

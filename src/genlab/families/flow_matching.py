@@ -72,8 +72,9 @@ class FlowMatchingConfig(FlowConfig):
     sigma_min: float = 0.0  # std of the path's end at t = 1 (Lipman et al. 2023)
     ot_block: int = 128  # "ot": exact assignment within blocks of this many rows (0 = the whole batch)
     # logit-normal training times (EDM's log-normal sigma, the -1.8 / 1.6 of genlab's edm), a tenth of them uniform so
-    # that the samplers' first levels (sigma up to 79) are trained too: KL at 30 s on the tuning sets, uniform /
-    # logit-normal / this: swiss_roll 0.026 / 0.015 / 0.013, rings 0.572 / 0.301 / 0.342 (docs/benchmarks.md)
+    # that the samplers' first levels (sigma up to 79) are trained too. Chosen on the tuning sets swiss_roll and rings
+    # at 30 s (one-off probe, no results file); the benchmark after it: benchmarks/results/flow_matching_ln.json
+    # (docs/notes/2026-11-25.md, "Flow matching, rectified flow, consistency models")
     time_distribution: str = bounded("logit_normal", choices=TIME_DISTRIBUTIONS)
     t_uniform: float = bounded(0.1, ge=0, le=1)
 

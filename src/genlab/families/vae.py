@@ -3,7 +3,8 @@
 Generative model: u ~ N(0, I_L), z | u ~ N(mu_theta(u), diag(sigma^2)) with a learned decoder variance: an output
 of the decoder, sigma^2_theta(u) (``decoder_variance="latent"``, the default; e.g. Kingma & Welling 2014, App. C.2),
 one per dimension (``"dim"``) or one for all (``"global"``); log sigma^2 is floored at ``min_log_var``. On digits the
-latent variance lowers test bits/dim from 2.79 to 2.43 at 60 s (docs/benchmarks.md): it can be small on pixels
+latent variance lowers test bits/dim from 2.79 to 2.42 at 60 s (2.40 with the default early stopping:
+benchmarks/results/vae_digits.json; docs/notes/2026-11-25.md, "Fitting the ecosystem"): it can be small on pixels
 that are almost always blank and large where strokes vary. Inference network:
 q_phi(u | z) = N(m_phi(z), diag(s_phi(z)^2)). With importance weights w = p(z | u) p(u) / q(u | z):
 
@@ -56,7 +57,7 @@ def _log_normal(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> t
 @dataclass
 class VAEConfig(NeuralConfig):
     latent_dim: int = 0  # L; 0 = auto: min(16, max(2, D // 4))
-    hidden: int = 64  # small by default: wider decoders overfit ~1k-image sets like digits (docs/benchmarks.md)
+    hidden: int = 64  # small: wider decoders overfit ~1k-image sets like digits (docs/digits_notes.md; test-split pick)
     depth: int = 2  # hidden layers of the encoder and of the decoder (0 = linear maps)
     activation: str = "silu"
     decoder_variance: str = "latent"  # "latent" (sigma^2(u) from the decoder), "dim" (one per dimension) or "global"

@@ -61,9 +61,9 @@ class Constraint:
 
 
 # The sigma grid of every inverse-problem sampler (replacement and RePaint) unless the caller names one: Karras' grid,
-# dense at small sigma. The same vp_sde imputed breast_cancer with RMSE 0.514 on it against 0.569 on the flow-time grid
-# that unconditional sampling uses (wine 0.6145 / 0.6169; docs/benchmarks.md); every inverse-problem figure was
-# measured on it.
+# dense at small sigma. With it vp_sde's replacement imputation of breast_cancer had RMSE 0.505, on the flow-time grid
+# 0.571 (benchmarks/results/flow_impute.json, flow_impute_flowtime_grid.json; docs/notes/2026-11-25.md, third
+# session); every inverse-problem figure was measured on it.
 INVERSE_SCHEDULE = "karras"
 
 def check_n_samples(n_samples) -> int:

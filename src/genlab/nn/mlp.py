@@ -42,7 +42,8 @@ class ConditionalMLP(nn.Module):
     - ``"film"``: a feature-wise scale and shift, h (1 + a_l) + b_l with (a_l, b_l) one linear map of e for every
       layer (FiLM, Perez et al. 2018; the adaptive scale of DiT's adaLN and EDM's U-Net blocks). It lets the noise
       level change how sharp the layer's response is, and costs fewer multiplications than ``"add"``'s conditioning
-      MLP. At an equal 30 s budget it lowered the KL of edm and vp_sde on swiss_roll by 40-60 % (docs/benchmarks.md).
+      MLP. At an equal 30 s budget it lowered the KL of edm and vp_sde on swiss_roll by 38-60 %
+      (benchmarks/results/mlp_conditioning_{edm,vp_sde}.json; docs/notes/2026-12-02.md).
 
     ``num_classes`` reserves one extra "null" label index (``num_classes``) for classifier-free guidance.
 
@@ -101,7 +102,7 @@ class ConditionalMLP(nn.Module):
         if self.conditioning == "film":
             # (scale_1, shift_1, scale_2, ...) as views of one output: a split's backward is one concatenation,
             # where indexing a reshaped output (film[:, i, 0]) filled a zero tensor of the whole output per use: 43 %
-            # of an edm training step's time on one CPU thread (docs/benchmarks.md)
+            # of an edm training step's time on one CPU thread (one-off profile; docs/notes/2026-12-03.md)
             film = [f.unsqueeze(1) for f in self.cond(e).split(self.width, dim=-1)]
             for i, lin in enumerate(self.hidden):
                 h = h + lin(self.act(h * (1 + film[2 * i]) + film[2 * i + 1]))

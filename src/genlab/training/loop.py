@@ -158,7 +158,7 @@ class _Run:
 def _adam(cls, params: list, **kw) -> torch.optim.Optimizer:
     """``cls`` with its fused kernel where this torch has one for the parameters' device (CPU from torch 2.4):
     one update for all tensors instead of a loop over them, 8-13 % more training steps per second for the diffusion
-    MLPs on one CPU thread (docs/benchmarks.md); the same algorithm."""
+    MLPs on one CPU thread (benchmarks/results/train_throughput.json); the same algorithm."""
     try:
         return cls(params, fused=True, **kw)
     except (RuntimeError, TypeError, ValueError):
