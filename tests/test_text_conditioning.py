@@ -172,3 +172,13 @@ def test_frechet_in_the_judges_features():
     same = frechet_shapes(x)
     assert same < 0.2 * frechet_shapes(torch.rand(400, 3, 32, 32))
     assert same < 0.5 * frechet_shapes(x.roll(5, dims=3))  # objects moved half a cell, off the grid
+
+
+def test_captioned_image_fit_with_early_stopping():
+    """The held-out denoising bound of early stopping (genlab.families._floor) repeats caption rows (N, L) too."""
+    torch.set_num_threads(1)
+    x = (torch.rand(64, 3, 8, 8) * 4).floor() / 4
+    m = genlab.create("edm", (3, 8, 8), backbone="dit", text_encoder=TEXT, val_every=5,
+                      backbone_options={"patch": 4, "hidden": 32, "depth": 1, "heads": 2})
+    m.fit(x, ["a red dot", "a blue box"] * 32, steps=10, batch_size=16, progress=False)
+    assert "val_loss" in m.history[-1]

@@ -100,7 +100,7 @@ def bound_loss(denoiser, z: torch.Tensor, y: torch.Tensor | None, lo: float, hi:
     dimension; rows are repeated so that at least ``_BOUND_ROWS`` levels are drawn. ``denoiser(x, sigma, y)``."""
     n, reps = len(z), max(1, math.ceil(_BOUND_ROWS / max(len(z), 1)))
     x0 = z.reshape(n, -1).repeat(reps, 1)
-    yr = None if y is None else y.repeat(reps)
+    yr = None if y is None else y.repeat(reps, *[1] * (y.ndim - 1))  # class labels (N,) or caption ids (N, L)
     span = math.log(hi / lo)
     sigma = torch.exp(math.log(lo) + span * rand((len(x0),), generator, dtype=x0.dtype, device=x0.device))
     d = denoiser(x0 + sigma[:, None] * randn_like(x0, generator), sigma, yr)
