@@ -13,7 +13,8 @@ from genlab.config import NeuralConfig
 __all__ = ["trainable", "data_name", "dataset", "tiny", "tiny_args", "KIND_DATA", "TINY"]
 
 #: a small registered data set per data kind; a family of a kind missing here fails the tests that need data
-KIND_DATA = {"vectors": "eight_gaussians", "images": "digits", "table": "penguins", "text": "pydoc"}
+KIND_DATA = {"vectors": "eight_gaussians", "images": "digits", "table": "penguins", "text": "pydoc",
+             "video": "balls_small"}
 
 #: network sizes these tests shrink where a family's config has the field; every other option keeps its default
 TINY = {"hidden": 32, "hidden_features": (32, 32), "n_layer": 1, "n_head": 2, "n_embd": 32, "context": 16}

@@ -25,7 +25,7 @@ from genlab.data.dataset import Dataset
 from genlab.data.kinds.video import VideoEncoder
 from genlab.data.split import rng_for
 
-__all__ = ["SCENARIOS", "WORLD", "DT", "G", "simulate", "render_clip", "load_balls", "SOURCE"]
+__all__ = ["SCENARIOS", "WORLD", "DT", "G", "simulate", "render_clip", "load_balls", "load_balls_small", "SOURCE"]
 
 SCENARIOS = ("uniform", "collision", "parabola")
 WORLD, DT, G = 10.0, 0.1, 2.0
@@ -127,3 +127,9 @@ def load_balls(name: str = "balls", *, n_train=None, n_test=None, seed: int = 0,
     info = {"scenario": scenario, "dt": DT, "world": WORLD, "gravity": G, "states_train": s_train,
             "states_test": s_test, "ood_velocity": {"x": ood_v, **s_v}, "ood_radius": {"x": ood_r, **s_r}}
     return Dataset(name=name, train=train, test=test, kind="video", encoder=VideoEncoder().fit(train), info=info)
+
+
+def load_balls_small(name: str = "balls_small", *, n_train=None, n_test=None, seed: int = 0) -> Dataset:
+    """Uniform motion at 8 frames of 16 x 16 (256 training and 32 test clips by default): quick runs and tests."""
+    return load_balls("balls", n_train=256 if n_train is None else n_train, n_test=32 if n_test is None else n_test,
+                      seed=seed, size=16, frames=8)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from genlab.data import faces, mnist1d
 from genlab.data.balls import SOURCE as BALLS_SOURCE
-from genlab.data.balls import load_balls
+from genlab.data.balls import load_balls, load_balls_small
 from genlab.data.color_digits import load_color_digits
 from genlab.data.dataset import Dataset
 from genlab.data.images import load_patches
@@ -73,6 +73,7 @@ _add("shapes", load_shapes, SHAPES_SOURCE, "images")
 _add("balls", load_balls, BALLS_SOURCE, "video")
 _add("balls_collision", load_balls, "as balls, two balls in a perfectly elastic collision", "video")
 _add("balls_parabola", load_balls, "as balls, one ball thrown under gravity (a parabola)", "video")
+_add("balls_small", load_balls_small, "as balls, 8 frames of 16 x 16, 256 clips: for quick runs and tests", "video")
 _add("mnist1d", mnist1d.load_mnist1d, mnist1d.SOURCE)
 _add("faces", faces.load_faces, faces.SOURCE, "images")
 del _s

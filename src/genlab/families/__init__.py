@@ -7,6 +7,7 @@ from genlab.families import (
     consistency,
     ebm,
     edm,
+    edm_frames,
     flow_matching,
     flows,
     gan,
@@ -20,6 +21,6 @@ from genlab.families import (
     vae,
 )
 
-__all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "flow_matching", "flows", "gan", "gpt",
+__all__ = ["autoregressive", "classical", "cnf", "consistency", "ebm", "edm", "edm_frames", "flow_matching", "flows", "gan", "gpt",
            "made", "mdlm", "ngram", "score", "table_ar",
            "table_diffusion", "vae"]
