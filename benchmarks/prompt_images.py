@@ -1,9 +1,9 @@
 """From a prompt to an image on ``shapes`` (issue 27): train a caption-conditioned diffusion model (DiT by default),
 then judge its samples for fresh captions of seen and of held-out colour-shape pairs.
 
-For each guidance weight: per-attribute and joint accuracy by the shapes judge (:func:`genlab.attributes.
+For each guidance weight: per-attribute and joint accuracy by the shapes judge (:func:`genlab.metrics.attributes.
 attribute_accuracy`) on seen and held-out prompts, the Frechet distance in the judge's features to the test split
-(:func:`genlab.judge.frechet_shapes`), diversity (mean pixel distance between samples of one prompt) and seconds
+(:func:`genlab.metrics.judge.frechet_shapes`), diversity (mean pixel distance between samples of one prompt) and seconds
 per sample; a figure of prompt rows x sample columns. Results go to ``benchmarks/results/prompt_images_<model>.json``
 (and ``.png``), the trained run to ``--run`` (for ``genlab sample RUN --prompt ...``).
 
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 import genlab
-from genlab.attributes import attribute_accuracy
 from genlab.data.shapes import caption, draw_attributes
-from genlab.judge import frechet_shapes
+from genlab.metrics.attributes import attribute_accuracy
+from genlab.metrics.judge import frechet_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 DIT = {"patch": 4, "hidden": 96, "depth": 4, "heads": 4}

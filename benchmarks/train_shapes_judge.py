@@ -1,7 +1,7 @@
 """Train the shapes judge behind ``genlab.metrics.attribute_accuracy`` and write its weights into the package.
 
 Deterministic: one CPU thread, deterministic algorithms, every draw from generators seeded by ``--seed``; the same
-command writes the same file. Trains :class:`genlab.judge.ShapesJudge` on ``--n`` freshly rendered images
+command writes the same file. Trains :class:`genlab.metrics.judge.ShapesJudge` on ``--n`` freshly rendered images
 (:func:`genlab.data.shapes.render`; attributes uniform over *all* 24 colour-shape pairs, seed streams that the
 ``shapes`` loader does not use) with augmentation (pixel noise of a random sd up to 0.15, brightness x U(0.75,
 1.15), shifts of up to one pixel), then reports its accuracy per attribute and joint on fresh images of seen and of
@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from genlab.data.shapes import draw_attributes, load_shapes, render
 from genlab.frechet import feature_stats, frechet_distance
-from genlab.judge import HEADS, ShapesJudge, judge_attributes
+from genlab.metrics.judge import HEADS, ShapesJudge, judge_attributes
 from genlab.rng import forked
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ sets and models) continue the first ``--given`` frames of ``--n`` test clips per
   along time (the replacement method, or RePaint with 8 jumps; no retraining);
 - ``trained``: ``edm_frames`` (genlab.families.edm_frames), trained with the given frames clean and marked.
 
-Reported per set (genlab.physics): the velocity error (mean |v_gen - v_true| over the generated frames, world units
+Reported per set (genlab.metrics.physics): the velocity error (mean |v_gen - v_true| over the generated frames, world units
 per unit time) in distribution and out of distribution (``ood_velocity``: speeds 0-0.8 and 4.5-6; ``ood_radius``:
 radii 0.3-0.6 and 1.5-2), the ratio OOD / ID, the parser floor (the same pipeline on the true continuation), the
 baselines (copy the last given frame; constant-velocity extrapolation of the parsed centres), and the memorisation
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 import genlab
-from genlab import physics
+from genlab.apps.video import continue_clips, physics_report
 from genlab.data.balls import load_balls
-from genlab.video import continue_clips, physics_report
+from genlab.metrics import physics
 
 BACKBONE = {"patch": 4, "hidden": 64, "depth": 2, "heads": 4}
 MODELS = {  # the two trained models: name -> (config, the ways it continues clips: method -> solve's algorithm)

@@ -21,13 +21,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: (``genlab.diffusion.samplers.sde`` is in ``diffusion``'s); "__init__" is the package ``genlab`` itself.
 LAYERS = [
     {"errors", "_version", "checks", "registry", "rng", "device"},
-    {"data", "nn", "ode", "mcmc", "config", "text_generation"},
+    {"data", "nn", "ode", "mcmc", "config"},
     {"diffusion", "flow"},
     {"model", "checkpoint", "manifest", "training"},
     {"families", "inverse"},
     {"models", "distillation", "colorization"},
-    {"apps", "metrics", "frechet", "judge", "attributes", "tabular_metrics", "plots", "bench", "figures", "physics",
-     "video"},
+    {"apps", "metrics", "frechet", "plots", "bench", "figures"},
     {"cli", "__init__", "__main__"},
 ]
 

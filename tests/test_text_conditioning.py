@@ -154,7 +154,7 @@ def _fresh(n, heldout, seed=123):
 
 @pytest.mark.parametrize("heldout", [False, True])
 def test_the_shipped_judge_reads_fresh_images(heldout):
-    from genlab.attributes import attribute_accuracy
+    from genlab.metrics.attributes import attribute_accuracy
 
     x, a = _fresh(300, heldout)
     acc = attribute_accuracy(x, a)
@@ -166,7 +166,7 @@ def test_the_shipped_judge_reads_fresh_images(heldout):
 
 
 def test_frechet_in_the_judges_features():
-    from genlab.judge import frechet_shapes
+    from genlab.metrics.judge import frechet_shapes
 
     x, _ = _fresh(400, False)
     same = frechet_shapes(x)

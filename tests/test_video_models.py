@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from genlab import physics
 from genlab.data.balls import load_balls
+from genlab.metrics import physics
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_denoiser_contract_with_edm_preconditioning(tiny):
 # ---------------------------------------------------------------------------------- continuation from given frames
 def test_imputation_along_time_keeps_the_given_frames(tiny):
     import genlab
-    from genlab.video import continue_clips, frame_mask
+    from genlab.apps.video import continue_clips, frame_mask
 
     m = genlab.create("edm", tiny, **FAST).fit(tiny.train, steps=3, progress=False)
     mask = frame_mask((2, 8, 1, 16, 16), 3)
@@ -169,8 +169,8 @@ def test_frame_conditioning_trains_only_on_the_rest(tiny):
     """edm_frames: the given frames enter clean and carry no loss, so the loss's gradient never reaches the network's
     output there; the network sees the given-frame channel; continuations keep the given frames and reload alike."""
     import genlab
+    from genlab.apps.video import continue_clips
     from genlab.rng import make_generator
-    from genlab.video import continue_clips
 
     opts = FAST["backbone_options"]
     m = genlab.create("edm_frames", tiny, backbone_options=opts, batch_size=16)

@@ -25,7 +25,7 @@ from torch import nn
 
 from genlab.errors import DataError
 
-__all__ = ["DigitsCNN", "FEATURES", "frechet_distance", "digit_features", "classify_digits", "frechet_digits",
+__all__ = ["DigitsCNN", "FEATURES", "load_shipped", "frechet_distance", "digit_features", "classify_digits", "frechet_digits",
            "load_digits_cnn", "feature_stats", "WEIGHTS"]
 
 FEATURES = 32
@@ -53,17 +53,22 @@ class DigitsCNN(nn.Module):
         return self.out(self.features(x))
 
 
+def load_shipped(net: nn.Module, filename: str, what: str, script: str) -> nn.Module:
+    """``net`` (eval mode) with the weights shipped as ``genlab/assets/<filename>`` (safetensors); a missing file is
+    a DataError naming ``what`` and the ``script`` that trains it."""
+    from safetensors.torch import load_file
+
+    with resources.as_file(resources.files("genlab") / "assets" / filename) as path:
+        if not path.is_file():
+            raise DataError(f"the {what} weights are missing ({path}); run {script}")
+        net.load_state_dict(load_file(str(path)))
+    return net.eval()
+
+
 @functools.lru_cache(maxsize=1)
 def load_digits_cnn() -> DigitsCNN:
     """The shipped classifier (eval mode)."""
-    from safetensors.torch import load_file
-
-    net = DigitsCNN()
-    with resources.as_file(resources.files("genlab") / "assets" / WEIGHTS) as path:
-        if not path.is_file():
-            raise DataError(f"the digits classifier weights are missing ({path}); run benchmarks/train_digits_cnn.py")
-        net.load_state_dict(load_file(str(path)))
-    return net.eval()
+    return load_shipped(DigitsCNN(), WEIGHTS, "digits classifier", "benchmarks/train_digits_cnn.py")
 
 
 def _digits(x) -> torch.Tensor:

@@ -133,7 +133,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
     """
     import genlab
-    import genlab.video  # noqa: F401 - registers edm_frames (genlab.families.edm_frames) before the run loads
+    import genlab.apps.video  # noqa: F401 - registers edm_frames (genlab.families.edm_frames) before the run loads
     from genlab.errors import ConfigError
 
     model, info = load_run(run_dir, device)
@@ -146,8 +146,8 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
         else:
             _print_table_report(result)
         return
-    if getattr(model.data_encoder, "kind", None) == "video":  # velocity errors of continuations (genlab.video)
-        from genlab.video import given_frames_of, physics_report
+    if getattr(model.data_encoder, "kind", None) == "video":  # velocity errors of continuations (genlab.apps.video)
+        from genlab.apps.video import given_frames_of, physics_report
 
         source = data or _training_source(info, run_dir)
         ds = genlab.datasets.load(source, n_train=1, n_test=n_test or 100, seed=seed)  # test splits only

@@ -109,9 +109,9 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
     """
     from genlab.errors import ConfigError
 
-    if given_frames is not None or input_clip is not None:  # continue a clip (genlab.video)
+    if given_frames is not None or input_clip is not None:  # continue a clip (genlab.apps.video)
+        from genlab.apps.video import continue_file
         from genlab.data.kinds.video import VIDEO_SUFFIXES
-        from genlab.video import continue_file
 
         if given_frames is None or input_clip is None:
             raise click.UsageError("--given-frames and --input go together")

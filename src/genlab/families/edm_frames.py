@@ -1,5 +1,5 @@
 """``edm_frames``: EDM (Karras et al. 2022) over clips, trained to continue their first ``given_frames`` frames
-(trained frame conditioning, issue 28; :mod:`genlab.video` holds the helpers and the comparison with imputation along
+(trained frame conditioning, issue 28; :mod:`genlab.apps.video` holds the helpers and the comparison with imputation along
 time).
 
 The given frames enter the network clean and in place (noise level 0 there, scaled by 1 / sigma_data, EDM's c_in at
@@ -9,7 +9,7 @@ frames, e.g. Ho et al. 2022, "Video Diffusion Models", Sec. 3.1; Kang et al. 202
 (``impute`` with the mask of the given frames) sets the given frames to their values in the first state and after
 every sampler step. Unconditional ``sample`` is refused.
 
-The name is registered when this module is imported (``import genlab.video`` does; so do ``genlab sample`` and
+The name is registered when this module is imported (``import genlab.apps.video`` does; so do ``genlab sample`` and
 ``genlab eval``), not by :mod:`genlab.families`: the registry-wide tests have no video data set of test size yet.
 """
 
@@ -84,7 +84,7 @@ class FramesEDM(EDM):
         return weight * ((d - z).pow(2) * free).sum(1) / free.sum(1)
 
     def _sample(self, n, y, **opts):
-        raise ConfigError("edm_frames continues clips: give the first frames (genlab.video.continue_clips, "
+        raise ConfigError("edm_frames continues clips: give the first frames (genlab.apps.video.continue_clips, "
                           "model.impute, or genlab sample RUN --given-frames K --input CLIP)")
 
     def _impute(self, z, mask, *, generator, method="sample", sampler=None, steps=None, **opts):

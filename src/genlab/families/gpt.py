@@ -17,7 +17,7 @@ Text longer than the context (both uses follow one rule, so each is stated once)
   predicted exactly once with at least ``min(i, context // 2)`` and at most ``context - 1`` tokens before it (the
   strided evaluation of Hugging Face's perplexity guide). It is the exact log-probability of a model whose context
   is that window; shorter texts are scored with their whole past.
-- generation: the window slides to the newest ``context // 2`` tokens when full (:func:`genlab.text_generation.slide`),
+- generation: the window slides to the newest ``context // 2`` tokens when full (:func:`genlab.nn.decoding.slide`),
   so ``max_new_tokens`` beyond the context is not an error. With ``use_cache=True`` (default) each new token is one
   pass over that token against cached keys and values, and a slide re-reads the window once; ``use_cache=False``
   recomputes the window for every token. Both read the same tokens: same seed, same samples.
@@ -32,9 +32,9 @@ import torch
 from torch.nn import functional as F
 
 from genlab.families.text_base import TextModel, TextNetConfig
+from genlab.nn.decoding import pick, slide
 from genlab.nn.transformer import GPT, GPTConfig
 from genlab.registry import register
-from genlab.text_generation import pick, slide
 
 __all__ = ["GPTModel", "GPTModelConfig"]
 

@@ -25,7 +25,7 @@ x_theta(z_t) (temperature, top-k, top-p apply), and stays revealed; at s = 0 all
 passes (fewer when every token is revealed early); ``last_nfe`` counts those of the last call, all blocks or
 windows together (K for a sample within one context). Generation longer than the context goes in blocks: each
 block reads the newest ``context // 2`` tokens (all of them while shorter) and fills the rest.
-``impute`` fills the marked spans of a string (:mod:`genlab.text_generation`: ``[MASK]`` = one token, ``[MASK:k]``
+``impute`` fills the marked spans of a string (:mod:`genlab.nn.decoding`: ``[MASK]`` = one token, ``[MASK:k]``
 = k tokens) with the same sampler, the given tokens fixed, in windows of ``context`` tokens around the first
 unfilled span; fills never hold ``<eot>``, ``<unk>`` or ``<mask>``.
 """
@@ -40,10 +40,10 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError
 from genlab.families.text_base import TextModel, TextNetConfig
+from genlab.nn.decoding import pick
 from genlab.nn.transformer import GPT, GPTConfig
 from genlab.registry import bounded, register
 from genlab.rng import rand, sharding
-from genlab.text_generation import pick
 
 __all__ = ["MDLM", "MDLMConfig", "EPS"]
 

@@ -26,8 +26,8 @@ import torch
 from genlab.config import ModelConfig
 from genlab.errors import ConfigError
 from genlab.families.text_base import TextModel
+from genlab.nn.decoding import pick
 from genlab.registry import bounded, register
-from genlab.text_generation import pick
 
 __all__ = ["NGram", "NGramConfig"]
 

@@ -15,7 +15,7 @@ A text model is made from a ``text`` Dataset (``genlab.create("gpt", ds)``) and 
   end of the document is not scored. ``bits_per_char(x)``: total negative log-likelihood in bits over the number of
   characters (a string, a list of documents, or a stream such as ``ds.test``; an ``<eot>`` counts as one
   character); how each family handles text longer than its context is stated in its module.
-- ``impute(text)``: only families with ``infills`` (the markers: :mod:`genlab.text_generation`); the others raise
+- ``impute(text)``: only families with ``infills`` (the markers: :mod:`genlab.nn.decoding`); the others raise
   a one-line ConfigError naming the models that can.
 
 Families implement ``_nll(ids, *, generator, **opts)`` (total nats of ``ids[1:]`` given ``ids[0]``),
@@ -36,9 +36,9 @@ from genlab.config import NeuralConfig
 from genlab.data.dataset import Dataset
 from genlab.errors import ConfigError, DataError
 from genlab.model import GenerativeModel
+from genlab.nn.decoding import check_options, parse_markers
 from genlab.registry import MODELS, bounded, hook_options
 from genlab.rng import derive_seed, forked, make_generator, randint
-from genlab.text_generation import check_options, parse_markers
 from genlab.training import distributed as dist
 from genlab.training.loop import _progress, train
 
@@ -246,7 +246,7 @@ class TextModel(GenerativeModel):
 
     def impute(self, x, mask=None, *, seed=None, device=None, span: int = 1, **options):
         """Fill the ``[MASK]`` / ``___`` / ``[MASK:k]`` spans of a string (or of each string of a list); the text
-        around them comes back unchanged (see :mod:`genlab.text_generation` for the markers)."""
+        around them comes back unchanged (see :mod:`genlab.nn.decoding` for the markers)."""
         if not self.infills:
             able = MODELS.names(where=lambda cls: getattr(cls, "infills", False))
             raise ConfigError(f"model '{self.name}' cannot infill [MASK] spans; models that can: "

@@ -34,8 +34,23 @@ from genlab.errors import ConfigError, DataError
 from genlab.frechet import classify_digits, frechet_digits  # sample quality on digits (see genlab.frechet)
 from genlab.metrics.tables import TabularReport, tabular  # fidelity / utility / privacy of synthetic tables
 
+
+def __getattr__(name: str):
+    """Lazy: ``attribute_accuracy`` (the shapes judge, :mod:`genlab.metrics.attributes`) and ``physics`` (velocity
+    errors of generated videos, :mod:`genlab.metrics.physics`) load their networks / scipy only when asked for."""
+    if name == "attribute_accuracy":
+        from genlab.metrics.attributes import attribute_accuracy
+
+        return attribute_accuracy
+    if name == "physics":
+        import importlib
+
+        return importlib.import_module("genlab.metrics.physics")
+    raise AttributeError(f"module 'genlab.metrics' has no attribute {name!r}")
+
 __all__ = ["KLResult", "nll", "bits_per_dim", "dequantize", "kl_to_truth", "sliced_wasserstein", "mmd", "evaluate",
-           "frechet_digits", "classify_digits", "straightness", "tabular", "TabularReport"]
+           "frechet_digits", "classify_digits", "straightness", "tabular", "TabularReport", "attribute_accuracy",
+           "physics"]
 
 
 def _vector(logp, what: str) -> torch.Tensor:

@@ -11,7 +11,7 @@ frame) and a temporal block (attention among the frames at one patch position); 
 over all T' H' W' patches (quadratic in their number). A final adaLN layer and a zero-initialised linear map return
 each token to its patch, so the network starts as zero (the identity denoiser under EDM's preconditioning).
 
-``given_frames=k`` (trained frame conditioning, :mod:`genlab.video`): one more input channel, 1 on the first k
+``given_frames=k`` (trained frame conditioning, :mod:`genlab.apps.video`): one more input channel, 1 on the first k
 frames and 0 elsewhere, tells the network which frames are given clean.
 """
 

@@ -10,7 +10,7 @@ Two ways to condition on the first ``given`` frames, side by side (benchmarks/vi
   the given frames clean and in place and an extra input channel marking them, so the network learns
   p(rest | given) directly; sampling resets the given frames to their values after every step.
 
-:func:`physics_report` scores a model's continuations with :mod:`genlab.physics` in and out of distribution, beside
+:func:`physics_report` scores a model's continuations with :mod:`genlab.metrics.physics` in and out of distribution, beside
 the parser floor and the copy-last / constant-velocity baselines.
 """
 
@@ -21,10 +21,10 @@ import math
 import numpy as np
 import torch
 
-from genlab import physics
 from genlab.errors import ConfigError, DataError
 from genlab.families.edm_frames import FramesEDM, FramesEDMConfig
 from genlab.inverse import Inpaint, solve
+from genlab.metrics import physics
 
 __all__ = ["frame_mask", "continue_clips", "continue_file", "FramesEDM", "FramesEDMConfig", "physics_report",
            "given_frames_of"]

@@ -17,14 +17,13 @@ outside are clipped, as when shown).
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 import numpy as np
 import torch
 from torch import nn
 
 from genlab.errors import DataError
-from genlab.frechet import feature_stats, frechet_distance
+from genlab.frechet import feature_stats, frechet_distance, load_shipped
 
 __all__ = ["ShapesJudge", "HEADS", "FEATURES", "WEIGHTS", "load_shapes_judge", "judge_logits", "judge_attributes",
            "judge_features", "frechet_shapes"]
@@ -58,14 +57,7 @@ class ShapesJudge(nn.Module):
 @functools.lru_cache(maxsize=1)
 def load_shapes_judge() -> ShapesJudge:
     """The shipped judge (eval mode)."""
-    from safetensors.torch import load_file
-
-    net = ShapesJudge()
-    with resources.as_file(resources.files("genlab") / "assets" / WEIGHTS) as path:
-        if not path.is_file():
-            raise DataError(f"the shapes judge's weights are missing ({path}); run benchmarks/train_shapes_judge.py")
-        net.load_state_dict(load_file(str(path)))
-    return net.eval()
+    return load_shipped(ShapesJudge(), WEIGHTS, "shapes judge", "benchmarks/train_shapes_judge.py")
 
 
 def _images(x) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Does a prompt-to-image model follow the words? Per-attribute and joint accuracy of images judged by the shapes
-judge (:mod:`genlab.judge`), as compositional toy studies score every generated image with a trained classifier
+judge (:mod:`genlab.metrics.judge`), as compositional toy studies score every generated image with a trained classifier
 (Okawa et al. 2023; GenEval, Ghosh et al. 2023, reports the share of images with every asked-for property right).
 
 :func:`attribute_accuracy` compares the judge's reading of ``images`` (N, 3, 32, 32) with the attributes the
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from genlab.errors import DataError
-from genlab.judge import HEADS, judge_attributes
+from genlab.metrics.judge import HEADS, judge_attributes
 
 __all__ = ["AttributeAccuracy", "attribute_accuracy"]
 
