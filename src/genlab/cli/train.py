@@ -58,6 +58,9 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
 
     cls = genlab.models.get(name)
     labels = None
+    # a captioned set (text labels) trains on its captions wherever the model can take them: no flag needed
+    conditional = conditional or (getattr(ds, "label_encoder", None) is not None and cls.conditional
+                                  and bool(getattr(cls, "takes_captions", False)))
     if conditional:
         if not cls.conditional:
             raise ConfigError(f"model '{name}' is unconditional: train it without --conditional")
@@ -111,7 +114,8 @@ def _run_directory(out, *, force: bool, resume: bool, main: bool):
 @click.option("--batch-size", type=POSITIVE_INT, default=None, metavar="B",
               help="Batch size per process (default: the model's config).")
 @click.option("--lr", type=POSITIVE_FLOAT, default=None, metavar="LR", help="Learning rate (default: the model's config).")
-@click.option("--conditional", is_flag=True, help="Train p(x | label) on the data's labels (score models, flows).")
+@click.option("--conditional", is_flag=True, help="Train p(x | label) on the data's labels (score models, flows); "
+              "captioned data (e.g. shapes) trains on its captions without it.")
 @click.option("--checkpoint-every", type=POSITIVE_INT, default=None, metavar="N",
               help="Commit a resumable checkpoint every N steps (Ctrl-C also commits one).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (same command).")
