@@ -1,6 +1,7 @@
 """The option dataclasses every model shares: :class:`ModelConfig` (all models) and :class:`NeuralConfig` (families
 trained by the shared loop). Families extend them with their own fields, all with defaults; bounds declared with
-:func:`genlab.registry.bounded` are checked when a config is made."""
+:func:`genlab.registry.bounded` are checked when a config is made, and rules over several fields
+in its ``check`` method (run by ``__post_init__``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ class ModelConfig:
     """Options every model has. Families extend it with their own fields (all with defaults)."""
 
     normalize: bool = True  # standardise each dimension before modelling (Jacobian included in log_prob)
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Rules over several fields (one-field bounds are :func:`bounded`), written with :mod:`genlab.checks`; run
+        once, when the config is made. Subclasses extend it and call ``super().check()``."""
 
 
 @dataclass

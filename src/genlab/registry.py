@@ -17,6 +17,7 @@ import typing
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Generic, TypeVar
 
+from genlab.checks import in_range, one_of
 from genlab.errors import ConfigError
 
 __all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
@@ -109,19 +110,10 @@ def bounded(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
 def _check_bounds(key: str, value, bounds: dict) -> None:
     if value is None:
         return
-    ge, gt, le, lt, choices = (bounds[k] for k in ("ge", "gt", "le", "lt", "choices"))
-    if choices is not None:
-        if value not in choices:
-            raise ConfigError(f"config '{key}' must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return
-    lo = f"[{ge}" if ge is not None else (f"({gt}" if gt is not None else "(-inf")
-    hi = f"{le}]" if le is not None else (f"{lt})" if lt is not None else "inf)")
-    ok = math.isfinite(value) and all(
-        bound is None or test(bound)
-        for bound, test in ((ge, lambda b: value >= b), (gt, lambda b: value > b), (le, lambda b: value <= b),
-                            (lt, lambda b: value < b)))
-    if not ok:
-        raise ConfigError(f"config '{key}' must be a finite number in {lo}, {hi}, got {value!r}")
+    if bounds["choices"] is not None:
+        one_of(f"config '{key}'", value, bounds["choices"])
+    else:
+        in_range(f"config '{key}'", value, **{k: bounds[k] for k in ("ge", "gt", "le", "lt")})
 
 
 def _field_types(config_cls) -> dict[str, Any]:
@@ -201,7 +193,9 @@ def parse_value(tp, value: Any, key: str):
 
 
 def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
-    """Build ``config_cls`` from defaults plus ``overrides``; unknown keys and ill-typed values raise ConfigError."""
+    """Build ``config_cls`` from defaults plus ``overrides``; unknown keys, ill-typed values, values out of their
+    :func:`bounded` range and (through the config's ``check`` method, run by ``ModelConfig.__post_init__``) rules
+    over several fields raise ConfigError."""
     types_ = _field_types(config_cls)
     unknown = sorted(set(overrides) - set(types_))
     if unknown:

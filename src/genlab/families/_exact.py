@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from genlab.checks import in_range, require
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.nn.mlp import make_activation as _activation
@@ -71,7 +72,6 @@ class MaximumLikelihood:
 
 def check_network(c) -> None:
     """Validate the shared network options ``hidden_features`` and ``dropout`` of a config (ConfigError)."""
-    if not c.hidden_features or any(h < 1 for h in c.hidden_features):
-        raise ConfigError(f"hidden_features must be positive widths, got {c.hidden_features}")
-    if not 0.0 <= c.dropout < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1), got {c.dropout}")
+    require(bool(c.hidden_features) and all(h >= 1 for h in c.hidden_features),
+            f"hidden_features must be positive widths, got {c.hidden_features}")
+    in_range("dropout", c.dropout, ge=0, lt=1)

@@ -36,10 +36,11 @@ from typing import ClassVar
 import torch
 from torch.nn import functional as F
 
-from genlab.errors import ConfigError, DataError
+from genlab.checks import in_range, nonnegative_int, require
+from genlab.errors import DataError
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.transformer import GPT, GPTConfig
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import multinomial, rand
 
 __all__ = ["PixelTransformer", "PixelTransformerConfig", "raster_order"]
@@ -48,13 +49,18 @@ __all__ = ["PixelTransformer", "PixelTransformerConfig", "raster_order"]
 @dataclass
 class PixelTransformerConfig(NeuralConfig):
     normalize: bool = False  # must stay False: the model is discrete
-    levels: int = 0  # number of discrete values; 0 = inferred at the first fit
+
+    def check(self) -> None:
+        super().check()
+        require(not self.normalize, "pixel_transformer models discrete values: normalize must be false")
+        require(self.levels != 1, f"levels must be >= 2 (or 0 to infer them at fit), got {self.levels}")
+    levels: int = bounded(0, ge=0)  # number of discrete values; 0 = inferred at the first fit
     low: int = 0  # the value of level 0 (inferred with levels: min(0, floor(min x)))
     n_layer: int = 2  # small by default: ~0.1 s per step of 64 sequences of 64 tokens on one CPU thread
     n_head: int = 4
     n_embd: int = 64
     dropout: float = 0.1
-    label_dropout: float = 0.1  # probability of training with the null label (conditional fits)
+    label_dropout: float = bounded(0.1, ge=0, lt=1)  # probability of training with the null label (conditional fits)
     steps: int = 3000
     batch_size: int = 64
     lr: float = 1e-3
@@ -90,12 +96,6 @@ class PixelTransformer(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.normalize:
-            raise ConfigError("pixel_transformer models discrete values: normalize must be false")
-        if c.levels < 0 or c.levels == 1:
-            raise ConfigError(f"levels must be >= 2 (or 0 to infer them at fit), got {c.levels}")
-        if not 0.0 <= c.label_dropout < 1.0:
-            raise ConfigError(f"label_dropout must be in [0, 1), got {c.label_dropout}")
         self.L = max(c.levels, 2)  # a placeholder network until the levels are known
         self.null = self.num_classes or 0
         self.register_buffer("order", raster_order(self.shape), persistent=False)
@@ -170,15 +170,13 @@ class PixelTransformer(GenerativeModel):
         return v
 
     def _sample(self, n, y, *, generator, temperature: float = 1.0) -> torch.Tensor:
-        if not float(temperature) > 0:
-            raise ConfigError(f"temperature must be positive, got {temperature}")
+        in_range("temperature", float(temperature), gt=0)
         v = torch.zeros(n, self.dim, dtype=torch.long, device=self.order.device)
         return self._values(self._ancestral(v, torch.ones_like(v, dtype=torch.bool), y, generator, float(temperature)))
 
     @torch.no_grad()
     def _impute(self, z, mask, *, generator, sweeps: int = 3) -> torch.Tensor:
-        if not isinstance(sweeps, int) or sweeps < 0:
-            raise ConfigError(f"impute sweeps must be a non-negative integer, got {sweeps!r}")
+        nonnegative_int("impute sweeps", sweeps)
         v, _ = self._tokens(z)
         missing = ~mask[:, self.order]
         v = self._ancestral(v, missing, None, generator)  # exact where the missing entries are a suffix

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.checks import one_of
 from genlab.errors import ConfigError, DataError
 from genlab.families.gmm_select import select_mixture
 from genlab.model import GenerativeModel, ModelConfig
@@ -36,8 +37,7 @@ def _record(model: GenerativeModel, **info) -> None:
 
 
 def _check_method(method: str) -> None:
-    if method not in ("mean", "sample"):
-        raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
+    one_of("impute method", method, ("mean", "sample"))
 
 
 def _mask_patterns(mask: torch.Tensor):
@@ -88,11 +88,6 @@ class GMM(GenerativeModel):
         from sklearn.mixture import GaussianMixture
 
         c = self.config
-        if c.covariance_type not in ("full", "diag", "tied", "spherical"):
-            raise ConfigError(f"covariance_type must be full, diag, tied or spherical, got {c.covariance_type!r}")
-        if c.n_components < 0 or c.reg_covar < 0 or not 0 < c.holdout < 1:
-            raise ConfigError("n_components and reg_covar must be >= 0 (0 = chosen on held-out data) and holdout in "
-                              f"(0, 1); got {c.n_components}, {c.reg_covar}, {c.holdout}")
         z = spec.noisy(z)
         if z.shape[0] < 2:
             raise DataError(f"gmm needs at least 2 training rows, got n_samples={z.shape[0]}")
@@ -179,8 +174,6 @@ class KDE(GenerativeModel):
 
     def _fit(self, z, y, spec) -> None:
         c = self.config
-        if c.bandwidth < 0:
-            raise ConfigError(f"bandwidth must be >= 0 (0 = cross-validated), got {c.bandwidth}")
         z = spec.noisy(z)
         if not c.bandwidth and z.shape[0] < 3:
             raise DataError(f"kde needs at least 3 training rows to cross-validate its bandwidth, got {z.shape[0]}; "

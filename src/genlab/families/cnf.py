@@ -34,14 +34,14 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from genlab.errors import ConfigError
+from genlab.checks import one_of
 from genlab.inverse import langevin_impute
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
 from genlab.nn.concat_squash import ConcatSquashMLP
 from genlab.nn.divergence import jacobian_trace, rademacher
 from genlab.ode import check_method, solve
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import randn
 
 __all__ = ["CNF", "CNFConfig", "ODEFunc"]
@@ -90,14 +90,14 @@ class ODEFunc(nn.Module):
 
 @dataclass
 class CNFConfig(NeuralConfig):
-    hidden: int = 64
-    depth: int = 3  # hidden concat-squash layers
+    hidden: int = bounded(64, ge=1)
+    depth: int = bounded(3, ge=0)  # hidden concat-squash layers
     activation: str = "tanh"
-    end_time: float = 1.0  # T
+    end_time: float = bounded(1.0, gt=0)  # T
     exact_trace_max_dim: int = 16  # exact trace (and likelihood "exact") up to this D; Hutchinson above
     solver: str = "dopri5"  # torchdiffeq method used for training
-    rtol: float = 1e-3  # training tolerances (evaluation uses log_prob's rtol/atol, default 1e-5)
-    atol: float = 1e-3
+    rtol: float = bounded(1e-3, gt=0)  # training tolerances (evaluation uses log_prob's rtol/atol, default 1e-5)
+    atol: float = bounded(1e-3, gt=0)
     kinetic: float = 0.01  # RNODE lambda_K
     jacobian: float = 0.01  # RNODE lambda_J
     steps: int = 1000
@@ -117,8 +117,6 @@ class CNF(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.end_time <= 0 or c.rtol <= 0 or c.atol <= 0 or c.hidden < 1 or c.depth < 0:
-            raise ConfigError("cnf needs end_time, rtol, atol > 0, hidden >= 1 and depth >= 0")
         check_method(c.solver)
         if uses_backbone(c):  # a backbone over the data's own shape (FFJORD's conv nets)
             f = BackboneField(build_backbone(c.backbone, self.shape, **c.backbone_options), self.shape)
@@ -129,8 +127,7 @@ class CNF(GenerativeModel):
 
     # ------------------------------------------------------------------ the ODE
     def _trace_method(self, trace: str) -> str:
-        if trace not in _TRACES:
-            raise ConfigError(f"trace must be one of {', '.join(_TRACES)}, got {trace!r}")
+        one_of("trace", trace, _TRACES)
         if trace == "auto":
             return "exact" if self.dim <= self.config.exact_trace_max_dim else "hutchinson"
         return trace

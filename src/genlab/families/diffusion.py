@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from genlab.checks import one_of, require
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
@@ -58,7 +59,8 @@ class DiffusionConfig(NeuralConfig):
     backbone_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of a non-default backbone
     hidden: int = 128  # width of the ConditionalMLP
     depth: int = 3  # residual hidden layers
-    embedding: str = "fourier"  # noise-level embedding: "fourier" (Gaussian Fourier features, scale 4) or "sinusoidal"
+    # noise-level embedding: "fourier" (Gaussian Fourier features, scale 4) or "sinusoidal"
+    embedding: str = bounded("fourier", choices=("fourier", "sinusoidal"))
     emb_dim: int = 64
     activation: str = "silu"
     # how the MLP's layers receive the noise level: "film" (scale and shift) or "add" (a shift: what checkpoints of
@@ -67,7 +69,7 @@ class DiffusionConfig(NeuralConfig):
     # tables over-fit sooner with it (flow_impute_film.json). docs/notes/2026-12-02.md, "FiLM conditioning in the MLP"
     conditioning: str = bounded("film", choices=CONDITIONING)
     sampler: str = ""  # default sampler; "" = the model's own (see default_sampler)
-    sample_steps: int = 0  # default number of sampler steps; 0 = the model's own default for that sampler
+    sample_steps: int = bounded(0, ge=0)  # default number of sampler steps; 0 = the model's own default
     # the sigma-form samplers' grid (genlab.diffusion.schedules): equal steps in flow time t = 1 / (1 + sigma), chosen
     # over the Karras and log-sigma grids by the 10-step / 999-call SW2 ratio on the tuning sets, and again with FiLM
     # (benchmarks/results/grid_choice.json, grid_choice_film.json; docs/notes/2026-11-25.md, third session)
@@ -86,7 +88,7 @@ class DiffusionConfig(NeuralConfig):
     # training noise levels per batch: this many stratified draws, each shared by batch_size / noise_groups rows
     # (genlab.diffusion.levels; 0 = one level per row), so that the network computes its conditioning once per group
     noise_groups: int = bounded(32, ge=0)
-    p_uncond: float = 0.1  # label dropout for classifier-free guidance (conditional fits only)
+    p_uncond: float = bounded(0.1, ge=0, lt=1)  # label dropout for classifier-free guidance (conditional fits only)
     # the caption encoder of a model fitted on captions (genlab.nn.text_encoder; keys dim, depth, heads)
     text_encoder: dict[str, Any] = field(default_factory=dict)
     exact_max_dim: int = 16  # exact divergence in log_prob up to this dimension, Hutchinson above
@@ -128,17 +130,11 @@ class DiffusionModel(GenerativeModel):
 
     # ------------------------------------------------------------------ network
     def _check_config(self) -> None:
-        c = self.config
-        if c.embedding not in ("sinusoidal", "fourier"):
-            raise ConfigError(f"embedding must be 'sinusoidal' or 'fourier', got {c.embedding!r}")
-        if not 0 <= c.p_uncond < 1:
-            raise ConfigError(f"p_uncond must lie in [0, 1), got {c.p_uncond}")
-        if c.sampler and c.sampler not in sampler_names():
-            raise ConfigError(f"unknown sampler {c.sampler!r}; choose from {', '.join(sampler_names())}")
-        if c.sample_steps < 0:
-            raise ConfigError(f"sample_steps must be >= 0 (0 = the sampler's default), got {c.sample_steps}")
-        if c.noise_groups and not self.grouped_levels:
-            raise ConfigError(f"{self.name} draws one noise level per row: noise_groups must be 0, got {c.noise_groups}")
+        c = self.config  # one-field bounds are checked when the config is made (DiffusionConfig's bounded fields)
+        if c.sampler:
+            one_of("sampler", c.sampler, sampler_names())
+        require(not c.noise_groups or self.grouped_levels,
+                f"{self.name} draws one noise level per row: noise_groups must be 0, got {c.noise_groups}")
 
     def build(self) -> None:
         c = self.config

@@ -25,12 +25,12 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import require
 from genlab.diffusion import VESDE
 from genlab.diffusion.levels import grouped_normal
 from genlab.diffusion.parameterization import bcast
-from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import randn_like
 
 __all__ = ["EDM", "EDMConfig", "edm_preconditioning"]
@@ -38,14 +38,19 @@ __all__ = ["EDM", "EDMConfig", "edm_preconditioning"]
 
 @dataclass
 class EDMConfig(DiffusionConfig):
-    sigma_min: float = 0.002
+    sigma_min: float = bounded(0.002, gt=0)
     sigma_max: float = 80.0
-    sigma_data: float = 1.0  # data are standardised per dimension
+    sigma_data: float = bounded(1.0, gt=0)  # data are standardised per dimension
     # log-normal training distribution of sigma: EDM's (-1.2, 1.2) trains little at the small noise levels that the
     # likelihood integrates over; (-1.8, 1.6) gave lower KL and SW2 on swiss_roll at 30 s (one-off runs, no results
     # file; docs/notes/2026-11-25.md, "Diffusion core v2 (issue 9)")
     P_mean: float = -1.8
-    P_std: float = 1.6
+    P_std: float = bounded(1.6, gt=0)
+
+    def check(self) -> None:
+        super().check()
+        require(self.sigma_min < self.sigma_max,
+                f"edm needs sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
 
 def edm_preconditioning(sigma: torch.Tensor, sigma_data: float) -> tuple[torch.Tensor, ...]:
@@ -63,9 +68,6 @@ class EDM(DiffusionModel):
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 8}, "impute": {"steps": 8}}
 
     def build(self) -> None:
-        c = self.config
-        if not (0 < c.sigma_min < c.sigma_max) or c.sigma_data <= 0 or c.P_std <= 0:
-            raise ConfigError("edm needs 0 < sigma_min < sigma_max, sigma_data > 0 and P_std > 0")
         super().build()
 
     @property

@@ -42,10 +42,9 @@ import torch
 import zuko
 from torch import nn
 
-from genlab.errors import ConfigError
 from genlab.families._exact import MaximumLikelihood, activation, check_network, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import forked, multinomial, seed_from
 
 __all__ = ["ZukoFlow", "RealNVP", "MAF", "NSF", "FlowConfig", "RealNVPConfig", "MAFConfig", "NSFConfig"]
@@ -55,7 +54,7 @@ __all__ = ["ZukoFlow", "RealNVP", "MAF", "NSF", "FlowConfig", "RealNVPConfig", "
 class FlowConfig(NeuralConfig):
     """Options shared by the zuko flows (defaults tuned for 2-D toys and 64-D digits on 2 CPU cores)."""
 
-    transforms: int = 5  # number of flow layers
+    transforms: int = bounded(5, ge=1)  # number of flow layers
     hidden_features: tuple[int, ...] = (128, 128)  # widths of each layer's conditioner network
     activation: str = "tanh"  # bounded conditioner outputs keep affine scales sane far from the training data
     randperm: bool = False  # random feature orders / coupling masks between layers instead of alternating ones
@@ -80,8 +79,8 @@ class NSFConfig(MAFConfig):
     transforms: int = 3
     activation: str = "relu"  # splines are the identity outside [-5, 5]: unbounded conditioners are safe
     dropout: float = 0.3
-    bins: int = 8  # rational-quadratic spline bins K per dimension
-    passes: int = 0  # 0 = fully autoregressive (D passes to sample); 2 = coupling
+    bins: int = bounded(8, ge=2)  # rational-quadratic spline bins K per dimension
+    passes: int = bounded(0, ge=0)  # 0 = fully autoregressive (D passes to sample); 2 = coupling
 
 
 class ZukoFlow(MaximumLikelihood, GenerativeModel):
@@ -104,8 +103,6 @@ class ZukoFlow(MaximumLikelihood, GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.transforms < 1:
-            raise ConfigError(f"transforms must be >= 1, got {c.transforms}")
         check_network(c)
         self.flow = self.zuko_flow(
             self.dim, self.num_classes or 0, transforms=c.transforms, hidden_features=tuple(c.hidden_features),
@@ -206,8 +203,4 @@ class NSF(ZukoFlow):
 
     def flow_kwargs(self) -> dict:
         c = self.config
-        if c.bins < 2:
-            raise ConfigError(f"bins must be >= 2, got {c.bins}")
-        if c.passes < 0:
-            raise ConfigError(f"passes must be >= 0 (0 = fully autoregressive), got {c.passes}")
         return {"randperm": c.randperm, "residual": c.residual, "bins": c.bins, "passes": c.passes or None}

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genlab.errors import ConfigError
+from genlab.checks import in_range, positive_int
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import MLP
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import randn
 from genlab.training import distributed as dist
 from genlab.training import train
@@ -44,11 +44,11 @@ __all__ = ["GAN", "GANConfig"]
 
 @dataclass
 class GANConfig(NeuralConfig):
-    latent_dim: int = 16
+    latent_dim: int = bounded(16, ge=1)
     hidden: int = 128
     depth: int = 3
     activation: str = "silu"
-    r1: float = 2.0  # γ of the R1 penalty (data are standardised)
+    r1: float = bounded(2.0, ge=0)  # γ of the R1 penalty (data are standardised)
     ema: float = 0.99  # EMA of the weights: damps the players' oscillation, much better samples
     beta1: float = 0.5
     beta2: float = 0.9
@@ -65,8 +65,6 @@ class GAN(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.latent_dim < 1 or c.r1 < 0:
-            raise ConfigError(f"latent_dim must be >= 1 and r1 >= 0, got {c.latent_dim}, {c.r1}")
         self.generator = MLP(c.latent_dim, self.dim, c.hidden, c.depth, c.activation)
         self.discriminator = MLP(self.dim, 1, c.hidden, c.depth, c.activation)
 
@@ -112,8 +110,9 @@ class GAN(GenerativeModel):
 
     def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01,
                 realism: float = 1.0, *, generator: torch.Generator) -> torch.Tensor:
-        if int(steps) < 1 or int(restarts) < 1 or not lr > 0 or prior < 0 or realism < 0:
-            raise ConfigError("gan impute needs steps >= 1, restarts >= 1, lr > 0, prior >= 0 and realism >= 0")
+        positive_int("gan impute steps", steps), positive_int("gan impute restarts", restarts)
+        in_range("gan impute lr", lr, gt=0), in_range("gan impute prior", prior, ge=0)
+        in_range("gan impute realism", realism, ge=0)
         n, r, k = z.shape[0], int(restarts), self.config.latent_dim
         target = z.repeat_interleave(r, 0)
         m = mask.repeat_interleave(r, 0).to(z.dtype)

@@ -34,11 +34,12 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import one_of, positive_int
 from genlab.errors import ConfigError
 from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill, no_options
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.masked import MADENet, MaskedLinear, made_masks  # noqa: F401  (MaskedLinear, made_masks: old path)
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import multinomial, randn
 
 __all__ = ["MADE", "MADEConfig"]
@@ -49,7 +50,7 @@ _MAX_LOG_SIGMA = 7.0  # log sigma is softly bounded to (-7, 7) for numerical saf
 
 @dataclass
 class MADEConfig(NeuralConfig):
-    components: int = 5  # K Gaussians per conditional
+    components: int = bounded(5, ge=1)  # K Gaussians per conditional
     hidden_features: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     dropout: float = 0.5  # dropout after each hidden layer (training only); ~1,250 digits in 64-D overfit without
@@ -72,8 +73,6 @@ class MADE(MaximumLikelihood, GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.components < 1:
-            raise ConfigError(f"components must be >= 1, got {c.components}")
         check_network(c)
         K = c.components
         self.net = MADENet(self.dim, tuple(c.hidden_features), 3 * K, c.activation, c.dropout)
@@ -125,11 +124,9 @@ class MADE(MaximumLikelihood, GenerativeModel):
 
     def _impute(self, z, mask, draws: int = 100, *, generator: torch.Generator, **opts) -> torch.Tensor:
         method = opts.get("method", "mean")
-        if method not in ("mean", "sample"):
-            raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
+        one_of("impute method", method, ("mean", "sample"))
         no_options({k: v for k, v in opts.items() if k not in LANGEVIN_OPTIONS}, "impute")
-        if int(draws) < 1:
-            raise ConfigError(f"impute draws must be >= 1, got {draws}")
+        positive_int("impute draws", draws)
         out = z.clone()
         n_obs = mask.sum(1)
         suffix = (mask == (torch.arange(self.dim, device=mask.device) < n_obs[:, None])).all(1)  # observed entries are a prefix

@@ -38,7 +38,7 @@ from typing import ClassVar
 import torch
 from torch.nn import functional as F
 
-from genlab.errors import ConfigError
+from genlab.checks import positive_int
 from genlab.families.text_base import TextModel, TextNetConfig
 from genlab.nn.decoding import pick
 from genlab.nn.transformer import GPT, GPTConfig
@@ -101,8 +101,7 @@ class MDLM(TextModel):
 
     def _nll(self, ids, *, generator, draws: int = 16) -> torch.Tensor:
         """Eq. 1 estimated with ``draws`` stratified times per window of ids[1:] (see the module docstring)."""
-        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
-            raise ConfigError(f"draws must be a positive integer, got {draws!r}")
+        positive_int("draws", draws)
         total = torch.zeros((), dtype=torch.float64, device=ids.device)
         for chunk in torch.split(ids[1:], self.config.context):
             x = chunk.expand(draws, -1)
@@ -127,9 +126,7 @@ class MDLM(TextModel):
 
     def _check_steps(self, steps):
         steps = self.config.sample_steps if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-        return steps
+        return positive_int("steps", steps)
 
     def _generate(self, ids, max_new_tokens, *, generator, temperature, top_k, top_p, steps: int | None = None):
         """``max_new_tokens`` tokens after ``ids`` (n, L), in blocks of the context (see the module docstring)."""

@@ -66,8 +66,6 @@ class NGram(TextModel):
 
     def build(self) -> None:
         n = self.config.order
-        if n < 1:
-            raise ConfigError(f"order must be a positive integer, got {n}")
         if self.data_encoder is not None and float(self.vocab) ** n >= 2.0**62:
             raise ConfigError(f"order {n} over {self.vocab} tokens overflows the 64-bit n-gram keys; use a smaller "
                               "order or vocabulary")

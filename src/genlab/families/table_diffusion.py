@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from genlab.checks import positive_int, require
 from genlab.diffusion.samplers.fast import ancestral_step
-from genlab.errors import ConfigError
 from genlab.families._table import masked_categorical, table_layout
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import CONDITIONING, ConditionalMLP
@@ -86,8 +86,7 @@ class TableDiffusion(GenerativeModel):
         if self.data_encoder is None:  # made from a shape: fit refuses; a checkpoint's encoder rebuilds it on load
             return
         c = self.config
-        if not c.sigma_min < c.sigma_max:
-            raise ConfigError(f"need sigma_min < sigma_max, got {c.sigma_min}, {c.sigma_max}")
+        require(c.sigma_min < c.sigma_max, f"need sigma_min < sigma_max, got {c.sigma_min}, {c.sigma_max}")
         layout = table_layout(self)
         self.numbers = [v.dim for v in layout.continuous]
         self.classes = [v.classes for v in layout.discrete]
@@ -149,8 +148,7 @@ class TableDiffusion(GenerativeModel):
         """K ancestral steps from t = 1 to 0 with the observed entries (mask True) of ``z`` given and kept."""
         layout = self._need_table()
         k = self.config.sample_steps if steps is None else steps
-        if isinstance(k, bool) or int(k) != k or int(k) < 1:
-            raise ConfigError(f"steps must be a positive integer, got {k!r}")
+        k = positive_int("steps", k)
         n, dev = z.shape[0], z.device
         ts = torch.linspace(1.0, 0.0, int(k) + 1, device=dev)
         sigmas = torch.cat([self.sigma(ts[:-1]), ts.new_zeros(1)])

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genlab.errors import ConfigError
+from genlab.checks import one_of, positive_int
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import MLP
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import rand, randn, randn_like
 
 __all__ = ["VAE", "VAEConfig"]
@@ -56,15 +56,15 @@ def _log_normal(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> t
 
 @dataclass
 class VAEConfig(NeuralConfig):
-    latent_dim: int = 0  # L; 0 = auto: min(16, max(2, D // 4))
-    hidden: int = 64  # small: wider decoders overfit ~1k-image sets like digits (docs/digits_notes.md; test-split pick)
-    depth: int = 2  # hidden layers of the encoder and of the decoder (0 = linear maps)
+    latent_dim: int = bounded(0, ge=0)  # L; 0 = auto: min(16, max(2, D // 4))
+    hidden: int = bounded(64, ge=1)  # small: wider decoders overfit ~1k-image sets like digits (docs/digits_notes.md; test-split pick)
+    depth: int = bounded(2, ge=0)  # hidden layers of the encoder and of the decoder (0 = linear maps)
     activation: str = "silu"
-    decoder_variance: str = "latent"  # "latent" (sigma^2(u) from the decoder), "dim" (one per dimension) or "global"
+    decoder_variance: str = bounded("latent", choices=("latent", "dim", "global"))  # "latent" (sigma^2(u) from the decoder), "dim" (one per dimension) or "global"
     min_log_var: float = -9.0  # floor of the decoder's log sigma^2 (standardised units)
-    kl_warmup: int = 200  # steps over which the KL weight rises from 0 to 1 (ELBO training only; 0 = off)
+    kl_warmup: int = bounded(200, ge=0)  # steps over which the KL weight rises from 0 to 1 (ELBO training only; 0 = off)
     lr: float = 3e-3
-    train_k: int = 1  # importance samples of the training bound: 1 = ELBO, > 1 = IWAE_k
+    train_k: int = bounded(1, ge=1)  # importance samples of the training bound: 1 = ELBO, > 1 = IWAE_k
     patience: int = 10  # early stopping on a validation split (genlab.training.early): VAEs overfit small data
 
 
@@ -80,10 +80,6 @@ class VAE(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.decoder_variance not in ("dim", "global", "latent"):
-            raise ConfigError(f"decoder_variance must be 'dim', 'global' or 'latent', got {c.decoder_variance!r}")
-        if c.latent_dim < 0 or c.hidden < 1 or c.depth < 0 or c.train_k < 1 or c.kl_warmup < 0:
-            raise ConfigError("vae needs latent_dim >= 0, hidden >= 1, depth >= 0, train_k >= 1, kl_warmup >= 0")
         self.latent = c.latent_dim or min(16, max(2, self.dim // 4))
         self.encoder = MLP(self.dim, 2 * self.latent, c.hidden, c.depth, c.activation)
         out = 2 * self.dim if c.decoder_variance == "latent" else self.dim
@@ -159,14 +155,13 @@ class VAE(GenerativeModel):
         return -self.elbo(z, 1, generator, beta)
 
     def _log_prob(self, z, y, *, k: int = 100, bound: str = "iwae", generator: torch.Generator) -> torch.Tensor:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        k = positive_int("k", k)
+        one_of("bound", bound, ("iwae", "elbo"))
         with torch.no_grad():
             if bound == "iwae":
                 return self.iwae(z, k, generator)
             if bound == "elbo":
                 return self.elbo(z, k, generator)
-        raise ConfigError(f"bound must be 'iwae' or 'elbo', got {bound!r}")
 
     def _grad_log_prob_z(self, z, y, *, k: int = 100, generator: torch.Generator) -> torch.Tensor:
         """The gradient of the IWAE_k estimate of log p(z) (reparameterised draws, Burda et al. 2016, Eq. 8): biased
@@ -184,12 +179,9 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean", sampler: str = "mwg",
                 generator: torch.Generator) -> torch.Tensor:
-        if method not in ("mean", "sample"):
-            raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
-        if sampler not in ("mwg", "pseudo_gibbs"):
-            raise ConfigError(f"impute sampler must be 'mwg' or 'pseudo_gibbs', got {sampler!r}")
-        if steps < 1:
-            raise ConfigError(f"impute steps must be >= 1, got {steps}")
+        one_of("impute method", method, ("mean", "sample"))
+        one_of("impute sampler", sampler, ("mwg", "pseudo_gibbs"))
+        positive_int("impute steps", steps)
         x = z.clone()
         u = None
         total, kept = torch.zeros_like(z), 0
