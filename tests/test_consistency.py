@@ -78,7 +78,7 @@ def test_samplers_with_the_exact_consistency_function():
 def test_consistency_model_trains_samples_and_has_no_likelihood(tmp_path):
     x = torch.randn(300, 2, generator=torch.Generator().manual_seed(1)) * torch.tensor([1.0, 3.0]) + 2
     m = genlab.create("consistency", (2,)).fit(x, steps=60, progress=False)
-    assert m.likelihood == "none" and set(m.samplers()) == {"onestep", "multistep"}
+    assert m.likelihood == "none" and {"onestep", "multistep"} <= set(m.samplers()) and "euler" not in m.samplers()
     s1 = m.sample(50, seed=0)
     assert m.last_nfe == 1 and torch.isfinite(s1).all()
     m.sample(50, seed=0, sampler="multistep", steps=3)

@@ -152,8 +152,19 @@ def test_bad_options_raise_config_error():
         ode_log_likelihood(lambda x, t: x, VPSDE(), torch.zeros(2, 2), divergence="bogus")
     with pytest.raises(ConfigError):
         NoiseLadder([1.0, 2.0])
-    assert set(SAMPLERS) == {"euler_maruyama", "reverse_diffusion", "pc", "ode", "ald", "euler", "heun", "ddim",
-                             "dpmpp_2m"}
+
+
+
+def test_every_sampler_entry_is_complete():
+    """Each registry entry has a known kind, a positive default step count (a call without steps uses it) and
+    exactly one of the tags deterministic / stochastic."""
+    from genlab.diffusion.samplers import KINDS
+
+    assert len(SAMPLERS) >= 9
+    for name, s in SAMPLERS.items():
+        assert s.name == name and s.kind in KINDS and callable(s.fn)
+        assert isinstance(s.default_steps, int) and s.default_steps >= 1
+        assert len(s.tags & {"deterministic", "stochastic"}) == 1, name
 
 
 def test_geometric_ladder_and_sigma_max_from_data():

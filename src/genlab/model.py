@@ -256,12 +256,13 @@ class GenerativeModel(nn.Module):
         self.fitted = True
         return self
 
-    def samplers(self) -> dict[str, set[str]]:
-        """Sampler names valid for this model -> tags ("deterministic" or "stochastic", ...).
+    @classmethod
+    def samplers(cls) -> dict[str, set[str]]:
+        """Sampler names valid for this model class -> tags ("deterministic" or "stochastic", ...).
 
         Families with one sampling method of their own list it under ``own_sampler``; families that take a
-        ``sampler=`` option override this."""
-        return {self.own_sampler: {"stochastic"}}
+        ``sampler=`` option list the registered samplers of the kinds they run (``genlab.diffusion.SAMPLERS``)."""
+        return {cls.own_sampler: {"stochastic"}}
 
     def sample(self, n, *, y=None, seed=None, sampler=None, steps=None, guidance=0.0, device=None, precision="fp32",
                given=None, **sampler_options) -> torch.Tensor:
@@ -276,19 +277,20 @@ class GenerativeModel(nn.Module):
         under a bfloat16 autocast (the solver's state stays float32; samples are returned in float32)."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n must be a positive integer, got {n!r}")
-        valid = self.samplers()
-        if sampler is not None and sampler not in valid:
-            raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
-                              f"{', '.join(sorted(valid))}")
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        params = inspect.signature(self._sample).parameters
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if not ("sampler" in params or var_kw):  # else the family checks sampler and steps once, where it resolves them
+            valid = self.samplers()
+            if sampler is not None and sampler not in valid:
+                raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
+                                  f"{', '.join(sorted(valid))}")
+            if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+                raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         if given is not None:
             return self._sample_given(n, given, seed=seed, device=device, steps=steps, sampler=sampler,
                                       **sampler_options)
         y = self._labels_for(y, n)
         opts = dict(sampler_options)
-        params = inspect.signature(self._sample).parameters
-        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         if sampler is not None and ("sampler" in params or var_kw):
             opts["sampler"] = sampler
         if steps is not None:

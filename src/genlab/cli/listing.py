@@ -16,22 +16,25 @@ LOW_D, HIGH_D = (2,), (64,)
 
 
 def sampler_rows() -> list[dict]:
-    """One record per sampler: name, kind ("sde", "ladder", "sigma" or "own"), tags, and the models that can use it."""
-    import genlab
+    """One record per sampler: name, kind (a registry kind, or "own" for a family's own method), tags, default steps
+    (None for "own") and the models that can use it (each model class's ``samplers()``)."""
+    import genlab  # noqa: F401  (registers every model)
     from genlab.diffusion.samplers import SAMPLERS
+    from genlab.registry import MODELS
 
     users: dict[str, list[str]] = {}
-    for name in genlab.models.names():
-        for sampler in genlab.create(name, (2,)).samplers():
+    for name in MODELS.names():
+        for sampler in MODELS[name].samplers():
             users.setdefault(sampler, []).append(name)
-    rows = [{"name": s.name, "kind": s.kind, "tags": sorted(s.tags), "models": users.get(s.name, [])}
-            for s in SAMPLERS.values()]
-    return rows + [{"name": n, "kind": "own", "tags": [], "models": users[n]} for n in sorted(set(users) - set(SAMPLERS))]
+    rows = [{"name": s.name, "kind": s.kind, "tags": sorted(s.tags), "default_steps": s.default_steps,
+             "models": users.get(s.name, [])} for s in (SAMPLERS[n] for n in SAMPLERS.names())]
+    return rows + [{"name": n, "kind": "own", "tags": [], "default_steps": None, "models": users[n]}
+                   for n in sorted(set(users) - set(SAMPLERS))]
 
 
 def sampler_names() -> list[str]:
     """The sampler records as aligned text lines."""
-    return [f"{r['name']:<18} {r['kind']:<7} {','.join(r['tags']):<24} {' '.join(r['models'])}".rstrip()
+    return [f"{r['name']:<18} {r['kind']:<11} {','.join(r['tags']):<24} {' '.join(r['models'])}".rstrip()
             for r in sampler_rows()]
 
 

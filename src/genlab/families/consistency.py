@@ -15,7 +15,7 @@ consistency training (Song & Dhariwal 2024) or distilled from a diffusion/flow t
   **Distillation** (:meth:`ConsistencyModel.fit_distill`): Song et al. 2023,
   Algorithm 2, one Heun step of the teacher's ODE between adjacent levels, the target from an EMA of the student.
 - **Sampling**: ``onestep`` (one evaluation) and ``multistep`` (Algorithm 1, ``steps`` evaluations on a Karras
-  grid of steps + 1 levels without its smallest); a model's own samplers, listed by ``samplers()``.
+  grid of steps + 1 levels without its smallest): the "consistency" kind of the sampler registry.
 - **likelihood "none"**; ``impute``: the replacement method through ``multistep`` (default 8 steps).
 """
 
@@ -28,14 +28,11 @@ from typing import ClassVar
 
 import torch
 
-from genlab.diffusion import Sampler
 from genlab.diffusion.consistency import (
     consistency_preconditioning,
     ict_levels,
     ict_num_levels,
     lognormal_level_probs,
-    multistep,
-    onestep,
     pseudo_huber,
     teacher_heun_step,
 )
@@ -47,10 +44,7 @@ from genlab.registry import bounded, register
 from genlab.rng import multinomial, randint, randn_like
 from genlab.training import TrainSpec, train
 
-__all__ = ["ConsistencyConfig", "ConsistencyModel", "CONSISTENCY_SAMPLERS"]
-
-CONSISTENCY_SAMPLERS = {s.name: s for s in (Sampler("onestep", onestep, "sigma", frozenset({"deterministic"})),
-                                            Sampler("multistep", multistep, "sigma", frozenset({"stochastic"})))}
+__all__ = ["ConsistencyConfig", "ConsistencyModel"]
 
 
 @dataclass
@@ -74,7 +68,7 @@ class ConsistencyModel(EDM):
     name = "consistency"
     Config = ConsistencyConfig
     default_sampler = "onestep"
-    default_steps: ClassVar[dict[str, int]] = {"onestep": 1, "multistep": 2}
+    sampler_kinds = ("consistency",)  # onestep, multistep (genlab.diffusion.SAMPLERS)
     sde = None
     grouped_levels = False
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {}, "impute": {"steps": 3}}
@@ -92,29 +86,14 @@ class ConsistencyModel(EDM):
         c = self.config
         return consistency_preconditioning(sigma, c.sigma_data, c.sigma_min)
 
-    # ------------------------------------------------------------------ samplers
-    def samplers(self) -> dict[str, set[str]]:
-        return {name: set(s.tags) for name, s in CONSISTENCY_SAMPLERS.items()}
-
-    def _resolve_sampler(self, sampler, opts):
-        name = sampler or self.config.sampler or self.default_sampler
-        if name not in CONSISTENCY_SAMPLERS:
-            raise ConfigError(f"sampler '{name}' is not available for model '{self.name}'; its samplers: "
-                              f"{', '.join(sorted(CONSISTENCY_SAMPLERS))}")
-        unknown = sorted(set(opts) - {"schedule"})
-        if unknown:
-            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for sampler "
-                              f"'{name}'; valid: sampler, steps, guidance, schedule")
-        return CONSISTENCY_SAMPLERS[name]
-
     def _check_config(self) -> None:
         sampler, self.config.sampler = self.config.sampler, ""
         try:
             super()._check_config()
         finally:
             self.config.sampler = sampler
-        if sampler and sampler not in CONSISTENCY_SAMPLERS:
-            raise ConfigError(f"unknown sampler {sampler!r}; choose from {', '.join(CONSISTENCY_SAMPLERS)}")
+        if sampler and sampler not in self.samplers():
+            raise ConfigError(f"unknown sampler {sampler!r}; choose from {', '.join(self.samplers())}")
 
     def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
         """``steps`` levels from sigma_max: the grid (Karras by default) of steps + 1 levels without sigma_min, then

@@ -29,6 +29,7 @@ import torch
 from genlab.checks import one_of, require
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
+from genlab.diffusion.samplers import SIGMA_FORM, resolve_steps, samplers_of
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.diffusion.schedules import SCHEDULES
 from genlab.diffusion.start import START_RANK, SamplingStart
@@ -119,14 +120,12 @@ class DiffusionModel(GenerativeModel):
     takes_captions = True  # y may be captions (genlab.nn.text_encoder)
     likelihood = "exact"
     eval_batch = 10000
-    default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (see default_steps)
+    default_sampler: ClassVar[str] = "dpmpp_2m"  # 16 network calls per sample (its default_steps)
     sigma_floor: float = 0.0  # the data's noise floor of the likelihood, set by fit (genlab.families._floor)
     grouped_levels: ClassVar[bool] = True  # the loss draws its levels in ``noise_groups`` groups (genlab.diffusion.levels)
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table", "video")  # clips through e.g. video_dit
     inverse_algorithm: ClassVar[str] = "replacement"  # genlab.inverse.solve's default: "replacement" or "repaint"
-    default_steps: ClassVar[dict[str, int]] = {"euler_maruyama": 500, "reverse_diffusion": 500, "pc": 500,
-                                                "ald": 1000, "euler": 64, "heun": 10, "ddim": 64, "dpmpp_2m": 16,
-                                                "ode": 2}
+    sampler_kinds: ClassVar[tuple[str, ...]] = ("sde", "sigma")  # the kinds of genlab.diffusion.SAMPLERS it runs
 
     # ------------------------------------------------------------------ network
     def _check_config(self) -> None:
@@ -246,24 +245,19 @@ class DiffusionModel(GenerativeModel):
         return lambda x, t: fn(x, t.expand(len(x)) if t.ndim == 0 else t)
 
     # ------------------------------------------------------------------ samplers
-    def samplers(self) -> dict[str, set[str]]:
-        from genlab.diffusion import SAMPLERS
-
-        return {name: set(s.tags) for name, s in SAMPLERS.items() if s.kind in self.sampler_kinds()}
-
-    def sampler_kinds(self) -> tuple[str, ...]:
-        return ("sde", "sigma")
+    @classmethod
+    def samplers(cls) -> dict[str, set[str]]:
+        """The registered samplers of the kinds this family runs (``sampler_kinds``) -> their tags."""
+        return samplers_of(cls.sampler_kinds)
 
     def _resolve_sampler(self, sampler: str | None, opts: dict):
+        """The one check of a sampling call's sampler name (``sampler``, else the config's, else the family's
+        default, of ``sampler_kinds``) and its options; returns the registry entry."""
         name = sampler or self.config.sampler or self.default_sampler
-        valid = self.samplers()
-        if name not in valid:
-            raise ConfigError(f"sampler '{name}' is not available for model '{self.name}'; its samplers: "
-                              f"{', '.join(sorted(valid))}")
-        spec = get_sampler(name)
+        spec = get_sampler(name, self.sampler_kinds, self.name)
         fixed = {"score_fn", "denoiser", "x", "sde", "sigmas", "steps", "callback", "generator"}
         allowed = set(inspect.signature(spec.fn).parameters) - fixed
-        if spec.kind == "sigma":
+        if spec.kind in SIGMA_FORM:
             allowed.add("schedule")
         unknown = sorted(set(opts) - allowed)
         if unknown:
@@ -340,13 +334,10 @@ class DiffusionModel(GenerativeModel):
         that :meth:`start_from_noise` maps to the first state (drawn from ``generator`` when None). ``last_nfe``
         counts network and classifier evaluations (a ``guide`` call is one classifier evaluation)."""
         spec = self._resolve_sampler(sampler, opts)
-        if steps is None:
-            steps = self.config.sample_steps or self.default_steps.get(spec.name)
-        if steps is not None and (isinstance(steps, bool) or int(steps) != steps or int(steps) < 1):
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        steps = resolve_steps(spec, steps, self.config.sample_steps)
         guided = y is not None and float(guidance) != 0.0
         with torch.no_grad():
-            if spec.kind == "sigma":
+            if spec.kind in SIGMA_FORM:
                 schedule = opts.pop("schedule", None)
                 if "adaptive" in spec.tags:  # an adaptive solver takes only the grid's ends: sigma_max to sigma_min
                     schedule = "log_snr"
@@ -369,9 +360,7 @@ class DiffusionModel(GenerativeModel):
                 x = process.prior_sample((n, self.dim), generator)
                 if init is not None:
                     x = init(spec.kind, None, x)
-                if steps is not None:
-                    opts = {**opts, "steps": int(steps)}
-                out = spec.fn(counted, x, process, generator=generator, callback=callback, **opts)
+                out = spec.fn(counted, x, process, steps=steps, generator=generator, callback=callback, **opts)
         self.last_nfe = counted.nfe * (2 if guided else 1) + (counted.nfe if guide is not None else 0)
         return out
 

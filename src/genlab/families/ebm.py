@@ -45,7 +45,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
-from genlab.diffusion.samplers import ald
+from genlab.diffusion.samplers import get_sampler, resolve_steps, samplers_of
 from genlab.diffusion.sliced import ladder_loss
 from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
@@ -182,27 +182,29 @@ class EBM(GenerativeModel):
         return self.score(z, self.ladder.sigma_min)
 
     # ------------------------------------------------------------------ sampling and imputation
-    def samplers(self) -> dict[str, set[str]]:
-        return {"ald": {"stochastic"}, "mala": {"stochastic"}}
+    sampler_kinds = ("ladder", "energy")  # ald, mala (genlab.diffusion.SAMPLERS)
+
+    @classmethod
+    def samplers(cls) -> dict[str, set[str]]:
+        return samplers_of(cls.sampler_kinds)
 
     def _sample(self, n, y, sampler: str = "ald", steps: int | None = None, step_size: float | None = None,
                 mala_steps: int = 100, *, generator: torch.Generator) -> torch.Tensor:
-        steps = int(steps if steps is not None else self.config.sample_steps)
-        if steps < 1 or mala_steps < 0:
-            raise ConfigError(f"steps must be >= 1 and mala_steps >= 0, got {steps}, {mala_steps}")
+        spec = get_sampler(sampler, self.sampler_kinds, self.name)  # the call's one check of sampler and steps
+        steps = resolve_steps(spec, steps, self.config.sample_steps)
+        if mala_steps < 0:
+            raise ConfigError(f"mala_steps must be >= 0, got {mala_steps}")
         z = randn((n, self.dim), generator)  # the base N(0, I)
         s_min = self.ladder.sigma_min
-        if sampler == "ald":
+        if spec.kind == "ladder":  # the ladder's annealed Langevin on the energy's score, then MALA on exp(-E)
             eps = 0.1 if step_size is None else float(step_size)
             if eps <= 0:
                 raise ConfigError(f"step_size must be positive, got {eps}")
-            z = ald(lambda x, s: self.score(x, s), z, self.ladder, steps=steps, step_lr=eps * s_min**2,
-                    denoise=False, generator=generator)
+            z = spec.fn(lambda x, s: self.score(x, s), z, self.ladder, steps=steps, step_lr=eps * s_min**2,
+                        denoise=False, generator=generator)
             return mala_sample(lambda x: -self.energy(x), z, mala_steps, generator=generator, step_size=eps * s_min**2)
-        if sampler == "mala":
-            h = 0.5 * s_min**2 if step_size is None else float(step_size)
-            return mala_sample(lambda x: -self.energy(x), z, steps, generator=generator, step_size=h)
-        raise ConfigError(f"unknown ebm sampler {sampler!r}; choose 'ald' or 'mala'")
+        h = 0.5 * s_min**2 if step_size is None else float(step_size)  # the "energy" kind: MCMC on exp(-E)
+        return spec.fn(lambda x: -self.energy(x), z, steps, generator=generator, step_size=h)
 
     def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean", *,
                 generator: torch.Generator) -> torch.Tensor:

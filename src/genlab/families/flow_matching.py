@@ -163,8 +163,7 @@ class FlowMatching(DiffusionModel):
         self.path = CondOTPath(self.sigma_min)
         super().build()
 
-    def sampler_kinds(self) -> tuple[str, ...]:
-        return ("sigma",)
+    sampler_kinds = ("sigma",)
 
     # ------------------------------------------------------------------ velocity <-> denoiser (one place)
     def _velocity(self, x_t: torch.Tensor, t: torch.Tensor, y) -> torch.Tensor:

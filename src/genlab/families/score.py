@@ -250,8 +250,7 @@ class NCSN(ScoreModel):
     def ladder(self) -> NoiseLadder:
         return NoiseLadder.geometric(self.config.sigma_min, self._sigma_max(), self.config.num_levels)
 
-    def sampler_kinds(self) -> tuple[str, ...]:
-        return ("sde", "sigma", "ladder")
+    sampler_kinds = ("sde", "sigma", "ladder")
 
     def _ladder(self):
         return self.ladder
