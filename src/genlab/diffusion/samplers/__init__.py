@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from genlab.diffusion.consistency import multistep, onestep
-from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, heun, ode
+from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, euler_ancestral, heun, ode
 from genlab.diffusion.samplers.langevin import ald, langevin
 from genlab.diffusion.samplers.sde import (
     CountingScore,
@@ -73,6 +73,7 @@ _s("pc", pc, "sde", 500, "stochastic")
 _s("ode", ode, "sigma", 2, "deterministic", "adaptive")  # an adaptive solver reads only the grid's ends
 _s("ald", ald, "ladder", 1000, "stochastic")
 _s("euler", euler, "sigma", 64, "deterministic")
+_s("euler_ancestral", euler_ancestral, "sigma", 64, "stochastic")
 _s("heun", heun, "sigma", 10, "deterministic")
 _s("ddim", ddim, "sigma", 64, "deterministic")
 _s("dpmpp_2m", dpmpp_2m, "sigma", 16, "deterministic")

@@ -6,7 +6,7 @@ draw at ``sigmas[0]`` (noise of that scale), ``sigmas`` a decreasing grid ending
 ``denoiser(x, sigma)`` takes a (N,) tensor of noise levels. :func:`ode` is adaptive: it uses only the grid's
 first and smallest positive levels. ``callback(dict(i, sigma, x, denoised))`` is called
 after every step with the state at the next level ``sigma``. Network evaluations per sample: ``euler``, ``ddim``,
-``dpmpp_2m``: one per step; ``heun``: two per step except the last (to sigma = 0), i.e. 2 steps - 1.
+``dpmpp_2m``, ``euler_ancestral``: one per step; ``heun``: two per step except the last (to sigma = 0), i.e. 2 steps - 1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from genlab.errors import ConfigError
 from genlab.ode import solve
 from genlab.rng import make_generator, randn_like
 
-__all__ = ["euler", "heun", "ddim", "dpmpp_2m", "ode", "ancestral_step"]
+__all__ = ["euler", "euler_ancestral", "heun", "ddim", "dpmpp_2m", "ode", "ancestral_step"]
 
 
 def _levels(sigmas: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -111,6 +111,27 @@ def ddim(denoiser, x, sigmas, *, generator=None, callback=None, eta: float = 0.0
         x = denoised + down * eps
         if float(up) > 0:
             x = x + up * randn_like(x, generator)
+        _cb(callback, i, sigmas[i + 1], x, denoised)
+    return x
+
+
+@torch.no_grad()
+def euler_ancestral(denoiser, x, sigmas, *, generator=None, callback=None, eta: float = 1.0, s_noise: float = 1.0):
+    """Ancestral Euler (k-diffusion's ``sample_euler_ancestral``; the DDPM ancestral step of Ho, Jain & Abbeel 2020
+    in the sigma form of Karras et al. 2022): an Euler step of dx/dsigma = (x - D(x; sigma)) / sigma down to
+    sigma_down, then fresh noise of std ``s_noise`` sigma_up (:func:`ancestral_step`), so the state is again at
+    sigma_{i+1}. ``eta = 1`` (default) is the ancestral sampler, ``eta = 0`` is :func:`euler`. The noise comes from
+    ``generator`` (None: a fresh one from OS entropy, never the global torch RNG)."""
+    generator = make_generator(None) if generator is None else generator
+    sigmas = _levels(sigmas, x)
+    if eta < 0 or s_noise < 0:
+        raise ConfigError(f"eta and s_noise must be >= 0, got {eta}, {s_noise}")
+    for i in range(len(sigmas) - 1):
+        denoised = denoiser(x, _full(sigmas[i], x))
+        down, up = ancestral_step(sigmas[i], sigmas[i + 1], float(eta))
+        x = x + (down - sigmas[i]) * ode_derivative(x, denoised, sigmas[i])
+        if float(up) > 0:
+            x = x + s_noise * up * randn_like(x, generator)
         _cb(callback, i, sigmas[i + 1], x, denoised)
     return x
 
