@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import require
 from genlab.diffusion.consistency import (
     consistency_preconditioning,
     ict_levels,
@@ -38,7 +39,6 @@ from genlab.diffusion.consistency import (
 )
 from genlab.diffusion.parameterization import bcast
 from genlab.diffusion.schedules import SCHEDULES, karras_sigmas
-from genlab.errors import ConfigError
 from genlab.families.edm import EDM, EDMConfig
 from genlab.registry import bounded, register
 from genlab.rng import multinomial, randint, randn_like
@@ -51,13 +51,17 @@ __all__ = ["ConsistencyConfig", "ConsistencyModel"]
 class ConsistencyConfig(EDMConfig):
     P_mean: float = -1.1  # log-normal proposal of the noise levels (iCT Sec. 3.5)
     P_std: float = 2.0
-    s0: int = 10  # initial number of discretisation intervals (iCT Eq. 6)
+    s0: int = bounded(10, ge=1)  # initial number of discretisation intervals (iCT Eq. 6)
     s1: int = 1280  # final number of intervals
-    huber_c: float = 0.0  # pseudo-Huber c; 0 = 0.00054 sqrt(D) (iCT Sec. 3.3)
-    distill_levels: int = 18  # N of consistency distillation (Song et al. 2023 use 18 on CIFAR-10)
-    target_ema: float = 0.95  # EMA of the distillation target network (mu of Algorithm 2)
+    huber_c: float = bounded(0.0, ge=0)  # pseudo-Huber c; 0 = 0.00054 sqrt(D) (iCT Sec. 3.3)
+    distill_levels: int = bounded(18, ge=2)  # N of consistency distillation (Song et al. 2023 use 18 on CIFAR-10)
+    target_ema: float = bounded(0.95, ge=0, lt=1)  # EMA of the distillation target network (mu of Algorithm 2)
     schedule: str = bounded("karras", choices=SCHEDULES)  # multistep sampling grid (Song et al. 2023 use Karras)
     noise_groups: int = 0  # iCT draws its discrete levels per row (grouped_levels = False)
+
+    def check(self) -> None:
+        super().check()
+        require(self.s0 <= self.s1, f"consistency needs s0 <= s1, got {self.s0}, {self.s1}")
     patience: int = 0  # no early stopping by default: the iCT loss changes with its curriculum (no likelihood either)
 
 
@@ -74,9 +78,6 @@ class ConsistencyModel(EDM):
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {}, "impute": {"steps": 3}}
 
     def build(self) -> None:
-        c = self.config
-        if not (1 <= c.s0 <= c.s1) or c.distill_levels < 2 or not 0 <= c.target_ema < 1 or c.huber_c < 0:
-            raise ConfigError("consistency needs 1 <= s0 <= s1, distill_levels >= 2, 0 <= target_ema < 1, huber_c >= 0")
         super().build()
         self.likelihood = "none"
 
@@ -85,15 +86,6 @@ class ConsistencyModel(EDM):
         """EDM's preconditioning with the boundary condition f(x, sigma_min) = x (Song et al. 2023, Appendix C)."""
         c = self.config
         return consistency_preconditioning(sigma, c.sigma_data, c.sigma_min)
-
-    def _check_config(self) -> None:
-        sampler, self.config.sampler = self.config.sampler, ""
-        try:
-            super()._check_config()
-        finally:
-            self.config.sampler = sampler
-        if sampler and sampler not in self.samplers():
-            raise ConfigError(f"unknown sampler {sampler!r}; choose from {', '.join(self.samplers())}")
 
     def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
         """``steps`` levels from sigma_max: the grid (Karras by default) of steps + 1 levels without sigma_min, then

@@ -28,7 +28,7 @@ import torch
 
 from genlab.checks import one_of, require
 from genlab.data.validate import as_labels
-from genlab.diffusion import CountingScore, get_sampler, sampler_names, sigma_log_likelihood
+from genlab.diffusion import CountingScore, get_sampler, sigma_log_likelihood
 from genlab.diffusion.samplers import SIGMA_FORM, resolve_steps, samplers_of
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.diffusion.schedules import SCHEDULES
@@ -131,7 +131,7 @@ class DiffusionModel(GenerativeModel):
     def _check_config(self) -> None:
         c = self.config  # one-field bounds are checked when the config is made (DiffusionConfig's bounded fields)
         if c.sampler:
-            one_of("sampler", c.sampler, sampler_names())
+            one_of("sampler", c.sampler, sorted(self.samplers()))
         require(not c.noise_groups or self.grouped_levels,
                 f"{self.name} draws one noise level per row: noise_groups must be 0, got {c.noise_groups}")
 

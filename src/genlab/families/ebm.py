@@ -44,6 +44,7 @@ from typing import Any
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from genlab.checks import one_of, require
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
 from genlab.diffusion.samplers import get_sampler, resolve_steps, samplers_of
 from genlab.diffusion.sliced import ladder_loss
@@ -53,7 +54,7 @@ from genlab.mcmc import AISResult, annealed_importance_sampling, mala_sample
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn import ConditionalMLP, FourierEmbedding
 from genlab.nn.backbones import FlatAdapter, ScalarHead, build_backbone, uses_backbone
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import randn
 
 __all__ = ["EBM", "EBMConfig"]
@@ -75,12 +76,16 @@ class EBMConfig(NeuralConfig):
     #                         relative weights of separated modes get less training signal)
     sigma_max: float = 1.0
     n_levels: int = 8
-    quadratic: float = 0.01  # c in E + (c/2)|z|^2, keeps exp(-E) normalisable
+    quadratic: float = bounded(0.01, ge=0)  # c in E + (c/2)|z|^2, keeps exp(-E) normalisable
     objective: str = "dsm"  # "dsm" (denoising score matching) or "ssm" (sliced score matching, Song et al. 2019)
     ais_steps: int = 1000
     ais_chains: int = 128
     sample_steps: int = 500  # default total annealed Langevin steps of sample()
     patience: int = 10  # early stopping on a validation split (genlab.training.early): EBMs overfit small data
+
+    def check(self) -> None:
+        super().check()
+        require(self.activation != "relu", "ebm needs a smooth activation (silu, softplus, tanh, elu, gelu), not relu")
 
 
 @register
@@ -94,10 +99,6 @@ class EBM(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        if c.activation in ("relu",):
-            raise ConfigError("ebm needs a smooth activation (silu, softplus, tanh, elu, gelu), not relu")
-        if c.quadratic < 0:
-            raise ConfigError(f"quadratic must be >= 0, got {c.quadratic}")
         ladder_loss(c.objective)  # checks the name
         self.ladder = NoiseLadder(geometric_sigmas(c.sigma_min, c.sigma_max, c.n_levels))
         if uses_backbone(c):  # the energy as a scalar head on a backbone (data's own shape)
@@ -161,8 +162,7 @@ class EBM(GenerativeModel):
 
     def _log_prob(self, z, y, ais_steps: int | None = None, ais_chains: int | None = None,
                   ais_transition: str = "mala", refresh: bool = False, *, generator: torch.Generator) -> torch.Tensor:
-        if ais_transition not in _TRANSITIONS:
-            raise ConfigError(f"unknown AIS transition {ais_transition!r}; choose 'mala' or 'hmc'")
+        one_of("AIS transition", ais_transition, tuple(_TRANSITIONS))
         want = [int(ais_steps or self.config.ais_steps), int(ais_chains or self.config.ais_chains)]
         stale = self.ais_settings.tolist() != want or self.ais_transition != ais_transition
         if refresh or torch.isnan(self.log_Z) or stale:

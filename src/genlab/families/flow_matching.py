@@ -36,6 +36,7 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import one_of, positive_int
 from genlab.diffusion import flow_log_likelihood
 from genlab.diffusion.likelihood import gaussian_logp
 from genlab.diffusion.parameterization import bcast, denoised_from_velocity, flow_sigma, flow_t
@@ -53,7 +54,7 @@ __all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", 
 
 @dataclass
 class FlowConfig(DiffusionConfig):
-    t_eps: float = 0.0125  # the samplers start at flow time t_eps: sigma_max = (1 - t_eps) / t_eps = 79 (EDM's 80)
+    t_eps: float = bounded(0.0125, gt=0, lt=0.5)  # the samplers start at flow time t_eps: sigma_max = (1 - t_eps) / t_eps = 79 (EDM's 80)
     # a flow's samplers start from its own source (noise at t_eps), not from a Gaussian guess of the marginal at a
     # smaller sigma: a rectified flow's one-step samples depend on it
     sample_sigma_max: float = 80.0
@@ -70,7 +71,7 @@ class FlowConfig(DiffusionConfig):
 class FlowMatchingConfig(FlowConfig):
     coupling: str = "independent"  # "independent" or "ot" (minibatch optimal transport)
     sigma_min: float = 0.0  # std of the path's end at t = 1 (Lipman et al. 2023)
-    ot_block: int = 128  # "ot": exact assignment within blocks of this many rows (0 = the whole batch)
+    ot_block: int = bounded(128, ge=0)  # "ot": exact assignment within blocks of this many rows (0 = the whole batch)
     # logit-normal training times (EDM's log-normal sigma, the -1.8 / 1.6 of genlab's edm), a tenth of them uniform so
     # that the samplers' first levels (sigma up to 79) are trained too. Chosen on the tuning sets swiss_roll and rings
     # at 30 s (one-off probe, no results file); the benchmark after it: benchmarks/results/flow_matching_ln.json
@@ -124,8 +125,7 @@ def budgeted_pairs(teacher: DiffusionModel, n, *, seed: int, time_budget: float 
     for training (None without a budget)."""
     from genlab.rng import forked, make_generator
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {n!r}")
+    positive_int(what, n)
     start = time.perf_counter()
     deadline = None if time_budget is None else start + float(time_budget) / 2
     with forked(seed), torch.no_grad():
@@ -154,12 +154,7 @@ class FlowMatching(DiffusionModel):
         return self.config.coupling
 
     def build(self) -> None:
-        if self.coupling not in COUPLINGS:
-            raise ConfigError(f"unknown coupling {self.coupling!r}; choose from {', '.join(COUPLINGS)}")
-        if getattr(self.config, "ot_block", 0) < 0:
-            raise ConfigError(f"ot_block must be >= 0, got {self.config.ot_block}")
-        if not 0 < self.config.t_eps < 0.5:
-            raise ConfigError(f"t_eps must lie in (0, 0.5), got {self.config.t_eps}")
+        one_of("coupling", self.coupling, tuple(COUPLINGS))
         self.path = CondOTPath(self.sigma_min)
         super().build()
 
@@ -217,10 +212,8 @@ class FlowMatching(DiffusionModel):
             grid = {} if schedule is None else {"schedule": schedule}
             return super()._impute(z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
                                    generator=generator, **grid, **opts)
-        if algorithm != "repaint":
-            raise ConfigError(f"impute algorithm must be 'repaint' or 'replacement', got {algorithm!r}")
-        if method not in ("mean", "sample"):
-            raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
+        one_of("impute algorithm", algorithm, ("repaint", "replacement"))
+        one_of("impute method", method, ("mean", "sample"))
         if sampler is not None or opts:
             raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, method and n_samples")
         n_samples = check_n_samples(n_samples)

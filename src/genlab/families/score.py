@@ -33,12 +33,13 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import require
 from genlab.diffusion import VESDE, VPSDE, NoiseLadder, SubVPSDE, dsm_loss, ladder_loss, sigma_max_from_data
 from genlab.diffusion.levels import grouped_uniform
 from genlab.diffusion.parameterization import denoised_from_eps
 from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
-from genlab.registry import register
+from genlab.registry import bounded, register
 
 __all__ = ["ScoreConfig", "SDEConfig", "VEConfig", "VPConfig", "NCSNConfig", "ScoreModel", "VESDEModel",
            "VPSDEModel", "SubVPSDEModel", "NCSN"]
@@ -48,7 +49,7 @@ __all__ = ["ScoreConfig", "SDEConfig", "VEConfig", "VPConfig", "NCSNConfig", "Sc
 class ScoreConfig(DiffusionConfig):
     """Options shared by every score model."""
 
-    eps: float = 1e-5  # smallest time in training and in the likelihood ODE
+    eps: float = bounded(1e-5, gt=0, lt=1)  # smallest time in training and in the likelihood ODE
 
 
 @dataclass
@@ -66,6 +67,11 @@ class SDEConfig(ScoreConfig):
     # For VE both weightings coincide. ``training_weighting`` tells which one the last fit used.
     likelihood_weighting: bool | None = None
     importance_sampling: bool | None = None  # None = as likelihood_weighting; needs it
+
+    def check(self) -> None:
+        super().check()
+        require(not (self.importance_sampling and self.likelihood_weighting is False),
+                "importance_sampling needs likelihood_weighting=true")
 
 
 @dataclass
@@ -119,11 +125,6 @@ class ScoreModel(DiffusionModel):
     smoke: ClassVar[dict] = {"fit": {"steps": 30}, "sample": {"steps": 20}}
 
     def build(self) -> None:
-        c = self.config
-        if not 0 < c.eps < 1:
-            raise ConfigError(f"eps must lie in (0, 1), got {c.eps}")
-        if getattr(c, "importance_sampling", None) and c.likelihood_weighting is False:
-            raise ConfigError("importance_sampling needs likelihood_weighting=true")
         if "sigma_max_data" not in self._buffers:
             self.register_buffer("sigma_max_data", torch.zeros(()))
         super().build()

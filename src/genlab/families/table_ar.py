@@ -36,7 +36,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from genlab.errors import ConfigError
+from genlab.checks import positive_int
 from genlab.families._exact import MaximumLikelihood, check_network
 from genlab.families._table import (
     Discrete,
@@ -48,7 +48,7 @@ from genlab.families._table import (
 from genlab.families.made import MaskedLinear
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import make_activation
-from genlab.registry import register
+from genlab.registry import bounded, register
 from genlab.rng import multinomial
 
 __all__ = ["TableAR", "TableARConfig", "ColumnMADE"]
@@ -79,7 +79,7 @@ class ColumnMADE(nn.Module):
 @dataclass
 class TableARConfig(NeuralConfig):
     normalize: bool = False  # the encoded rows are modelled as they are (one-hot cells, z values)
-    components: int = 8  # K Gaussians per numeric/integer conditional
+    components: int = bounded(8, ge=1)  # K Gaussians per numeric/integer conditional
     hidden_features: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     dropout: float = 0.1
@@ -108,8 +108,6 @@ class TableAR(MaximumLikelihood, GenerativeModel):
         if self.data_encoder is None:  # made from a shape: fit refuses; a checkpoint's encoder rebuilds it on load
             return
         c = self.config
-        if c.components < 1:
-            raise ConfigError(f"components must be >= 1, got {c.components}")
         check_network(c)
         layout = table_layout(self)
         widths = [v.classes if isinstance(v, Discrete) else 3 * c.components for v in layout.variables]
@@ -181,8 +179,7 @@ class TableAR(MaximumLikelihood, GenerativeModel):
         return ~(seen & open_before).any(1)
 
     def _impute(self, z, mask, draws: int = 100, *, generator) -> torch.Tensor:
-        if isinstance(draws, bool) or int(draws) != draws or int(draws) < 1:
-            raise ConfigError(f"impute draws must be a positive integer, got {draws!r}")
+        draws = positive_int("impute draws", draws)
         n = z.shape[0]
         p = 1 if bool(self._exact_rows(mask).all()) else int(draws)
         x, log_w = self._ancestral(z.repeat(p, 1), mask.repeat(p, 1), generator)

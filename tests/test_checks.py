@@ -1,0 +1,52 @@
+"""genlab.checks: each helper refuses what it should, in one line naming the option; configs run them once."""
+
+import pytest
+
+import genlab
+from genlab.checks import in_range, nonnegative_int, one_of, positive_int, require
+from genlab.errors import ConfigError
+from genlab.families.edm import EDMConfig
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "3", None])
+def test_positive_int_refuses(bad):
+    with pytest.raises(ConfigError, match=r"^steps must be a positive integer, got .+$"):
+        positive_int("steps", bad)
+
+
+def test_integer_helpers_accept_and_return_ints():
+    assert positive_int("steps", 3) == 3 and positive_int("steps", 4.0) == 4 and type(positive_int("s", 4.0)) is int
+    assert nonnegative_int("sweeps", 0) == 0
+    with pytest.raises(ConfigError, match="sweeps must be a non-negative integer, got -1"):
+        nonnegative_int("sweeps", -1)
+
+
+@pytest.mark.parametrize(("value", "bounds", "interval"), [
+    (1.0, {"ge": 0, "lt": 1}, r"\[0, 1\)"), (0.0, {"gt": 0}, r"\(0, inf\)"), (float("nan"), {}, r"\(-inf, inf\)"),
+    (float("inf"), {"ge": 0}, r"\[0, inf\)"), ("x", {"ge": 0}, r"\[0, inf\)"), (2, {"le": 1}, r"\(-inf, 1\]")])
+def test_in_range_refuses(value, bounds, interval):
+    with pytest.raises(ConfigError, match=f"^p must be a finite number in {interval}, got"):
+        in_range("p", value, **bounds)
+
+
+def test_in_range_and_one_of_pass_values_through():
+    assert in_range("p", 0.0, ge=0, lt=1) == 0.0 and in_range("p", 1, le=1) == 1
+    assert one_of("m", "mean", ("mean", "sample")) == "mean"
+    with pytest.raises(ConfigError, match="^m must be 'mean' or 'sample', got 'median'$"):
+        one_of("m", "median", ("mean", "sample"))
+    with pytest.raises(ConfigError, match="^m must be one of 'a', 'b', 'c', got 'd'$"):
+        one_of("m", "d", ("a", "b", "c"))
+    require(True, "never")
+    with pytest.raises(ConfigError, match="^s0 <= s1$"):
+        require(False, "s0 <= s1")
+
+
+def test_configs_check_field_bounds_and_cross_field_rules_once_when_made():
+    with pytest.raises(ConfigError, match=r"config 'p_uncond' must be a finite number in \[0, 1\), got 1.0"):
+        genlab.create("edm", 2, p_uncond=1.0)
+    with pytest.raises(ConfigError, match="edm needs sigma_min < sigma_max"):
+        genlab.create("edm", 2, sigma_min=100.0)
+    with pytest.raises(ConfigError, match="edm needs sigma_min < sigma_max"):  # a config made directly, too
+        EDMConfig(sigma_min=100.0)
+    with pytest.raises(ConfigError, match="levels must be >= 2"):
+        genlab.create("pixel_transformer", 4, levels=1)
