@@ -38,6 +38,17 @@ def sampler_names() -> list[str]:
             for r in sampler_rows()]
 
 
+def _likelihood(cls, shape) -> str:
+    """The likelihood label an instance of ``cls`` reports for samples of ``shape``; the class's own label for a
+    family that cannot be built for that shape (e.g. a video model given a vector shape)."""
+    from genlab.errors import GenlabError
+
+    try:
+        return cls(shape).likelihood
+    except GenlabError:
+        return cls.likelihood
+
+
 def model_rows() -> list[dict]:
     """One record per registered model: its likelihood label as an instance reports it, in low and high dimension."""
     import genlab
@@ -46,7 +57,7 @@ def model_rows() -> list[dict]:
     for name in genlab.models.names():
         cls = genlab.models.get(name)
         doc = (cls.__doc__ or "").strip().splitlines()
-        low, high = (cls(shape).likelihood for shape in (LOW_D, HIGH_D))
+        low, high = (_likelihood(cls, shape) for shape in (LOW_D, HIGH_D))
         rows.append({"name": name, "likelihood": low, "likelihood_high_dim": high, "conditional": bool(cls.conditional),
                      "kinds": list(cls.kinds), "description": doc[0] if doc else ""})
     return rows
