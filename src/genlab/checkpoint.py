@@ -26,15 +26,14 @@ __all__ = ["save", "load", "model_files", "read_config", "read_json", "read_file
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "genlab-checkpoint/1"
-VERSION = 5  # 1: no manifest, no version field; 2: manifest, version field, "fitted"; 3: the MLP's "conditioning";
-# 4: the diffusion losses' "noise_groups"; 5: the diffusion samplers' "sample_start" (and its buffers)
+VERSION = 6  # 1: no manifest, no version field; 2: manifest, version field, "fitted"; 3: the MLP's "conditioning";
+# 4: the diffusion losses' "noise_groups"; 5: the diffusion samplers' "sample_start" (and its buffers); 6: the
+# diffusion likelihood's "noise_floor" and "floor_level_shift" (genlab.families._floor)
 #: config fields added with a format version, and the value that every older checkpoint was made with (a field's
 #: current default may differ: diffusion models' MLPs condition by FiLM since version 3, by a shift before; their
-#: losses draw the training noise levels in groups since version 4, one per row before)
-LEGACY_CONFIG = {3: {"conditioning": "add"}, 4: {"noise_groups": 0}, 5: {"sample_start": "isotropic"}}
-# 6: the diffusion likelihood's "noise_floor" and "floor_level_shift" (genlab.families._floor; older fits: 0)
-LEGACY_CONFIG[6] = {"noise_floor": 0.0, "floor_level_shift": 0.0}
-VERSION = max(VERSION, 6)
+#: losses draw the training noise levels in groups since version 4, one per row before; older fits have no floor)
+LEGACY_CONFIG = {3: {"conditioning": "add"}, 4: {"noise_groups": 0}, 5: {"sample_start": "isotropic"},
+                 6: {"noise_floor": 0.0, "floor_level_shift": 0.0}}
 RAW_PREFIX = "_raw."  # safetensors keys of the raw weights of a model trained with an EMA
 
 
