@@ -176,7 +176,7 @@ class PixelTransformer(GenerativeModel):
 
     @torch.no_grad()
     def _impute(self, z, mask, *, generator, sweeps: int = 3) -> torch.Tensor:
-        nonnegative_int("impute sweeps", sweeps)
+        sweeps = nonnegative_int("impute sweeps", sweeps)
         v, _ = self._tokens(z)
         missing = ~mask[:, self.order]
         v = self._ancestral(v, missing, None, generator)  # exact where the missing entries are a suffix

@@ -125,7 +125,7 @@ def budgeted_pairs(teacher: DiffusionModel, n, *, seed: int, time_budget: float 
     for training (None without a budget)."""
     from genlab.rng import forked, make_generator
 
-    positive_int(what, n)
+    n = positive_int(what, n)
     start = time.perf_counter()
     deadline = None if time_budget is None else start + float(time_budget) / 2
     with forked(seed), torch.no_grad():

@@ -110,7 +110,7 @@ class GAN(GenerativeModel):
 
     def _impute(self, z, mask, steps: int = 200, restarts: int = 8, lr: float = 0.05, prior: float = 0.01,
                 realism: float = 1.0, *, generator: torch.Generator) -> torch.Tensor:
-        positive_int("gan impute steps", steps), positive_int("gan impute restarts", restarts)
+        steps, restarts = positive_int("gan impute steps", steps), positive_int("gan impute restarts", restarts)
         in_range("gan impute lr", lr, gt=0), in_range("gan impute prior", prior, ge=0)
         in_range("gan impute realism", realism, ge=0)
         n, r, k = z.shape[0], int(restarts), self.config.latent_dim

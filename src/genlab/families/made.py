@@ -126,7 +126,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
         method = opts.get("method", "mean")
         one_of("impute method", method, ("mean", "sample"))
         no_options({k: v for k, v in opts.items() if k not in LANGEVIN_OPTIONS}, "impute")
-        positive_int("impute draws", draws)
+        draws = positive_int("impute draws", draws)
         out = z.clone()
         n_obs = mask.sum(1)
         suffix = (mask == (torch.arange(self.dim, device=mask.device) < n_obs[:, None])).all(1)  # observed entries are a prefix

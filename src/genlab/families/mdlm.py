@@ -101,7 +101,7 @@ class MDLM(TextModel):
 
     def _nll(self, ids, *, generator, draws: int = 16) -> torch.Tensor:
         """Eq. 1 estimated with ``draws`` stratified times per window of ids[1:] (see the module docstring)."""
-        positive_int("draws", draws)
+        draws = positive_int("draws", draws)
         total = torch.zeros((), dtype=torch.float64, device=ids.device)
         for chunk in torch.split(ids[1:], self.config.context):
             x = chunk.expand(draws, -1)

@@ -201,13 +201,13 @@ class TextModel(GenerativeModel):
                guidance: float = 0.0, **options) -> list[str]:
         """n strings, each the prompt followed by ``max_new_tokens`` drawn tokens (see the module docstring);
         ``sampler`` is the model's own (or None), and text models take neither labels nor guidance."""
-        positive_int("n", n)
+        n = positive_int("n", n)
         if y is not None or float(guidance) != 0.0:
             raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels and no guidance")
         if sampler is not None and sampler not in self.samplers():
             raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
                               f"{', '.join(sorted(self.samplers()))}")
-        positive_int("max_new_tokens", max_new_tokens)
+        max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
         check_options(temperature, top_k, top_p)
         options = hook_options(self._generate, {k: v for k, v in options.items() if v is not None}, "sample",
                                self.name)

@@ -181,7 +181,7 @@ class VAE(GenerativeModel):
                 generator: torch.Generator) -> torch.Tensor:
         one_of("impute method", method, ("mean", "sample"))
         one_of("impute sampler", sampler, ("mwg", "pseudo_gibbs"))
-        positive_int("impute steps", steps)
+        steps = positive_int("impute steps", steps)
         x = z.clone()
         u = None
         total, kept = torch.zeros_like(z), 0
