@@ -6,6 +6,7 @@ import genlab
 from genlab.checks import in_range, nonnegative_int, one_of, positive_int, require
 from genlab.errors import ConfigError
 from genlab.families.edm import EDMConfig
+from genlab.families.vae import VAEConfig
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "3", None])
@@ -50,3 +51,10 @@ def test_configs_check_field_bounds_and_cross_field_rules_once_when_made():
         EDMConfig(sigma_min=100.0)
     with pytest.raises(ConfigError, match="levels must be >= 2"):
         genlab.create("pixel_transformer", 4, levels=1)
+    with pytest.raises(ConfigError, match=r"config 'hidden' must be a finite number in \[1, inf\), got 0"):
+        VAEConfig(hidden=0)  # field bounds hold for a config made directly as well
+
+
+def test_every_model_default_config_passes_its_own_checks():
+    for name in genlab.models.names():
+        genlab.models.get(name).Config()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genlab.registry import bounded
+from genlab.registry import bounded, check_bounds
 
 __all__ = ["ModelConfig", "NeuralConfig"]
 
@@ -19,6 +19,7 @@ class ModelConfig:
     normalize: bool = True  # standardise each dimension before modelling (Jacobian included in log_prob)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         self.check()
 
     def check(self) -> None:

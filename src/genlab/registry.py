@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from genlab.checks import in_range, one_of
 from genlab.errors import ConfigError
 
-__all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "hook_options"]
+__all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "check_bounds", "hook_options"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -194,8 +194,9 @@ def parse_value(tp, value: Any, key: str):
 
 def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
     """Build ``config_cls`` from defaults plus ``overrides``; unknown keys, ill-typed values, values out of their
-    :func:`bounded` range and (through the config's ``check`` method, run by ``ModelConfig.__post_init__``) rules
-    over several fields raise ConfigError."""
+    :func:`bounded` range and rules over several fields (the config's ``check`` method) raise ConfigError: a
+    :class:`~genlab.config.ModelConfig` runs both itself when it is made (``__post_init__``), so a config made
+    directly is checked the same way."""
     types_ = _field_types(config_cls)
     unknown = sorted(set(overrides) - set(types_))
     if unknown:
@@ -204,11 +205,16 @@ def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
             f"'{model}'; valid keys: {', '.join(sorted(types_))}"
         )
     values = {k: parse_value(types_[k], v, k) for k, v in overrides.items()}
-    bounds = _bounds(config_cls)
-    for key, value in values.items():
-        if key in bounds:
-            _check_bounds(key, value, bounds[key])
-    return config_cls(**values)
+    config = config_cls(**values)
+    if not hasattr(config, "check"):  # a ModelConfig checks itself when made (its __post_init__)
+        check_bounds(config)
+    return config
+
+
+def check_bounds(config) -> None:
+    """Check every :func:`bounded` field of a config dataclass instance (ConfigError naming the first bad one)."""
+    for key, bounds in _bounds(type(config)).items():
+        _check_bounds(key, getattr(config, key), bounds)
 
 
 def _bounds(config_cls) -> dict[str, dict]:
