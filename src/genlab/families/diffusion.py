@@ -29,8 +29,8 @@ import torch
 from genlab.checks import one_of, require
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sigma_log_likelihood
-from genlab.diffusion.samplers import SIGMA_FORM, resolve_steps, samplers_of
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
+from genlab.diffusion.samplers import SIGMA_FORM, resolve_steps, samplers_of
 from genlab.diffusion.schedules import SCHEDULES
 from genlab.diffusion.start import START_RANK, SamplingStart
 from genlab.errors import ConfigError
