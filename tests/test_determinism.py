@@ -200,10 +200,7 @@ def test_every_random_draw_takes_a_generator():
 # (path relative to src/, function) -> owner and issue: draws whose generator can be None, reported to the owner of
 # the file (issue 23, deliverable 6); each entry is an xfail that turns into a failure once the draw is fixed, so the
 # entry must then go
-KNOWN_NULLABLE: dict[tuple[str, str], str] = {
-    ("genlab/families/diffusion.py", "run_sampler"): "run_sampler(generator=None) draws its start noise from it",
-    ("genlab/families/flow_matching.py", "loss"): "loss(generator=None): the base hook requires a generator",
-}
+KNOWN_NULLABLE: dict[tuple[str, str], str] = {}
 
 
 def test_no_draw_takes_a_generator_that_can_be_none():

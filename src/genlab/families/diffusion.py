@@ -327,8 +327,8 @@ class DiffusionModel(GenerativeModel):
         super().load_extra_state(state)
         self.sigma_floor = float(state.get("sigma_floor", 0.0))  # absent before format 6: the family's own level
 
-    def run_sampler(self, n, y=None, *, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
-                    generator=None, guide=None, noise=None, **opts):
+    def run_sampler(self, n, y=None, *, generator, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
+                    guide=None, noise=None, **opts):
         """Draw ``n`` flat rows (standardised units). ``init(kind, level, x)`` may edit the initial draw; ``guide``
         is added to the score (see :meth:`denoiser`); ``noise`` (n, D), for a sigma-form sampler, is the unit noise
         that :meth:`start_from_noise` maps to the first state (drawn from ``generator`` when None). ``last_nfe``

@@ -179,7 +179,7 @@ class FlowMatching(DiffusionModel):
         return math.sqrt(1 + self.sigma_range()[1] ** 2)
 
     # ------------------------------------------------------------------ training
-    def loss(self, z, y, *, generator=None) -> torch.Tensor:
+    def loss(self, z, y, *, generator) -> torch.Tensor:
         """Per-sample CFM loss (B,) with the configured coupling of noise and data."""
         x0 = couple(self.coupling, randn_like(z, generator), z, getattr(self.config, "ot_block", 0))
         t = self._times(len(z), generator, z.dtype)
@@ -295,7 +295,7 @@ class RectifiedFlow(FlowMatching):
         d = self.dim
         self.sampling_start.fit(x1)  # what the student learns to produce
 
-        def loss(batch, yb, *, generator=None):
+        def loss(batch, yb, *, generator):
             a, b = batch[:, d:], batch[:, :d]
             t = self._times(len(batch), generator, batch.dtype)
             labels = self._drop_labels(yb, generator)
