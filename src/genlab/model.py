@@ -36,13 +36,13 @@ import math
 import time
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
 from genlab.config import ModelConfig, NeuralConfig
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_float_array, as_labels, as_mask, as_tensor
+from genlab.data.values import UserValues, is_captions
 from genlab.device import autocast, check_precision, resolve_device
 from genlab.errors import ConfigError, DataError
 from genlab.registry import hook_options
@@ -62,7 +62,7 @@ def _patience(cfg, n: int) -> int:
     return patience if 1 <= k < n else 0
 
 
-class GenerativeModel(nn.Module):
+class GenerativeModel(UserValues, nn.Module):
     """Base class of every genlab model (see the module docstring for the hooks)."""
 
     name: ClassVar[str] = ""
@@ -191,7 +191,7 @@ class GenerativeModel(nn.Module):
             if len(off):
                 raise ConfigError(f"fit(dequantize=True) needs integer-valued data, but x holds the non-integer value "
                                   f"{x.flatten()[off[0, 0]].item()!r} (row {int(off[0, 0]) // max(1, x[0].numel())})")
-        y = self._fit_captions(y, x.shape[0], seed) if _captions(y) else as_labels(y, x.shape[0])
+        y = self._fit_captions(y, x.shape[0], seed) if is_captions(y) else as_labels(y, x.shape[0])
         y = None if y is None else y.cpu()
         if y is not None and not self.conditional:
             raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
@@ -312,16 +312,6 @@ class GenerativeModel(nn.Module):
             z = z.float()
         return self._decoded(self.normalizer.inverse(z.reshape(n, self.dim)).reshape(n, *self.shape).cpu())
 
-    def _sample_given(self, n, given, *, seed, device, **options):
-        """``sample(n, given=...)``: impute the columns not given in n rows that hold the given cells."""
-        if self.data_encoder is None or self.data_encoder.kind != "table":
-            raise ConfigError(f"given= needs a model made from a table; model '{self.name}' was not")
-        from genlab.data.kinds.given import given_rows
-
-        x, mask = given_rows(self.data_encoder, n, given)
-        options = {k: v for k, v in options.items() if v is not None}
-        return self._decoded(self.impute(x, mask, seed=seed, device=device, **options))
-
     def log_prob(self, x, *, y=None, seed=None, device=None, **options) -> torch.Tensor:
         """Log-density (N,) in nats, in the data's own units (normalisation Jacobian included), on the CPU.
 
@@ -430,64 +420,6 @@ class GenerativeModel(nn.Module):
     def load_train_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`train_state` returned."""
 
-    def _labels_for(self, y, n: int) -> torch.Tensor | None:
-        if y is None:
-            return None
-        if not self.conditional:
-            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
-        if _captions(y) or self.label_encoder is not None:
-            return self._caption_labels(y, n)
-        if isinstance(y, int) and not isinstance(y, bool):
-            y = torch.full((n,), y, dtype=torch.int64)
-        y = as_labels(y, n)
-        if self.num_classes is None or int(y.max()) >= self.num_classes:
-            raise DataError(f"label {int(y.max())} was not seen in training (classes: {self.num_classes})")
-        return y
-
-    def _fit_captions(self, y, n: int, seed: int) -> torch.Tensor:
-        """Caption ids of the training captions; the first caption fit makes the tokenizer and the networks."""
-        if not self.conditional:
-            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
-        if not self.takes_captions:
-            raise ConfigError(f"model '{self.name}' takes class labels, not captions")
-        if self.label_encoder is None:
-            from genlab.data.kinds.text import TextEncoder
-
-            self.label_encoder = TextEncoder("char").fit(list(y))
-            with forked(seed):  # the caption encoder changes the networks: build them from the fit seed
-                self.build()
-        return self._caption_labels(y, n)
-
-    def _caption_labels(self, y, n: int) -> torch.Tensor:
-        """A caption (str, for every row) or ``n`` captions -> ids (n, L) (genlab.nn.text_encoder.caption_ids)."""
-        from genlab.nn.text_encoder import caption_ids
-
-        if self.label_encoder is None:
-            raise ConfigError(f"model '{self.name}' was not fitted on captions: it takes no text (fit it on a "
-                              "captioned data set, e.g. shapes, to give y as a string)")
-        if not _captions(y):
-            raise ConfigError(f"model '{self.name}' was fitted on captions: give y as a string or a list of strings")
-        captions = [y] * n if isinstance(y, str) else list(y)
-        if len(captions) != n:
-            raise DataError(f"got {len(captions)} captions for {n} samples (give one string, or one per sample)")
-        return caption_ids(self.label_encoder, captions)
-
-    def _user_values(self, x) -> bool:
-        """True when ``x`` is in the user's own types (a DataFrame, strings) rather than model tensors."""
-        if isinstance(x, (torch.Tensor, np.ndarray, list, tuple)) or self.data_encoder is None:
-            if type(x).__name__ == "DataFrame" and self.data_encoder is None:
-                raise ConfigError(f"model '{self.name}' was not made from a table: create it with "
-                                  "genlab.create(name, dataframe_or_dataset) to fit or score DataFrames")
-            return False
-        return not self.data_encoder.tensor_values
-
-    def _encoded(self, x):
-        return self.data_encoder.encode(x) if self._user_values(x) else x
-
-    def _decoded(self, t: torch.Tensor):
-        """Model tensors -> the user's own types where the data kind has them (a DataFrame for tables)."""
-        return t if self.data_encoder is None or self.data_encoder.tensor_values else self.data_encoder.decode(t)
-
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts a checkpoint must keep beyond tensors (families may extend)."""
         return {"num_classes": self.num_classes, "dequantized": self.dequantized,
@@ -511,7 +443,3 @@ class GenerativeModel(nn.Module):
             self._on_labels(int(state["num_classes"]))
             self.build()
 
-
-def _captions(y) -> bool:
-    """Whether labels ``y`` are captions: a string or a non-empty list / tuple of strings."""
-    return isinstance(y, str) or (isinstance(y, (list, tuple)) and len(y) > 0 and all(isinstance(c, str) for c in y))

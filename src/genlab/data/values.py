@@ -1,0 +1,98 @@
+"""The user's values at a model's edge: what ``fit`` / ``sample`` / ``log_prob`` / ``impute`` of
+:class:`genlab.model.GenerativeModel` do with tables, strings and captions rather than tensors.
+
+A model made from a Dataset or a DataFrame keeps the data's reversible encoder (``data_encoder``,
+:mod:`genlab.data.kinds`): values in the user's own types are encoded on the way in and decoded on the way out
+(a DataFrame for tables). Labels are class indices, or captions (a string, or one per row) read by a char tokenizer
+fitted on the training captions (``label_encoder``). ``sample(n, given={column: value})`` of a table model imputes
+the other columns of n rows that hold the given cells (:func:`genlab.data.kinds.given.given_rows`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genlab.data.validate import as_labels
+from genlab.errors import ConfigError, DataError
+from genlab.rng import forked
+
+__all__ = ["UserValues", "is_captions"]
+
+
+class UserValues:
+    """Mixin of :class:`genlab.model.GenerativeModel` (it reads ``data_encoder``, ``label_encoder``, ``conditional``,
+    ``takes_captions``, ``num_classes``, ``build`` and ``impute`` of the model)."""
+
+    def _sample_given(self, n, given, *, seed, device, **options):
+        """``sample(n, given=...)``: impute the columns not given in n rows that hold the given cells."""
+        if self.data_encoder is None or self.data_encoder.kind != "table":
+            raise ConfigError(f"given= needs a model made from a table; model '{self.name}' was not")
+        from genlab.data.kinds.given import given_rows
+
+        x, mask = given_rows(self.data_encoder, n, given)
+        options = {k: v for k, v in options.items() if v is not None}
+        return self._decoded(self.impute(x, mask, seed=seed, device=device, **options))
+
+    def _labels_for(self, y, n: int) -> torch.Tensor | None:
+        if y is None:
+            return None
+        if not self.conditional:
+            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
+        if is_captions(y) or self.label_encoder is not None:
+            return self._caption_labels(y, n)
+        if isinstance(y, int) and not isinstance(y, bool):
+            y = torch.full((n,), y, dtype=torch.int64)
+        y = as_labels(y, n)
+        if self.num_classes is None or int(y.max()) >= self.num_classes:
+            raise DataError(f"label {int(y.max())} was not seen in training (classes: {self.num_classes})")
+        return y
+
+    def _fit_captions(self, y, n: int, seed: int) -> torch.Tensor:
+        """Caption ids of the training captions; the first caption fit makes the tokenizer and the networks."""
+        if not self.conditional:
+            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
+        if not self.takes_captions:
+            raise ConfigError(f"model '{self.name}' takes class labels, not captions")
+        if self.label_encoder is None:
+            from genlab.data.kinds.text import TextEncoder
+
+            self.label_encoder = TextEncoder("char").fit(list(y))
+            with forked(seed):  # the caption encoder changes the networks: build them from the fit seed
+                self.build()
+        return self._caption_labels(y, n)
+
+    def _caption_labels(self, y, n: int) -> torch.Tensor:
+        """A caption (str, for every row) or ``n`` captions -> ids (n, L) (genlab.nn.text_encoder.caption_ids)."""
+        from genlab.nn.text_encoder import caption_ids
+
+        if self.label_encoder is None:
+            raise ConfigError(f"model '{self.name}' was not fitted on captions: it takes no text (fit it on a "
+                              "captioned data set, e.g. shapes, to give y as a string)")
+        if not is_captions(y):
+            raise ConfigError(f"model '{self.name}' was fitted on captions: give y as a string or a list of strings")
+        captions = [y] * n if isinstance(y, str) else list(y)
+        if len(captions) != n:
+            raise DataError(f"got {len(captions)} captions for {n} samples (give one string, or one per sample)")
+        return caption_ids(self.label_encoder, captions)
+
+    def _user_values(self, x) -> bool:
+        """True when ``x`` is in the user's own types (a DataFrame, strings) rather than model tensors."""
+        if isinstance(x, (torch.Tensor, np.ndarray, list, tuple)) or self.data_encoder is None:
+            if type(x).__name__ == "DataFrame" and self.data_encoder is None:
+                raise ConfigError(f"model '{self.name}' was not made from a table: create it with "
+                                  "genlab.create(name, dataframe_or_dataset) to fit or score DataFrames")
+            return False
+        return not self.data_encoder.tensor_values
+
+    def _encoded(self, x):
+        return self.data_encoder.encode(x) if self._user_values(x) else x
+
+    def _decoded(self, t: torch.Tensor):
+        """Model tensors -> the user's own types where the data kind has them (a DataFrame for tables)."""
+        return t if self.data_encoder is None or self.data_encoder.tensor_values else self.data_encoder.decode(t)
+
+
+def is_captions(y) -> bool:
+    """Whether labels ``y`` are captions: a string or a non-empty list / tuple of strings."""
+    return isinstance(y, str) or (isinstance(y, (list, tuple)) and len(y) > 0 and all(isinstance(c, str) for c in y))
