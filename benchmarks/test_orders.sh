@@ -13,9 +13,10 @@ N=${N:-20}
 WORKERS=${WORKERS:-2}
 LOG=${LOG:-benchmarks/results/test_orders.txt}
 mkdir -p "$(dirname "$LOG")"
+dirty=$(git diff --quiet -- . ":(exclude)$LOG" 2>/dev/null || echo '+dirty')   # before the log itself is rewritten
 {
     echo "# $N runs of the test suite in random orders (pytest-randomly), -n $WORKERS, -m 'not slow'"
-    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(git rev-parse --short HEAD 2>/dev/null)$dirty"
     echo "# $("$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__)')"
 } > "$LOG"
 failed=0
