@@ -113,8 +113,10 @@ def _print_table_report(result: dict) -> None:
               "utility (train on synthetic rows, test on real ones).")
 @click.option("--n", "n_synthetic", type=POSITIVE_INT, default=None, help="Table runs: synthetic rows to draw "
               "(default: as many as the test rows).")
+@click.option("--guidance", type=float, default=None, metavar="W", help="Captioned runs: classifier-free guidance "
+              "weight (>= 0) of the judged samples (default: the run's, genlab.apps.captions.default_guidance).")
 @device_option
-def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, device):
+def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, guidance, device):
     """Evaluate the model in RUN_DIR on the test split of --data (default: the run's own data).
 
     Reports the test NLL in nats (and bits/dim for discrete data such as images), KL(truth || model) with its
@@ -125,12 +127,17 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
     held-out split) and the report gives fidelity, utility (with --target) and privacy of model samples against
     the run's training rows (its own split; --seed then seeds the samples and the metrics only).
 
+    For a run trained on captions (e.g. shapes), --n-samples prompts of seen and as many of held-out colour-shape
+    pairs are judged: joint_accuracy_seen, joint_accuracy_heldout, per attribute, and the Frechet distance in the
+    judge's features (genlab.apps.captions.evaluate_captions).
+
     \b
     Examples:
       genlab eval runs/gmm
       genlab eval runs/patients_gmm --data test.csv --target diagnosis --json
       genlab eval runs/gmm --data eight_gaussians
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
+      genlab eval runs/edm_shapes --n-samples 500 --guidance 2 --json
     """
     import genlab
     import genlab.apps.video  # noqa: F401 - registers edm_frames (genlab.families.edm_frames) before the run loads
@@ -158,6 +165,19 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
             click.echo(json.dumps(result))
         else:
             table([(k, v) for k, v in result.items() if not isinstance(v, dict)], title=f"{model.name} on {source}")
+        return
+    if guidance is not None and (guidance < 0 or getattr(model, "label_encoder", None) is None):
+        raise ConfigError(f"--guidance must be >= 0, got {guidance:g}" if guidance < 0 else
+                          "--guidance applies to runs trained on captions")
+    if getattr(model, "label_encoder", None) is not None:  # prompt following (genlab.apps.captions)
+        from genlab.apps.captions import evaluate_captions
+
+        result = {"model": model.name, "run_dir": str(run_dir), "seed": seed,
+                  **evaluate_captions(model, n=n_samples, guidance=guidance, seed=seed)}
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            table([(k, v) for k, v in result.items() if not isinstance(v, dict)], title=f"{model.name}: prompts judged")
         return
     if target is not None or n_synthetic is not None:
         raise ConfigError(f"--{'target' if target is not None else 'n'} applies to runs trained on a table")
