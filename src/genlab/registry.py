@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Generic, TypeVar
 
-from genlab.checks import in_range, one_of
+from genlab.checks import in_range, known_options, one_of
 from genlab.errors import ConfigError
 
 __all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "check_bounds", "hook_options"]
@@ -239,10 +239,5 @@ def hook_options(hook, options: dict, what: str, model: str) -> dict:
         return options
     accepted = [k for k, p in params.items() if k != "generator" and (p.kind is inspect.Parameter.KEYWORD_ONLY
                 or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty))]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"unknown {what} option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
-            f"'{model}'; accepted: {', '.join(accepted) or 'none'}"
-        )
+    known_options(options, accepted, what=what, owner=f"model '{model}'")
     return options
