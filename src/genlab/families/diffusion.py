@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import one_of, require
+from genlab.checks import known_options, not_both, one_of, require
 from genlab.data.validate import as_labels
 from genlab.diffusion import CountingScore, get_sampler, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
@@ -37,7 +37,7 @@ from genlab.families.diffusion_config import DiffusionConfig
 from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
-from genlab.nn.backbones import FlatAdapter, build_backbone, uses_backbone
+from genlab.nn.backbones import FlatAdapter, build_backbone, check_backbone, uses_backbone
 from genlab.nn.text_encoder import caption_network, null_captions
 from genlab.rng import rand, randn
 
@@ -94,16 +94,7 @@ class DiffusionModel(GenerativeModel):
         What it predicts and what ``t`` means are the model's (see its docstring). With labels it receives indices
         in ``0..num_classes`` (``num_classes`` is the null label). Call before ``fit``.
         """
-        if not isinstance(module, torch.nn.Module):
-            raise ConfigError(f"a backbone must be a torch.nn.Module, got {type(module).__name__}")
-        try:
-            with torch.no_grad():
-                out = module(torch.zeros(2, self.dim), torch.full((2,), 0.5), y=None)
-        except (TypeError, RuntimeError) as err:
-            raise ConfigError(f"the backbone must be callable as net(x, t, y=None): {err}") from None
-        if tuple(out.shape) != (2, self.dim):
-            raise ConfigError(f"backbone output has shape {tuple(out.shape)} for input (2, {self.dim}); expected (2, {self.dim})")
-        self.net, self._custom_backbone = module, True
+        self.net, self._custom_backbone = check_backbone(module, self.dim), True
         return self
 
     def _net_labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
@@ -191,10 +182,7 @@ class DiffusionModel(GenerativeModel):
         allowed = set(inspect.signature(spec.fn).parameters) - fixed
         if spec.kind in SIGMA_FORM:
             allowed.add("schedule")
-        unknown = sorted(set(opts) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for sampler "
-                              f"'{name}'; valid: sampler, steps, guidance, {', '.join(sorted(allowed))}")
+        known_options(opts, ["sampler", "steps", "guidance", *sorted(allowed)], owner=f"sampler '{name}'")
         return spec
 
     def _ladder(self):
@@ -277,15 +265,14 @@ class DiffusionModel(GenerativeModel):
                 counted = CountingScore(self.denoiser(y, guidance, guide))
                 if noise is None:
                     noise = randn((n, self.dim), generator)
-                elif tuple(noise.shape) != (n, self.dim):
-                    raise ConfigError(f"noise must have shape {(n, self.dim)}, got {tuple(noise.shape)}")
+                require(tuple(noise.shape) == (n, self.dim), f"noise must have shape {(n, self.dim)}, got "
+                                                             f"{tuple(noise.shape)}")
                 x = self.start_from_noise(noise, sigmas[0])
                 if init is not None:
                     x = init("sigma", sigmas[0], x)
                 out = spec.fn(counted, x, sigmas, generator=generator, callback=callback, **opts)
             else:  # the SDE's (or ladder's) own prior at its top level, where the data's covariance is negligible
-                if noise is not None:
-                    raise ConfigError(f"noise= is for the sigma-form samplers; '{spec.name}' starts from its prior")
+                require(noise is None, f"noise= is for the sigma-form samplers; '{spec.name}' starts from its prior")
                 process = self._ladder() if spec.kind == "ladder" else self.sde
                 counted = CountingScore(self._ladder_score(y, guidance, guide) if spec.kind == "ladder"
                                         else self.score_fn(y, guidance, guide))
@@ -297,7 +284,7 @@ class DiffusionModel(GenerativeModel):
         return out
 
     def _ladder_score(self, y, guidance, guide=None):
-        raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
+        return self._ladder()  # refuses: only a family with a noise ladder (NCSN) overrides both
 
     def sample(self, n, *, y=None, classifier=None, classifier_scale=1.0, **options) -> torch.Tensor:
         """As :meth:`GenerativeModel.sample`; with ``classifier`` (a :class:`genlab.apps.NoisyClassifier` of this
@@ -305,12 +292,11 @@ class DiffusionModel(GenerativeModel):
         grad_x log p_C(y | x, sigma) (g = 1 is Bayes' rule); ``y`` is then the classifier's target class."""
         if classifier is None:
             return super().sample(n, y=y, **options)
-        if not (hasattr(classifier, "grad_log_prob") and hasattr(classifier, "check")):
-            raise ConfigError(f"classifier must be a NoisyClassifier, got {type(classifier).__name__}")
-        if float(options.get("guidance", 0.0)) != 0.0:
-            raise ConfigError("give either guidance= (classifier-free) or classifier= (classifier guidance), not both")
-        if y is None:
-            raise ConfigError("classifier guidance needs the target class y")
+        require(hasattr(classifier, "grad_log_prob") and hasattr(classifier, "check"),
+                f"classifier must be a NoisyClassifier, got {type(classifier).__name__}")
+        not_both("guidance= (classifier-free)", float(options.get("guidance", 0.0)) != 0.0,
+                 "classifier= (classifier guidance)", True)
+        require(y is not None, "classifier guidance needs the target class y")
         labels = as_labels(torch.full((n,), y) if isinstance(y, int) and not isinstance(y, bool) else y, n)
         classifier.check(self, labels)
         return super().sample(n, classifier=classifier, classifier_scale=float(classifier_scale), classifier_y=labels,

@@ -21,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from genlab.checks import instance_of, known_options, require
 from genlab.errors import ConfigError
 from genlab.nn.dit import DiT
 from genlab.nn.embedding import FourierEmbedding, SinusoidalEmbedding
@@ -29,7 +30,7 @@ from genlab.nn.unet import UNet
 from genlab.nn.video_dit import VideoDiT
 
 __all__ = ["uses_backbone", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
-           "backbone_from_spec", "MLPBackbone", "ScalarHead", "FlatAdapter"]
+           "backbone_from_spec", "check_backbone", "MLPBackbone", "ScalarHead", "FlatAdapter"]
 
 
 class MLPBackbone(nn.Module):
@@ -125,10 +126,22 @@ def _check_kwargs(name: str, cls, kwargs: dict) -> None:
         return
     accepted = [k for k, p in list(params.items())[1:] if k != "num_classes"
                 and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for "
-                          f"backbone '{name}'; accepted: {', '.join(accepted) or 'none'}")
+    known_options(kwargs, accepted, owner=f"backbone '{name}'")
+
+
+def check_backbone(module, dim: int) -> nn.Module:
+    """``module`` if it is a ``torch.nn.Module`` called as ``module(x (2, dim), t (2,), y=None) -> (2, dim)`` (the
+    contract of a user's network, ``DiffusionModel.set_backbone``); a one-line ConfigError saying which part fails
+    otherwise."""
+    instance_of("a backbone", module, nn.Module, "a torch.nn.Module")
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(2, dim), torch.full((2,), 0.5), y=None)
+    except (TypeError, RuntimeError) as err:
+        raise ConfigError(f"the backbone must be callable as net(x, t, y=None): {err}") from None
+    require(tuple(out.shape) == (2, dim), f"backbone output has shape {tuple(out.shape)} for input (2, {dim}); "
+                                          f"expected (2, {dim})")
+    return module
 
 
 def build_backbone(name: str, shape: tuple[int, ...], *, num_classes: int | None = None, **kwargs) -> nn.Module:
