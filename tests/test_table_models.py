@@ -155,6 +155,14 @@ def test_table_diffusion_reports_its_steps_and_has_no_likelihood(fitted):
 
 
 # ------------------------------------------------------------------------------------------- bad input
+def test_given_draws_rows_from_the_conditional_not_its_mean(real):
+    """A family whose impute defaults to the conditional mean (gmm) still draws n different rows for given=: bmi given
+    age = 80 spreads as the real conditional does (bmi = 20 + 0.15 (age - 18) + N(0, 1): mean 29.3, sd 1)."""
+    m = genlab.create("gmm", real).fit(real, seed=0, progress=False)
+    bmi = m.sample(400, seed=1, given={"age": 80})["bmi"]
+    assert 0.5 < bmi.std() < 2.0 and abs(bmi.mean() - 29.3) < 1.5, (bmi.mean(), bmi.std())
+
+
 @pytest.mark.parametrize("given, message", [
     ({"diag": "x"}, r"given: unknown column 'diag'; the table's columns: age, sex"),
     ({"diagnosis": "flu"}, r"given: 'flu' is not a category of column 'diagnosis'; its categories: asthma, diabetes"),

@@ -5,10 +5,13 @@ A model made from a Dataset or a DataFrame keeps the data's reversible encoder (
 :mod:`genlab.data.kinds`): values in the user's own types are encoded on the way in and decoded on the way out
 (a DataFrame for tables). Labels are class indices, or captions (a string, or one per row) read by a char tokenizer
 fitted on the training captions (``label_encoder``). ``sample(n, given={column: value})`` of a table model imputes
-the other columns of n rows that hold the given cells (:func:`genlab.data.kinds.given.given_rows`).
+the other columns of n rows that hold the given cells (:func:`genlab.data.kinds.given.given_rows`), with
+``fill="sample"`` where the family's impute has a ``fill`` (its default, the conditional mean, would make n equal rows).
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import torch
@@ -32,6 +35,9 @@ class UserValues:
 
         x, mask = given_rows(self.data_encoder, n, given)
         options = {k: v for k, v in options.items() if v is not None}
+        params = inspect.signature(self._impute).parameters
+        if "fill" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            options.setdefault("fill", "sample")  # n draws from the conditional, not n copies of its mean
         return self._decoded(self.impute(x, mask, seed=seed, device=device, **options))
 
     def _labels_for(self, y, n: int) -> torch.Tensor | None:
