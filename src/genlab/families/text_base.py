@@ -32,10 +32,10 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import positive_int
+from genlab.checks import available, capable, instance_of, no_labels, positive_int, require
 from genlab.config import NeuralConfig
 from genlab.data.dataset import Dataset
-from genlab.errors import ConfigError, DataError
+from genlab.errors import DataError
 from genlab.model import GenerativeModel
 from genlab.nn.decoding import check_options, parse_markers
 from genlab.registry import MODELS, bounded, hook_options
@@ -88,9 +88,8 @@ class TextModel(GenerativeModel):
         return 4 if self.data_encoder is None else self.data_encoder.vocab_size
 
     def _encoder(self):
-        if self.data_encoder is None or getattr(self.data_encoder, "kind", None) != "text":
-            raise ConfigError(f"model '{self.name}' needs a tokenizer: create it from a text Dataset, "
-                              f"genlab.create('{self.name}', genlab.datasets.load('pydoc'))")
+        require(getattr(self.data_encoder, "kind", None) == "text", f"model '{self.name}' needs a tokenizer: create "
+                f"it from a text Dataset, genlab.create('{self.name}', genlab.datasets.load('pydoc'))")
         return self.data_encoder
 
     def _special(self, name: str) -> int | None:
@@ -117,11 +116,8 @@ class TextModel(GenerativeModel):
         return t.long()
 
     def _prompt_ids(self, prompt: str) -> torch.Tensor:
-        if not isinstance(prompt, str):
-            raise ConfigError(f"prompt must be a string, got {type(prompt).__name__}")
-        bad = self._encoder().unknown(prompt)
-        if bad:
-            raise ConfigError(f"the prompt has characters outside the model's vocabulary: {' '.join(map(repr, bad))}")
+        bad = self._encoder().unknown(instance_of("prompt", prompt, str, "a string"))
+        require(not bad, f"the prompt has characters outside the model's vocabulary: {' '.join(map(repr, bad))}")
         return torch.cat([torch.tensor([self._special("<eot>")]), self._encoder().encode(prompt)])
 
     def _n_chars(self, ids: torch.Tensor) -> int:
@@ -202,11 +198,9 @@ class TextModel(GenerativeModel):
         """n strings, each the prompt followed by ``max_new_tokens`` drawn tokens (see the module docstring);
         ``sampler`` is the model's own (or None), and text models take neither labels nor guidance."""
         n = positive_int("n", n)
-        if y is not None or float(guidance) != 0.0:
-            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels and no guidance")
-        if sampler is not None and sampler not in self.samplers():
-            raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
-                              f"{', '.join(sorted(self.samplers()))}")
+        no_labels(self.name, y is not None or float(guidance) != 0.0, "it takes no labels and no guidance")
+        if sampler is not None:
+            available("sampler", sampler, sorted(self.samplers()), self.name)
         max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
         check_options(temperature, top_k, top_p)
         options = hook_options(self._generate, {k: v for k, v in options.items() if v is not None}, "sample",
@@ -220,8 +214,7 @@ class TextModel(GenerativeModel):
 
     def log_prob(self, x, *, y=None, seed=None, device=None, **options) -> torch.Tensor:
         """(N,) nats: of each string of ``x`` (a string, a list of strings, or one 1-D stream of ids)."""
-        if y is not None:
-            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
+        no_labels(self.name, y is not None)
         texts = [x] if isinstance(x, str) or isinstance(x, torch.Tensor) else list(x)
         options = hook_options(self._nll, options, "log_prob", self.name)
         self._check_fitted("log_prob")
@@ -246,17 +239,13 @@ class TextModel(GenerativeModel):
     def impute(self, x, mask=None, *, seed=None, device=None, span: int = 1, **options):
         """Fill the ``[MASK]`` / ``___`` / ``[MASK:k]`` spans of a string (or of each string of a list); the text
         around them comes back unchanged (see :mod:`genlab.nn.decoding` for the markers)."""
-        if not self.infills:
-            able = MODELS.names(where=lambda cls: getattr(cls, "infills", False))
-            raise ConfigError(f"model '{self.name}' cannot infill [MASK] spans; models that can: "
-                              f"{', '.join(able) or 'none'}")
-        if mask is not None:
-            raise ConfigError("text marks its missing spans with [MASK] markers in the string, not with a mask")
+        capable(self.infills, self.name, "cannot infill [MASK] spans",
+                lambda: MODELS.names(where=lambda cls: getattr(cls, "infills", False)))
+        require(mask is None, "text marks its missing spans with [MASK] markers in the string, not with a mask")
         if not isinstance(x, str):
             return [self.impute(t, seed=seed, device=device, span=span, **options) for t in x]
         pieces, spans = parse_markers(x, span)
-        if not spans:
-            raise ConfigError("no [MASK], [MASK:k] or ___ marker in the text: nothing to fill")
+        require(bool(spans), "no [MASK], [MASK:k] or ___ marker in the text: nothing to fill")
         options = hook_options(self._fill, options, "impute", self.name)
         self._check_fitted("impute")
         enc, mask_id = self._encoder(), self._special("<mask>")
