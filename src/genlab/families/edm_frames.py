@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import torch
 
+from genlab.checks import require
 from genlab.diffusion.levels import grouped_normal
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
@@ -52,9 +53,8 @@ class FramesEDM(EDM):
 
     def build(self) -> None:
         c = self.config
-        if len(self.shape) != 4 or not 1 <= c.given_frames < self.shape[0]:
-            raise ConfigError(f"edm_frames continues clips (T, C, H, W) from given_frames in [1, T - 1]; got shape "
-                              f"{self.shape} and given_frames={c.given_frames}")
+        require(len(self.shape) == 4 and c.given_frames < self.shape[0], "edm_frames continues clips (T, C, H, W) "
+                f"from given_frames in [1, T - 1]; got shape {self.shape} and given_frames={c.given_frames}")
         c.backbone_options = {**c.backbone_options, "given_frames": c.given_frames}
         super().build()
 
@@ -89,8 +89,8 @@ class FramesEDM(EDM):
 
     def _impute(self, z, mask, *, generator, method="sample", sampler=None, steps=None, **opts):
         given = self._given(z)
-        if not torch.equal(mask, given):
-            raise ConfigError(f"edm_frames imputes exactly the frames after the first {self.config.given_frames}")
+        require(torch.equal(mask, given), f"edm_frames imputes exactly the frames after the first "
+                                          f"{self.config.given_frames}")
         if method != "sample":
             raise ConfigError("edm_frames draws continuations: method must be 'sample'")
 
