@@ -44,11 +44,10 @@ from typing import Any
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from genlab.checks import one_of, require
+from genlab.checks import in_range, nonnegative_int, one_of, require
 from genlab.diffusion.ladder import NoiseLadder, geometric_sigmas
 from genlab.diffusion.samplers import get_sampler, resolve_steps, samplers_of
 from genlab.diffusion.sliced import ladder_loss
-from genlab.errors import ConfigError
 from genlab.inverse import langevin_impute
 from genlab.mcmc import AISResult, annealed_importance_sampling, mala_sample
 from genlab.model import GenerativeModel, NeuralConfig
@@ -192,14 +191,11 @@ class EBM(GenerativeModel):
                 mala_steps: int = 100, *, generator: torch.Generator) -> torch.Tensor:
         spec = get_sampler(sampler, self.sampler_kinds, self.name)  # the call's one check of sampler and steps
         steps = resolve_steps(spec, steps, self.config.sample_steps)
-        if mala_steps < 0:
-            raise ConfigError(f"mala_steps must be >= 0, got {mala_steps}")
+        mala_steps = nonnegative_int("mala_steps", mala_steps)  # before the annealed Langevin, not after it
         z = randn((n, self.dim), generator)  # the base N(0, I)
         s_min = self.ladder.sigma_min
         if spec.kind == "ladder":  # the ladder's annealed Langevin on the energy's score, then MALA on exp(-E)
-            eps = 0.1 if step_size is None else float(step_size)
-            if eps <= 0:
-                raise ConfigError(f"step_size must be positive, got {eps}")
+            eps = 0.1 if step_size is None else in_range("step_size", float(step_size), gt=0)
             z = spec.fn(lambda x, s: self.score(x, s), z, self.ladder, steps=steps, step_lr=eps * s_min**2,
                         denoise=False, generator=generator)
             return mala_sample(lambda x: -self.energy(x), z, mala_steps, generator=generator, step_size=eps * s_min**2)
