@@ -181,7 +181,7 @@ def test_bad_given_is_one_line(given, message):
 def test_table_models_need_a_table_and_raw_encoded_rows(name):
     with pytest.raises(ConfigError, match=rf"model '{name}' models tables: create it with genlab.create"):
         genlab.create(name, (3,)).fit(torch.zeros(10, 3), progress=False)
-    with pytest.raises(ConfigError, match="normalize must be False"):
+    with pytest.raises(ConfigError, match="normalize. must be False"):
         genlab.create(name, patients(), normalize=True)
     with pytest.raises(ConfigError, match="does not take vectors data"):
         genlab.create(name, genlab.datasets.load("iris", seed=0))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch.special import log_ndtr, ndtri
 
-from genlab.errors import ConfigError
+from genlab.checks import require
 from genlab.rng import multinomial, randn
 
 __all__ = ["Discrete", "Continuous", "TableLayout", "table_layout", "mixture_log_prob", "mixture_sample",
@@ -135,13 +135,11 @@ class TableLayout:
 
 
 def table_layout(model) -> TableLayout:
-    """The layout of ``model.data_encoder`` (ConfigError naming the way to make a table model otherwise)."""
+    """The layout of ``model.data_encoder`` (ConfigError naming the way to make a table model otherwise; the
+    model's config keeps ``normalize`` False, a bound of its field)."""
     enc = model.data_encoder
-    if enc is None or getattr(enc, "kind", None) != "table":
-        raise ConfigError(f"model '{model.name}' models tables: create it with genlab.create('{model.name}', "
-                          "dataframe_or_table_dataset)")
-    if model.config.normalize:
-        raise ConfigError(f"model '{model.name}' reads the encoded rows as they are: normalize must be False")
+    require(getattr(enc, "kind", None) == "table", f"model '{model.name}' models tables: create it with "
+                                                   f"genlab.create('{model.name}', dataframe_or_table_dataset)")
     return TableLayout(enc)
 
 

@@ -78,7 +78,7 @@ class ColumnMADE(nn.Module):
 
 @dataclass
 class TableARConfig(NeuralConfig):
-    normalize: bool = False  # the encoded rows are modelled as they are (one-hot cells, z values)
+    normalize: bool = bounded(False, choices=(False,))  # the encoded rows modelled as they are (one-hot cells, z values)
     components: int = bounded(8, ge=1)  # K Gaussians per numeric/integer conditional
     hidden_features: tuple[int, ...] = (256, 256)
     activation: str = "relu"

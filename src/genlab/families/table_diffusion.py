@@ -57,7 +57,7 @@ _T_MIN = 1e-3  # training times t lie in [1e-3, 1] (the 1 / t weight stays bound
 
 @dataclass
 class TableDiffusionConfig(NeuralConfig):
-    normalize: bool = False  # the encoded rows are modelled as they are (classes, z values)
+    normalize: bool = bounded(False, choices=(False,))  # the encoded rows modelled as they are (classes, z values)
     hidden: int = bounded(256, ge=1)
     depth: int = bounded(3, ge=1)
     emb_dim: int = bounded(64, ge=2)
