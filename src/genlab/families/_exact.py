@@ -1,6 +1,5 @@
 """Helpers shared by the exact-likelihood neural families (flows, MADE).
 
-- :func:`no_options`: hooks that take no options reject any they are given (ConfigError).
 - :func:`langevin_fill`: imputation through the model's own log-density with MALA
   (:func:`genlab.inverse.langevin_impute`), with its option names checked.
 - :class:`MaximumLikelihood`: the hooks of a model trained by maximum likelihood on its own ``_logp(z)``.
@@ -15,26 +14,19 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from genlab.checks import in_range, require
-from genlab.errors import ConfigError
+from genlab.checks import in_range, known_options, require
 from genlab.inverse import langevin_impute
 from genlab.nn.mlp import make_activation as _activation
 
-__all__ = ["MaximumLikelihood", "check_network", "no_options", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
+__all__ = ["MaximumLikelihood", "check_network", "langevin_fill", "LANGEVIN_OPTIONS", "activation"]
 
 LANGEVIN_OPTIONS = frozenset(inspect.signature(langevin_impute).parameters) - {"log_prob", "z", "mask", "generator"}
-
-
-def no_options(opts: dict, what: str) -> None:
-    """Raise ConfigError naming the options a hook does not know."""
-    if opts:
-        raise ConfigError(f"unknown {what} option{'s' if len(opts) > 1 else ''}: {', '.join(sorted(opts))}")
 
 
 def langevin_fill(log_prob: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, mask: torch.Tensor,
                   opts: dict, generator: torch.Generator) -> torch.Tensor:
     """Fill ``z`` where ``mask`` is False by MALA on ``log_prob`` (options: those of ``langevin_impute``)."""
-    no_options({k: v for k, v in opts.items() if k not in LANGEVIN_OPTIONS}, "impute")
+    known_options(opts, sorted(LANGEVIN_OPTIONS), what="impute")
     return langevin_impute(log_prob, z, mask, generator=generator, **opts)
 
 

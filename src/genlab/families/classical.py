@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.checks import one_of
-from genlab.errors import ConfigError, DataError
+from genlab.checks import one_of, require
+from genlab.errors import DataError
 from genlab.families.gmm_select import select_mixture
 from genlab.model import GenerativeModel, ModelConfig
 from genlab.registry import bounded, register
@@ -91,9 +91,8 @@ class GMM(GenerativeModel):
         z = spec.noisy(z)
         if z.shape[0] < 2:
             raise DataError(f"gmm needs at least 2 training rows, got n_samples={z.shape[0]}")
-        if c.n_components > z.shape[0]:
-            raise ConfigError(f"n_components={c.n_components} exceeds the {z.shape[0]} training rows; "
-                              f"use n_components <= {z.shape[0]}")
+        require(c.n_components <= z.shape[0], f"n_components={c.n_components} exceeds the {z.shape[0]} training "
+                                              f"rows; use n_components <= {z.shape[0]}")
         k, reg, held_out = select_mixture(z, n_components=c.n_components, reg_covar=c.reg_covar,
                                           covariance_type=c.covariance_type, max_iter=c.max_iter,
                                           holdout=c.holdout, seed=spec.seed)

@@ -34,9 +34,9 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import one_of, positive_int
+from genlab.checks import known_options, one_of, positive_int
 from genlab.errors import ConfigError
-from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill, no_options
+from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.masked import MADENet, MaskedLinear, made_masks  # noqa: F401  (MaskedLinear, made_masks: old path)
 from genlab.registry import bounded, register
@@ -125,7 +125,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     def _impute(self, z, mask, draws: int = 100, *, generator: torch.Generator, **opts) -> torch.Tensor:
         method = opts.get("method", "mean")
         one_of("impute method", method, ("mean", "sample"))
-        no_options({k: v for k, v in opts.items() if k not in LANGEVIN_OPTIONS}, "impute")
+        known_options(opts, ["draws", *sorted(LANGEVIN_OPTIONS)], what="impute")
         draws = positive_int("impute draws", draws)
         out = z.clone()
         n_obs = mask.sum(1)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.checks import require
 from genlab.config import ModelConfig
-from genlab.errors import ConfigError
 from genlab.families.text_base import TextModel
 from genlab.nn.decoding import pick
 from genlab.registry import bounded, register
@@ -66,9 +66,8 @@ class NGram(TextModel):
 
     def build(self) -> None:
         n = self.config.order
-        if self.data_encoder is not None and float(self.vocab) ** n >= 2.0**62:
-            raise ConfigError(f"order {n} over {self.vocab} tokens overflows the 64-bit n-gram keys; use a smaller "
-                              "order or vocabulary")
+        require(self.data_encoder is None or float(self.vocab) ** n < 2.0**62, f"order {n} over {self.vocab} tokens "
+                "overflows the 64-bit n-gram keys; use a smaller order or vocabulary")
         empty = lambda dtype: torch.zeros(0, dtype=dtype)  # noqa: E731 - sized at fit (or by a checkpoint)
         for k in range(1, n + 1):
             self.register_buffer(f"grams{k}", empty(torch.int64))  # sorted keys of the k-grams seen

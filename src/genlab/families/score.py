@@ -37,7 +37,6 @@ from genlab.checks import require
 from genlab.diffusion import VESDE, VPSDE, NoiseLadder, SubVPSDE, dsm_loss, ladder_loss, sigma_max_from_data
 from genlab.diffusion.levels import grouped_uniform
 from genlab.diffusion.parameterization import denoised_from_eps
-from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
 from genlab.registry import bounded, register
 
@@ -188,9 +187,8 @@ class ScoreModel(DiffusionModel):
             fine = spec.dequantize is None and not getattr(self, "_floor_candidate", 0.0)  # set by _before_fit
             lw = fine if c.likelihood_weighting is None else c.likelihood_weighting
             iw = lw if c.importance_sampling is None else c.importance_sampling
-            if iw and not lw:
-                raise ConfigError("importance_sampling needs likelihood_weighting=true (it is off by default for "
-                                  "data fitted with dequantize=True or with a noise floor)")
+            require(lw or not iw, "importance_sampling needs likelihood_weighting=true (it is off by default for data "
+                                  "fitted with dequantize=True or with a noise floor)")
             self._likelihood_weighting = lw
             self.training_weighting = "likelihood, importance-sampled t" if iw else "likelihood" if lw else "sigma^2"
             if iw:
