@@ -144,8 +144,9 @@ def density_comparison(model_logp_fn: Callable, true_logp_fn: Callable | None, p
 
 
 def image_grid(images, path, *, nrow: int | None = None, title: str | None = None, vmin: float | None = None,
-               vmax: float | None = None, pad: int = 1) -> Path:
-    """A grid of images (N, C, H, W) with C = 1 (grey) or 3 (colour), ``nrow`` images per row.
+               vmax: float | None = None, pad: int = 1, row_labels: Sequence[str] | None = None) -> Path:
+    """A grid of images (N, C, H, W) with C = 1 (grey) or 3 (colour), ``nrow`` images per row; ``row_labels``
+    (one per row, e.g. the prompt of a prompt x sample grid) are written at the left of the rows.
 
     Values are in data units and mapped linearly from ``[vmin, vmax]`` (default: the finite data range) to the
     display range, clipped; non-finite pixels show as black. (N, H, W) is read as grey.
@@ -169,14 +170,29 @@ def image_grid(images, path, *, nrow: int | None = None, title: str | None = Non
         r, q = divmod(k, ncol)
         canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = a[k].transpose(1, 2, 0)
     scale = min(max(0.6, max(h, w) / 100), 10.0 / max(ncol, rows))  # inches per image
-    fig = _figure(max(2.0, ncol * scale), max(2.0, rows * scale) + (0.4 if title else 0.0))
+    if row_labels is not None and len(row_labels) != rows:
+        raise DataError(f"{len(row_labels)} row labels for {rows} rows of images")
+    # inches of label text (8 pt: about 0.065 in a character)
+    label_w = 0.065 * max(map(len, row_labels), default=0) + 0.15 if row_labels is not None else 0.0
+    width = max(2.0, ncol * scale) + label_w
+    fig = _figure(width, max(2.0, rows * scale) + (0.4 if title else 0.0))
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0.0, vmax=1.0,
               interpolation="nearest")
     ax.set_axis_off()
+    if row_labels is not None:  # as y tick labels, which tight_layout makes room for
+        ax.set_axis_on()
+        ax.set_xticks([])
+        ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(rows)], list(row_labels), fontsize=8)
+        ax.tick_params(length=0)
+        ax.set_anchor("W")  # the image box keeps its aspect: at the left of its box, after the labels
+        for spine in ax.spines.values():
+            spine.set_visible(False)
     if title:
         ax.set_title(title)
     fig.tight_layout(pad=0.2)
+    if row_labels is not None:
+        fig.subplots_adjust(left=label_w / width)
     return _save(fig, path)
 
 

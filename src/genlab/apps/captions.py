@@ -10,6 +10,9 @@ Eq. 6) between the seen-prompt samples and the ``shapes`` test split in the judg
 Samples are drawn with classifier-free guidance w (Ho & Salimans 2022): by default :data:`DEFAULT_GUIDANCE` for a
 model that takes guidance (the weight of the issue's ``genlab sample RUN --prompt ... --guidance 3``), else 0.
 The prompts come from seed streams of their own (:func:`prompts`), so every model is judged on the same captions.
+
+:func:`prompt_grid` draws a prompt x sample figure (one row per prompt, written at its left), for the bench report
+(:func:`grid_prompts`: seen test captions, then held-out ones) and the benchmark's figure.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import torch
 from genlab.checks import in_range, positive_int
 from genlab.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_GUIDANCE", "default_guidance", "prompts", "draw", "evaluate_captions"]
+__all__ = ["DEFAULT_GUIDANCE", "takes_guidance", "default_guidance", "prompts", "draw", "evaluate_captions",
+           "grid_prompts", "prompt_grid"]
 
 DEFAULT_GUIDANCE = 3.0
 JUDGED_SHAPE = (3, 32, 32)
@@ -96,3 +100,27 @@ def evaluate_captions(model, *, n: int = 500, guidance: float | None = None, see
     return {"joint_accuracy_seen": acc_s.joint, "joint_accuracy_heldout": acc_h.joint,
             "gap": acc_s.joint - acc_h.joint, "frechet": frechet_shapes(xs), "guidance": w, "n": n,
             "seconds_per_sample": per_sample, "seen": acc_s.per_attribute(), "heldout": acc_h.per_attribute()}
+
+
+def grid_prompts(ds, k: int = 4) -> list[tuple[str, str]]:
+    """(row label, caption) for a prompt x sample grid of a captioned data set: its first ``k`` distinct test
+    captions, then the first ``k`` of its held-out split (``ds.info["heldout"]``, as ``shapes`` has), marked."""
+    seen = list(dict.fromkeys(ds.labels_test or []))[:k]
+    held = list(dict.fromkeys((ds.info.get("heldout") or {}).get("captions") or []))[:k]
+    return [(c, c) for c in seen] + [(f"{c} (held-out)", c) for c in held]
+
+
+def prompt_grid(model, rows: list[tuple[str, str]], path, *, cols: int = 6, guidance: float | None = None,
+                seed: int = 0, title: str | None = None, shape=None, **image_range):
+    """``cols`` samples of each (label, caption) in ``rows`` (row i with seed ``seed + i``) as one image grid with
+    the labels at the left; ``guidance`` defaults to :func:`default_guidance`; ``shape`` (C, H, W) of an image
+    (default: the model's), ``image_range`` (``vmin``, ``vmax``) of :func:`genlab.plots.image_grid`. Returns the
+    PNG's path."""
+    from genlab import plots
+
+    w = default_guidance(model) if guidance is None else float(guidance)
+    kw = {"guidance": w} if w != 0.0 else {}
+    images = torch.cat([model.sample(cols, y=c, seed=seed + i, **kw) for i, (_, c) in enumerate(rows)])
+    return plots.image_grid(images.reshape(len(images), *(shape or model.shape)).numpy(), path, nrow=cols,
+                            row_labels=[r[0] for r in rows], **image_range,
+                            title=title or f"{model.name}, guidance {w:g}")

@@ -3,7 +3,9 @@
 * 2-D data: a scatter of each model's samples over the test data, and (models with a likelihood) the model's
   density heatmap beside the true density (or alone when the truth is unknown); the grid of the density heatmap
   is sized from the model's measured ``log_prob`` cost so that slow (ODE) likelihoods stay within a few seconds.
-* Images ``(C, H, W)``, and flat discrete data whose width is a square (e.g. ``digits_flat``): a grid of samples.
+* Images ``(C, H, W)``, and flat discrete data whose width is a square (e.g. ``digits_flat``): a grid of samples;
+  a model fitted on captions (``shapes``) also draws a prompt x sample grid (:func:`genlab.apps.captions.prompt_grid`:
+  seen test captions, then held-out ones, at the model's default guidance).
 * Samplers that take ``steps=``: sliced Wasserstein against network evaluations (:func:`genlab.plots.quality_vs_nfe`).
 
 Composites (``samples_grid.png``, ``density_grid.png``, ``images_grid.png``) tile the per-model PNGs so that a
@@ -86,6 +88,13 @@ def plot_model(name: str, model, samples: torch.Tensor | None, ds, test: torch.T
     if shape is not None and samples is not None:
         out["images"] = [(name, plots.image_grid(samples[:64].reshape(-1, *shape), plots_dir / f"images_{name}.png",
                                                  title=name, **_image_range(ds)))]
+    if shape is not None and getattr(model, "label_encoder", None) is not None:
+        from genlab.apps.captions import grid_prompts, prompt_grid
+
+        rows = grid_prompts(ds)
+        if rows:
+            out["prompts"] = [(name, prompt_grid(model, rows, plots_dir / f"prompts_{name}.png", shape=shape,
+                                                 **_image_range(ds)))]
     return out
 
 

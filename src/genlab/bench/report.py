@@ -221,7 +221,8 @@ def write_html(result, path: Path) -> Path:
         parts += ["<h2>Notes</h2>", f'<ul class="notes">{"".join(notes)}</ul>']
     plots = result.files.get("plots", {})
     sections = [("samples", "Samples", 300), ("density", "Density: model beside truth", 420),
-                ("images", "Sample grids", 260), ("nfe", "Quality against network evaluations", 560)]
+                ("images", "Sample grids", 260), ("prompts", "Prompts x samples (captioned runs)", 520),
+                ("nfe", "Quality against network evaluations", 560)]
     out_dir = Path(result.out_dir)
     for kind, title, width in sections:
         figs = [_figure(out_dir / rel, cap, width) for cap, rel in plots.get(kind, [])]

@@ -238,7 +238,9 @@ def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budg
         stage = "fit"
         bar.start(name, "fit", budget)
         t0 = time.perf_counter()
-        model.fit(ds.train, time_budget=budget, seed=seed, progress=False, dequantize=ds.discrete_levels is not None)
+        captions = ds.label_encoder is not None and model.conditional and getattr(model, "takes_captions", False)
+        model.fit(ds.train, ds.labels_train if captions else None, time_budget=budget, seed=seed, progress=False,
+                  dequantize=ds.discrete_levels is not None)  # a captioned set trains on its captions (as train)
         r.fit_time_s = time.perf_counter() - t0
         r.train_steps = len(getattr(model, "history", []) or []) or None
         if r.fit_time_s > 1.5 * budget + 1.0:
