@@ -107,3 +107,24 @@ def test_bad_input_is_one_line(model):
     mask[0, 0, 0, 0] = False  # one channel of a pixel
     with pytest.raises(ConfigError, match="whole pixels"):
         model.impute(torch.zeros(1, 3, 4, 4), mask)
+
+
+def test_cli_prompt_to_a_pixel_transformer_run(model, tmp_path):
+    """Words never seen together (known characters) are taken; a prompt longer than the prefix is one line."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    model.save(tmp_path / "run")
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["sample", str(tmp_path / "run"), "-n", "40", *map(str, args)],
+                                  catch_exceptions=False)
+
+    r = run("--prompt", "blue thing", "--guidance", 2, "--out", tmp_path / "s.npy")
+    assert r.exit_code == 0, r.stderr
+    assert float((_red_share(torch.from_numpy(np.load(tmp_path / "s.npy"))) < 0.1).float().mean()) > 0.9
+    r = run("--prompt", "a red one a red one", "--out", tmp_path / "bad.npy")
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and "longer than the model's prefix_length" in lines[0], r.stderr
