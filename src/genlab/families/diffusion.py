@@ -31,7 +31,6 @@ from genlab.diffusion import CountingScore, get_sampler, sigma_log_likelihood
 from genlab.diffusion.parameterization import bcast, score_from_denoised, t_score_from_denoised
 from genlab.diffusion.samplers import SIGMA_FORM, resolve_steps, samplers_of
 from genlab.diffusion.start import START_RANK, SamplingStart
-from genlab.errors import ConfigError
 from genlab.families._floor import AUTO_PATIENCE, bound_loss, floor_candidate, settle_floor
 from genlab.families.diffusion_config import DiffusionConfig
 from genlab.inverse.replacement import replacement_impute
@@ -186,7 +185,9 @@ class DiffusionModel(GenerativeModel):
         return spec
 
     def _ladder(self):
-        raise ConfigError(f"model '{self.name}' has no discrete noise ladder")
+        # never reached from a call: the sampler name is checked once, against sampler_kinds (_resolve_sampler)
+        raise NotImplementedError(f"{type(self).__name__} lists 'ladder' in sampler_kinds: it must implement "
+                                  "_ladder and _ladder_score")
 
     def sigma_grid(self, steps: int, schedule: str | None = None) -> torch.Tensor:
         """The sampling grid of ``steps`` levels then 0; ``schedule`` defaults to the config's."""
@@ -284,7 +285,7 @@ class DiffusionModel(GenerativeModel):
         return out
 
     def _ladder_score(self, y, guidance, guide=None):
-        return self._ladder()  # refuses: only a family with a noise ladder (NCSN) overrides both
+        return self._ladder()  # a family with a noise ladder (NCSN) overrides both
 
     def sample(self, n, *, y=None, classifier=None, classifier_scale=1.0, **options) -> torch.Tensor:
         """As :meth:`GenerativeModel.sample`; with ``classifier`` (a :class:`genlab.apps.NoisyClassifier` of this

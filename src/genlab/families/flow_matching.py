@@ -36,7 +36,7 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import one_of, positive_int
+from genlab.checks import one_of, positive_int, require
 from genlab.diffusion import flow_log_likelihood
 from genlab.diffusion.likelihood import gaussian_logp
 from genlab.diffusion.parameterization import bcast, denoised_from_velocity, flow_sigma, flow_t
@@ -102,8 +102,7 @@ def teacher_pairs(teacher: DiffusionModel, n: int, *, generator, deadline: float
     """
     from genlab.diffusion import get_sampler
 
-    if get_sampler(sampler).kind != "sigma":
-        raise ConfigError(f"teacher pairs need a sigma-form ODE sampler, got '{sampler}'")
+    require(get_sampler(sampler).kind == "sigma", f"teacher pairs need a sigma-form ODE sampler, got '{sampler}'")
     x0s, x1s, ys = [], [], []
     for i in range(0, n, chunk):
         m = min(chunk, n - i)
