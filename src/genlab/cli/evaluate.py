@@ -131,6 +131,9 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
     pairs are judged: joint_accuracy_seen, joint_accuracy_heldout, per attribute, and the Frechet distance in the
     judge's features (genlab.apps.captions.evaluate_captions).
 
+    For a run trained on text (gpt, mdlm, ngram), --data FILE.txt is scored whole (default: the run's held-out test
+    split): bits_per_char, exact or a bound, and generation tokens/s (genlab.cli.text_io.evaluate_text).
+
     \b
     Examples:
       genlab eval runs/gmm
@@ -138,6 +141,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
       genlab eval runs/gmm --data eight_gaussians
       genlab eval runs/gmm --data eight_gaussians --json > metrics.json
       genlab eval runs/edm_shapes --n-samples 500 --guidance 2 --json
+      genlab eval runs/gpt --data test.txt --json
     """
     import genlab
     import genlab.apps.video  # noqa: F401 - registers edm_frames (genlab.families.edm_frames) before the run loads
@@ -165,6 +169,20 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
             click.echo(json.dumps(result))
         else:
             table([(k, v) for k, v in result.items() if not isinstance(v, dict)], title=f"{model.name} on {source}")
+        return
+    if getattr(model.data_encoder, "kind", None) == "text":  # bits/char and tokens/s (genlab.cli.text_io)
+        from genlab.cli.text_io import TEXT_ROWS, evaluate_text
+
+        for flag, value in (("--target", target), ("--n", n_synthetic), ("--n-test", n_test), ("--guidance", guidance)):
+            if value is not None:
+                raise ConfigError(f"{flag} does not apply to runs trained on text")
+        result = {"run_dir": str(run_dir), **evaluate_text(model, data or _training_source(info, run_dir),
+                                                           whole_file=data is not None, seed=seed)}
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            table([(label, result[k]) for k, label in TEXT_ROWS if k in result],
+                  title=f"{model.name} on {result['data']} ({result['scored']})")
         return
     if guidance is not None and (guidance < 0 or getattr(model, "label_encoder", None) is None):
         raise ConfigError(f"--guidance must be >= 0, got {guidance:g}" if guidance < 0 else

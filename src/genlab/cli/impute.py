@@ -1,4 +1,5 @@
-"""``genlab impute``: fill the missing (NaN) entries of a .npy/.npz/.csv file with a trained model."""
+"""``genlab impute``: fill the missing (NaN) entries of a .npy/.npz/.csv file with a trained model, or the marked
+spans (``[MASK]``, ``___``, ``[MASK:k]``) of a .txt file with a text model that infills (:mod:`genlab.cli.text_io`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.common import SETTINGS, check_suffix, device_option, say
+from genlab.cli.common import POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.rundir import check_shape, load_run
+from genlab.cli.text_io import impute_text, is_text_run, reject_text_options
 
 __all__ = ["impute", "csv_header", "write_array"]
 
@@ -58,29 +60,50 @@ def write_array(x, path: Path, header: list[str] | None = None) -> None:
 @click.command("impute", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("--input", "input_", required=True, metavar="FILE",
-              help="A .npy, .npz (array 'x') or .csv file; NaN (or an empty CSV cell) marks a missing entry.")
-@click.option("--out", required=True, metavar="FILE", help="Output .npy or .csv: the input with its gaps filled.")
+              help="A .npy, .npz (array 'x') or .csv file; NaN (or an empty CSV cell) marks a missing entry. Text "
+              "runs: a UTF-8 .txt file in which [MASK] or ___ marks --span tokens to fill and [MASK:k] k tokens.")
+@click.option("--out", default=None, metavar="FILE", help="Output .npy or .csv: the input with its gaps filled "
+              "(text runs: a .txt, or the filled text on stdout without --out).")
 @click.option("--seed", type=int, default=0, help="Seed of stochastic imputation methods.")
+@click.option("--span", type=POSITIVE_INT, default=None, metavar="K", help="Text runs: tokens that each [MASK] or "
+              "___ stands for (default 1: one character with a char tokenizer).")
+@click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Text runs: sampler steps of the fill "
+              "(mdlm; default its sample_steps).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (entries and rows filled) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
 @device_option
-def impute(run_dir, input_, out, seed, as_json, quiet, device):
+def impute(run_dir, input_, out, seed, span, steps, as_json, quiet, device):
     """Fill the missing entries of --input with the model in RUN_DIR and write --out.
 
-    Observed entries are kept exactly; a CSV header row is copied to a CSV output.
+    Observed entries are kept exactly; a CSV header row is copied to a CSV output. For a run trained on text, the
+    text around the markers comes back unchanged and only models that infill (mdlm) can fill them.
 
     \b
     Examples:
       genlab impute runs/gmm --input gaps.npy --out filled.npy
       genlab impute runs/gmm --input gaps.csv --out filled.csv
+      genlab impute runs/mdlm --input "gaps.txt" --span 4 --out filled.txt
     """
     import numpy as np
 
     from genlab.data.files import read_data
     from genlab.errors import ConfigError
 
-    out = check_suffix(out, (".npy", ".csv"), "--out")
     model, _ = load_run(run_dir, device)
+    if is_text_run(model):
+        out = None if out is None else check_suffix(out, (".txt",), "--out")
+        record = impute_text(model, input_, out, seed=seed, span=span, steps=steps)
+        if as_json:
+            click.echo(json.dumps(record))
+        elif out is None:
+            click.echo(record["text"], nl=not record["text"].endswith("\n"))
+        else:
+            say(f"filled {record['spans']} spans ({record['filled_tokens']} tokens) -> {out}", quiet)
+        return
+    reject_text_options({"span": span, "steps": steps}, model)
+    if out is None:
+        raise click.UsageError("missing option '--out' (where to write the filled input)")
+    out = check_suffix(out, (".npy", ".csv"), "--out")
     x, _, _ = read_data(input_, allow_nan=True)
     check_shape(model, x.shape[1:], f"--input {input_}")
     missing = int(np.isnan(x).sum())

@@ -7,20 +7,26 @@ import time
 
 import click
 
-from genlab.cli.common import POSITIVE_INT, SETTINGS, check_suffix, device_option, say
+from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.plotting import check_plottable, plot_samples
 from genlab.cli.rundir import load_run
+from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, write_texts
 
 __all__ = ["sample", "OUT_SUFFIXES"]
 
-OUT_SUFFIXES = (".npy", ".csv", ".png")
+OUT_SUFFIXES = (".npy", ".csv", ".png", ".txt")
 
 
 def _check_out(out, model) -> None:
-    """DataError when ``out`` is a .png but the model does not make images (C, H, W) with C in (1, 3), or a table
-    run's rows go anywhere but a .csv."""
+    """DataError when ``out`` is a .png but the model does not make images (C, H, W) with C in (1, 3), a table
+    run's rows go anywhere but a .csv, or a text run's samples anywhere but a .txt (and only they go there)."""
     from genlab.errors import DataError
 
+    if is_text_run(model) and out.suffix.lower() != ".txt":
+        raise DataError(f"model '{model.name}' makes text: write its samples to a .txt, not {out.suffix}")
+    if not is_text_run(model) and out.suffix.lower() == ".txt":
+        raise DataError(f"--out .txt holds text, but model '{model.name}' makes samples of shape "
+                        f"{tuple(model.shape)}; write .npy or .csv")
     if getattr(model.data_encoder, "kind", None) == "table" and out.suffix.lower() != ".csv":
         raise DataError(f"model '{model.name}' makes table rows: write them to a .csv, not {out.suffix}")
     shape = tuple(model.shape)
@@ -48,19 +54,21 @@ def _write(x, out, model) -> None:
 
 
 def _check_prompt(prompt: str, label, model, run_dir) -> None:
-    """One-line errors (exit 2) for a prompt the run cannot take: with --label, to a run not trained on captions,
-    empty, or with characters its tokenizer never saw."""
+    """One-line errors (exit 2) for a prompt the run cannot take: with --label, to a run trained neither on text (the
+    prompt begins each sample) nor on captions (the prompt is the caption), an empty caption, or characters the
+    run's tokenizer never saw (a text run's char vocabulary, or a captioned run's caption tokenizer)."""
     from genlab.errors import ConfigError, DataError
 
     if label is not None:
         raise ConfigError("give --label or --prompt, not both")
-    if getattr(model, "label_encoder", None) is None:
+    tokenizer = model.data_encoder if is_text_run(model) else getattr(model, "label_encoder", None)
+    if tokenizer is None:
         how = "unconditional" if model.num_classes is None else "trained on class labels (use --label)"
-        raise ConfigError(f"run '{run_dir}' ({model.name}) is {how}, not on captions: --prompt needs a run trained "
-                          "with --conditional on a captioned set (e.g. --data shapes)")
-    if not prompt.strip():
+        raise ConfigError(f"run '{run_dir}' ({model.name}) is {how}, not on captions or text: --prompt needs a run "
+                          "trained on text (gpt, mdlm, ngram) or with --conditional on a captioned set (e.g. shapes)")
+    if not prompt.strip() and not is_text_run(model):
         raise ConfigError("--prompt is empty; omit --prompt to sample with the null caption (unconditionally)")
-    unknown = model.label_encoder.unknown(prompt)
+    unknown = tokenizer.unknown(prompt)
     if unknown:
         raise DataError(f"--prompt has character{'s' if len(unknown) > 1 else ''} the run's tokenizer never saw: "
                         f"{', '.join(map(repr, unknown))}")
@@ -73,14 +81,25 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
 @click.option("--sampler", default=None, help="One of the model's samplers (see 'genlab list samplers'); "
               "default: the model's own.")
 @click.option("--steps", type=POSITIVE_INT, default=None, metavar="K", help="Sampler steps, where the sampler has steps.")
-@click.option("--out", required=True, metavar="FILE", help="Where to write the samples: .npy (n, *shape), .csv (one "
-              "flattened sample per row, header x0,x1,...) or .png (an image grid; image models only).")
+@click.option("--out", default=None, metavar="FILE", help="Where to write the samples: .npy (n, *shape), .csv (one "
+              "flattened sample per row, header x0,x1,...), .png (an image grid; image models only) or .txt (text "
+              "runs, each sample under a '=== sample i of n ===' line; without --out they are printed). Required "
+              "except for text runs.")
 @click.option("--plot", default=None, metavar="FILE.png", help="Also draw them: scatter (2-D) or image grid.")
 @click.option("--label", type=click.IntRange(min=0), default=None, metavar="Y",
               help="Class to generate, for a model trained with --conditional.")
 @click.option("--prompt", default=None, metavar="TEXT",
-              help="Caption to generate, for a diffusion model trained on a captioned set (e.g. shapes); an empty "
-              "prompt is refused (omit --prompt to sample with the null caption, i.e. unconditionally).")
+              help="Text runs (gpt, mdlm, ngram): the text each sample continues. Runs trained on a captioned set "
+              "(e.g. shapes): the caption to generate; an empty caption is refused (omit --prompt to sample with "
+              "the null caption, i.e. unconditionally).")
+@click.option("--max-new-tokens", type=POSITIVE_INT, default=None, metavar="T", help="Text runs: tokens drawn after "
+              "the prompt (default 256); past the model's context the window slides.")
+@click.option("--temperature", type=POSITIVE_FLOAT, default=None, metavar="TAU", help="Text runs: softmax "
+              "temperature (default 1).")
+@click.option("--top-k", type=POSITIVE_INT, default=None, metavar="K", help="Text runs: draw from the K most "
+              "probable tokens only.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="P",
+              help="Text runs: nucleus sampling, the most probable tokens whose probability reaches P.")
 @click.option("--guidance", type=float, default=None, metavar="W",
               help="Classifier-free guidance weight (>= 0) with --label or --prompt (score models; 0 = none).")
 @click.option("--given", "given", multiple=True, metavar="COLUMN=VALUE",
@@ -93,7 +112,7 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
 @click.option("--quiet", is_flag=True, help="No summary line.")
 @device_option
 def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given, given_frames, input_clip, seed,
-           as_json, quiet, device):
+           as_json, quiet, device, **text_options):
     """Draw N samples from the model saved in RUN_DIR.
 
     \b
@@ -106,6 +125,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
       genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 3 --out grid.png
       genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
       genlab sample runs/balls --given-frames 3 --input clip.gif --out continued.gif
+      genlab sample runs/gpt --prompt "The model" --max-new-tokens 300 -n 3 --out stories.txt
     """
     from genlab.errors import ConfigError
 
@@ -126,11 +146,31 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
     if n is None:
         raise click.UsageError("missing option '-n' (the number of samples)")
 
-    out = check_suffix(out, OUT_SUFFIXES, "--out")
-    if out.is_dir():
+    out = None if out is None else check_suffix(out, OUT_SUFFIXES, "--out")
+    if out is not None and out.is_dir():
         raise click.BadParameter(f"'{out}' is a directory; give a file name", param_hint="--out")
     plot = check_suffix(plot, (".png",), "--plot") if plot else None
     model, _ = load_run(run_dir, device)
+    if is_text_run(model):  # continuations of --prompt (genlab.cli.text_io)
+        for flag, value in (("--plot", plot), ("--label", label), ("--guidance", guidance), ("--given", given)):
+            if value not in (None, ()):
+                raise ConfigError(f"{flag} does not apply to text runs; model '{model.name}' continues --prompt")
+        if out is not None:
+            _check_out(out, model)
+        if prompt is not None:
+            _check_prompt(prompt, label, model, run_dir)
+        record = sample_text(model, n, prompt=prompt or "", out=out, seed=seed, steps=steps, sampler=sampler,
+                             **text_options)
+        if as_json:
+            click.echo(json.dumps(record))
+        elif out is None:
+            click.echo(write_texts(record["samples"], None), nl=False)
+        else:
+            say(f"wrote {n} samples of {record['max_new_tokens']} new tokens to {out}", quiet)
+        return
+    reject_text_options(text_options, model)
+    if out is None:
+        raise click.UsageError("missing option '--out' (where to write the samples)")
     if sampler is not None and sampler not in model.samplers():
         raise ConfigError(f"sampler '{sampler}' is not available for model '{model.name}'; its samplers: "
                           f"{', '.join(sorted(model.samplers()))}")
