@@ -54,7 +54,7 @@ def inpainting(args, log=print) -> dict:
 
         def run(name=name, cfg=cfg, budget=budget, label=label):
             model, fit_s = fit(name, ds.shape, ds.train, config=cfg, budget=budget, seed=args.seed, dequantize=True)
-            filled = model.impute(ds.test, mask, seed=args.seed, method="mean").clamp(0.0, 16.0)
+            filled = model.impute(ds.test, mask, seed=args.seed, fill="mean").clamp(0.0, 16.0)
             fills[label] = filled
             return {**judge_rows(to_flat(filled)), "fit_s": round(fit_s, 1)}
 
@@ -102,7 +102,7 @@ def colorization(args, log=print) -> dict:
 
         def run(name=name, cfg=cfg, budget=budget, label=label, opts=opts):
             model, fit_s = fit(name, ds.shape, u_train, config=cfg, budget=budget, seed=args.seed)
-            rgb = col.colorize(model, gray, seed=args.seed, method="mean", **opts)
+            rgb = col.colorize(model, gray, seed=args.seed, fill="mean", **opts)
             outs[label] = rgb
             return {"rmse": col.colour_rmse(rgb, ds.test), "fit_s": round(fit_s, 1)}
 

@@ -51,7 +51,7 @@ def _one(name: str, specs, args, log) -> tuple[list[dict], dict]:
     def run(mname, cfg, budget) -> dict:
         model, fit_s = fit(mname, ds.shape, ds.train, config=cfg, budget=budget, seed=args.seed)
         x_in = torch.tensor(np.where(observed, te, 0.0), dtype=torch.float32)
-        filled = model.impute(x_in, torch.from_numpy(observed), seed=args.seed, method="mean")
+        filled = model.impute(x_in, torch.from_numpy(observed), seed=args.seed, fill="mean")
         return {"rmse": rmse(to_flat(filled)), "fit_s": round(fit_s, 1)}
 
     rows = []

@@ -2,7 +2,7 @@
 
 On wine and breast_cancer, 20 % of the test entries are missing completely at random (``app_tabular.mcar_mask``).
 Every genlab model trains on the complete training split for ``--budget`` seconds and fills the test split with
-``method="mean"`` (the average of ``n_samples`` draws); RMSE over the missing entries in z-units of the training
+``fill="mean"`` (the average of ``n_samples`` draws); RMSE over the missing entries in z-units of the training
 split. Rows:
 
 - ``flow_matching`` / ``rectified_flow`` with ``algorithm="repaint"`` (resampling, ``jumps`` = 8, 32 levels) and

@@ -76,7 +76,7 @@ def evaluate(key: str, args, ds) -> dict:
             xs = undeq(m.sample(len(labels), y=labels, guidance=w, seed=args.seed, **opts))
             row["guided_accuracy"][str(w)] = float((classify_digits(xs) == labels).float().mean())
     if diffusion and not conditional:
-        row["inpaint_centre4x4"] = inpaint_centre(m, ds, seed=args.seed, method="mean", n_samples=4, **opts)
+        row["inpaint_centre4x4"] = inpaint_centre(m, ds, seed=args.seed, fill="mean", n_samples=4, **opts)
     print(row, flush=True)
     return row
 

@@ -58,8 +58,8 @@ def test_divergence_helpers_match_the_jacobian():
         divergence(f, z, method="nope")
 
 
-@pytest.mark.parametrize("trace", ["exact", "hutchinson"])
-def test_linear_field_matches_closed_form(trace):
+@pytest.mark.parametrize("divergence", ["exact", "hutchinson"])
+def test_linear_field_matches_closed_form(divergence):
     torch.manual_seed(1)
     A = 0.5 * torch.randn(3, 3)
     T = 1.3
@@ -67,8 +67,8 @@ def test_linear_field_matches_closed_form(trace):
     x = torch.randn(64, 3) * 1.5
     zT = x @ torch.linalg.matrix_exp(A * T).T
     expected = -0.5 * (zT.pow(2).sum(1) + 3 * math.log(2 * math.pi)) + T * torch.trace(A)
-    lp = m.log_prob(x, trace=trace, seed=0)
-    if trace == "exact":
+    lp = m.log_prob(x, divergence=divergence, seed=0)
+    if divergence == "exact":
         torch.testing.assert_close(lp, expected, atol=1e-4, rtol=1e-4)
     else:  # unbiased: the per-point error averages out over points (Rademacher: eps^T A eps - tr A)
         err = lp - expected
@@ -85,27 +85,27 @@ def test_hutchinson_is_unbiased_for_a_network_field():
     m.fitted = True  # the initial network is as good a field as any for this identity
     torch.manual_seed(2)
     x = torch.randn(4, 3)
-    exact = m.log_prob(x, trace="exact")
+    exact = m.log_prob(x, divergence="exact")
     reps = 300  # each repeated row gets its own Rademacher probe
-    est = m.log_prob(x.repeat(reps, 1), trace="hutchinson", seed=0).reshape(reps, 4)
+    est = m.log_prob(x.repeat(reps, 1), divergence="hutchinson", seed=0).reshape(reps, 4)
     se = est.std(0) / math.sqrt(reps)
     assert (est.std(0) > 0).all()
     assert ((est.mean(0) - exact).abs() < 3 * se + 1e-4).all()
 
 
-def test_likelihood_label_and_trace_choice():
+def test_likelihood_label_and_divergence_choice():
     assert genlab.create("cnf", (2,)).likelihood == "exact"
     assert genlab.create("cnf", (17,)).likelihood == "estimate"
-    assert genlab.create("cnf", (17,), exact_trace_max_dim=32).likelihood == "exact"
+    assert genlab.create("cnf", (17,), exact_max_dim=32).likelihood == "exact"
     m = genlab.create("cnf", (2,))
     with pytest.raises(ConfigError):
-        m.log_prob(torch.zeros(3, 2), trace="nope")
+        m.log_prob(torch.zeros(3, 2), divergence="nope")
     with pytest.raises(ConfigError):
         m.log_prob(torch.zeros(3, 2), method="nope")
     with pytest.raises(ConfigError):
         m.sample(3, colour="red")
     with pytest.raises(ConfigError):
-        genlab.create("cnf", (2,), solver="nope")
+        genlab.create("cnf", (2,), method="nope")
 
 
 def test_short_fit_improves_and_integrates_to_one():

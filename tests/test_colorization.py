@@ -73,7 +73,7 @@ def test_colorize_beats_mean_colour_baseline(cds):
     baseline = col.from_decoupled(torch.cat([math.sqrt(3) * gray, chroma], dim=1))
     err, err_base = col.colour_rmse(rgb, cds.test), col.colour_rmse(baseline, cds.test)
     assert err < 0.85 * err_base, (err, err_base)
-    sampled = col.colorize(model, gray[:, 0].numpy(), seed=0, method="sample")  # (N, H, W) numpy input
+    sampled = col.colorize(model, gray[:, 0].numpy(), seed=0, fill="sample")  # (N, H, W) numpy input
     assert torch.isfinite(sampled).all()
     with pytest.raises(DataError, match="model"):
         col.colorize(model, torch.zeros(3, 1, 4, 4))

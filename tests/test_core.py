@@ -207,7 +207,7 @@ def test_gmm_impute_is_the_exact_conditional(gauss2d):
     # conditional mean of x2 given x1 under the fitted Gaussian ~ the true one
     true = mean[1] + cov[1, 0] / cov[0, 0] * (q[:, 0] - mean[0])
     assert torch.allclose(filled[:, 1], true, atol=0.1)
-    draws = torch.cat([m.impute(q[:1].expand(2000, 2).clone(), method="sample", seed=s) for s in range(2)])
+    draws = torch.cat([m.impute(q[:1].expand(2000, 2).clone(), fill="sample", seed=s) for s in range(2)])
     cond_var = cov[1, 1] - cov[1, 0] ** 2 / cov[0, 0]
     assert abs(draws[:, 1].var() - cond_var) < 0.1 * cond_var
 
@@ -241,10 +241,10 @@ def test_unknown_options_are_rejected():
         m.sample(5, sampler="pc")
     with pytest.raises(ConfigError, match="unknown log_prob option"):
         m.log_prob(torch.randn(3, 2), rtol=1e-3)
-    with pytest.raises(ConfigError, match="accepted: method"):
+    with pytest.raises(ConfigError, match="accepted: fill"):
         m.impute(torch.tensor([[0.0, float("nan")]]), steps=5)
     with pytest.raises(ConfigError, match="'mean' or 'sample'"):
-        m.impute(torch.tensor([[0.0, float("nan")]]), method="median")
+        m.impute(torch.tensor([[0.0, float("nan")]]), fill="median")
 
 
 def test_dequantized_fit_is_a_density_over_the_cells():

@@ -43,7 +43,7 @@ def test_builtin_backbones_keep_image_shape_and_reload(name, backbone, images, t
 
 def test_cnf_velocity_field_on_a_backbone_keeps_likelihood_and_reloads(images, tmp_path):
     """FFJORD with a U-Net as f(t, z): trains, its log_prob is finite and the reloaded model gives the same values."""
-    m = genlab.create("cnf", (1, 4, 4), backbone="unet", backbone_options={"channels": [8, 16]}, exact_trace_max_dim=0)
+    m = genlab.create("cnf", (1, 4, 4), backbone="unet", backbone_options={"channels": [8, 16]}, exact_max_dim=0)
     m.fit(images, steps=2, progress=False)
     assert m.odefunc.field.net.backbone.__class__.__name__ == "UNet"
     lp = m.log_prob(images[:6], seed=0, method="rk4", steps=4)

@@ -102,7 +102,7 @@ def test_refit_invalidates_log_Z():
 def test_impute_samples_the_conditional(model):
     x = torch.full((200, 2), float("nan"))
     x[:, 0] = 1.5
-    out = model.impute(x, seed=0, method="sample", steps=200)
+    out = model.impute(x, seed=0, fill="sample", steps=200)
     assert (out[:, 0] == 1.5).all() and torch.isfinite(out).all()
     # p(y | x = 1.5) is the mixture 0.5 N(1.5, 0.25) + 0.5 N(-1.5, 0.25)
     y = out[:, 1]

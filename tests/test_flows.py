@@ -107,7 +107,7 @@ def test_nsf_coupling_variant_and_bad_configs():
     with pytest.raises(ConfigError):
         m.log_prob(x[:2], exact=True)
     with pytest.raises(ConfigError):
-        m.impute(x[:2], torch.ones(2, 4, dtype=torch.bool), method="median")
+        m.impute(x[:2], torch.ones(2, 4, dtype=torch.bool), fill="median")
     with pytest.raises(ConfigError):
         m.impute(x[:2], torch.ones(2, 4, dtype=torch.bool), nonsense=1)
 
@@ -128,7 +128,7 @@ def test_impute_conditional_mean_of_correlated_gaussian(gauss2d):
     m = genlab.create("maf", (2,), **SMALL, dropout=0.0).fit(x, steps=300, progress=False)
     x1 = torch.tensor([0.0, 1.0, 2.0])
     query = torch.stack([x1, torch.full_like(x1, float("nan"))], 1).repeat(20, 1)
-    filled = m.impute(query, seed=0, method="mean")
+    filled = m.impute(query, seed=0, fill="mean")
     assert torch.equal(filled[:, 0], query[:, 0])
     est = filled[:, 1].view(20, 3).mean(0)
     assert torch.allclose(est, -2 + 0.8 * (x1 - 1), atol=0.15)

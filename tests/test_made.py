@@ -10,7 +10,7 @@ import genlab.families.made  # noqa: F401  (registers made)
 from genlab.errors import ConfigError
 from genlab.nn.masked import made_masks
 
-SMALL = {"hidden_features": (32, 32), "components": 3}
+SMALL = {"hidden_features": (32, 32), "n_components": 3}
 
 
 def eight_gaussians(n_train=2000):
@@ -54,7 +54,7 @@ def test_gaussian_made_is_a_flow_with_autograd_jacobian():
     """With K = 1: log p(z) = log N(u; 0, I) + log |det du/dz|, u = (z - mu(z)) / sigma(z), in D = 3."""
     torch.manual_seed(0)
     x = torch.randn(300, 3) @ torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, -0.7], [0.0, 0.0, 0.5]])
-    m = genlab.create("made", (3,), normalize=False, hidden_features=(16, 16), components=1)
+    m = genlab.create("made", (3,), normalize=False, hidden_features=(16, 16), n_components=1)
     m = m.fit(x, steps=30, progress=False).double()
     base = torch.distributions.Normal(torch.zeros(3, dtype=torch.float64), 1.0)
     for z in torch.randn(4, 3, dtype=torch.float64):
@@ -62,7 +62,7 @@ def test_gaussian_made_is_a_flow_with_autograd_jacobian():
         expected = base.log_prob(m.to_base(z[None])[0]).sum() + torch.linalg.slogdet(J).logabsdet
         assert m._log_prob(z[None], None)[0].item() == pytest.approx(expected.item(), abs=1e-8)
     with pytest.raises(ConfigError):
-        genlab.create("made", (3,), components=2).to_base(torch.zeros(1, 3))
+        genlab.create("made", (3,), n_components=2).to_base(torch.zeros(1, 3))
 
 
 def test_short_fit_reduces_held_out_nll():
@@ -106,12 +106,12 @@ def test_impute_conditional_mean_of_correlated_gaussian(gauss2d, missing):
     xo = mean[o] + torch.tensor([-1.0, 0.0, 1.0])
     query = torch.full((60, 2), float("nan"))
     query[:, o] = xo.repeat(20)
-    filled = m.impute(query, seed=0, method="mean")
+    filled = m.impute(query, seed=0, fill="mean")
     assert torch.equal(filled[:, o], query[:, o])
     est = filled[:, missing].view(20, 3).mean(0)
     truth = mean[missing] + cov[missing, o] / cov[o, o] * (xo - mean[o])
     assert torch.allclose(est, truth, atol=0.15)
     with pytest.raises(ConfigError):
-        m.impute(query, method="median")
+        m.impute(query, fill="median")
     with pytest.raises(ConfigError):
         m.impute(query, draws=0)

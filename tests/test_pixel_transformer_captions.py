@@ -61,7 +61,7 @@ def test_guidance_samples_the_guided_logits():
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 2, (300,), generator=g)
     x = (y + 2 * torch.randint(0, 2, (300,), generator=g)).float()[:, None]  # label 0 -> {0, 2}, 1 -> {1, 3}
-    m = genlab.create("pixel_transformer", (1,), levels=4, label_dropout=0.3, **SMALL)
+    m = genlab.create("pixel_transformer", (1,), levels=4, p_uncond=0.3, **SMALL)
     m.fit(x, y, steps=30, batch_size=64, lr=3e-3, progress=False)
     with torch.no_grad():
         cond, plain = (m._logits(torch.zeros(1, 0, dtype=torch.long), t)[0, 0] for t in (torch.tensor([1]), None))

@@ -122,8 +122,8 @@ def test_options_and_errors(gauss2d):
         m.sample(4, sampler="ald")
     with pytest.raises(ConfigError, match="bogus"):
         m.log_prob(x[:3], bogus=1)
-    with pytest.raises(ConfigError, match="method"):
-        m.impute(x[:3], torch.ones(3, 2, dtype=torch.bool), method="median")
+    with pytest.raises(ConfigError, match="fill"):
+        m.impute(x[:3], torch.ones(3, 2, dtype=torch.bool), fill="median")
     with pytest.raises(ConfigError, match="importance_sampling"):
         genlab.create("vp_sde", (2,), likelihood_weighting=False, importance_sampling=True)
     with pytest.raises(ConfigError, match="unknown config"):
@@ -133,7 +133,7 @@ def test_options_and_errors(gauss2d):
 
 def test_ncsn_samplers_and_ve_sigma_max(gauss2d, tmp_path):
     x, _, _ = gauss2d
-    m = genlab.create("ncsn", (2,), **SMALL, num_levels=5).fit(x, steps=5, progress=False)
+    m = genlab.create("ncsn", (2,), **SMALL, n_levels=5).fit(x, steps=5, progress=False)
     z = (x - x.mean(0)) / x.std(0, unbiased=False)
     assert float(m.sigma_max_data) == pytest.approx(float(torch.cdist(z, z).max()), rel=1e-3)
     m.sample(3, steps=10, seed=0)

@@ -123,5 +123,5 @@ def test_impute_recovers_the_conditional_mean(shift):
     err = out[:, 0] - cond_mean
     assert err.abs().mean() < 0.2 * cond_sd  # vs ~0.8 cond_sd for a draw from the conditional
     assert err.mean().abs() < 0.05 * cond_sd  # Metropolis-within-Gibbs is unbiased even with a poor encoder
-    draw = m.impute(x, mask, seed=0, steps=50, method="sample", sampler="pseudo_gibbs")
+    draw = m.impute(x, mask, seed=0, steps=50, fill="sample", sampler="pseudo_gibbs")
     assert torch.isfinite(draw).all() and not torch.equal(draw, out)

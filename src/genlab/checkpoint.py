@@ -19,21 +19,25 @@ import torch
 
 from genlab.errors import CheckpointError, ConfigError
 from genlab.manifest import commit, resolve, sha256
+from genlab.registry import RENAMED_FIELDS
 
 __all__ = ["save", "load", "model_files", "read_config", "read_json", "read_file", "verify", "WEIGHTS", "CONFIG", "FORMAT",
-           "RAW_PREFIX", "VERSION", "LEGACY_CONFIG", "upgrade_config"]
+           "RAW_PREFIX", "VERSION", "LEGACY_CONFIG", "LEGACY_NAMES", "upgrade_config"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "genlab-checkpoint/1"
-VERSION = 6  # 1: no manifest, no version field; 2: manifest, version field, "fitted"; 3: the MLP's "conditioning";
+VERSION = 7  # 1: no manifest, no version field; 2: manifest, version field, "fitted"; 3: the MLP's "conditioning";
 # 4: the diffusion losses' "noise_groups"; 5: the diffusion samplers' "sample_start" (and its buffers); 6: the
-# diffusion likelihood's "noise_floor" and "floor_level_shift" (genlab.families._floor)
+# diffusion likelihood's "noise_floor" and "floor_level_shift" (genlab.families._floor); 7: one name per meaning
+# (config fields renamed, LEGACY_NAMES)
 #: config fields added with a format version, and the value that every older checkpoint was made with (a field's
 #: current default may differ: diffusion models' MLPs condition by FiLM since version 3, by a shift before; their
 #: losses draw the training noise levels in groups since version 4, one per row before; older fits have no floor)
 LEGACY_CONFIG = {3: {"conditioning": "add"}, 4: {"noise_groups": 0}, 5: {"sample_start": "isotropic"},
                  6: {"noise_floor": 0.0, "floor_level_shift": 0.0}}
+#: config fields renamed with a format version, old name -> new name (every older checkpoint saved the old name)
+LEGACY_NAMES = {7: RENAMED_FIELDS}
 RAW_PREFIX = "_raw."  # safetensors keys of the raw weights of a model trained with an EMA
 
 
@@ -193,10 +197,14 @@ def load(path, get_class, *, expect_model: str | None = None):
 
 
 def upgrade_config(config: dict, version: int, config_cls) -> dict:
-    """``config`` of a checkpoint (or resumable run) of format ``version`` with the fields it predates set as they
-    were then (:data:`LEGACY_CONFIG`); fields that ``config_cls`` lacks are left out."""
+    """``config`` of a checkpoint (or resumable run) of format ``version`` with its fields under today's names
+    (:data:`LEGACY_NAMES`) and the fields it predates set as they were then (:data:`LEGACY_CONFIG`); fields that
+    ``config_cls`` lacks are left out."""
     fields = {f.name for f in dataclasses.fields(config_cls)}
     out = dict(config)
+    for since, names in sorted(LEGACY_NAMES.items()):
+        if version < since:
+            out = {names[k] if k in names and k not in fields and names[k] in fields else k: v for k, v in out.items()}
     for since, values in LEGACY_CONFIG.items():
         if version < since:
             out.update({k: v for k, v in values.items() if k in fields and k not in out})

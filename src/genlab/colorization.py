@@ -87,7 +87,7 @@ def colorize(model, gray, *, basis: str = "decoupled", seed=None, **options) -> 
     """Colour images (N, 3, H, W) for gray images ``gray`` ((N, 1, H, W) or (N, H, W), channel means in data units).
 
     ``basis="decoupled"``: ``model`` was fitted to decoupled images (:func:`to_decoupled`) of shape (3, H, W); the two
-    chroma coordinates are filled by ``model.impute`` (``options``, e.g. ``method="sample"``, are passed on).
+    chroma coordinates are filled by ``model.impute`` (``options``, e.g. ``fill="sample"``, are passed on).
     ``basis="rgb"``: no retraining: ``model`` is any diffusion-type model fitted to the RGB images themselves; the
     gray axis is a linear observation y = sqrt(3) g (:class:`genlab.inverse.Colorize`) and
     :func:`genlab.inverse.solve` draws the colours (``options``: ``n_samples``, ``sampler``, ``steps``, ...).

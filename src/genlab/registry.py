@@ -14,13 +14,15 @@ import inspect
 import math
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Generic, TypeVar
 
 from genlab.checks import in_range, known_options, one_of
 from genlab.errors import ConfigError
 
-__all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "check_bounds", "hook_options"]
+__all__ = ["Registry", "register", "get", "names", "make_config", "parse_value", "bounded", "check_bounds", "hook_options",
+           "RENAMED_FIELDS", "RENAMED_OPTIONS", "renamed"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -192,12 +194,38 @@ def parse_value(tp, value: Any, key: str):
     raise ConfigError(f"config '{key}': unsupported type {tp}")
 
 
+#: config fields renamed with checkpoint format 7 (issue 24, one name per meaning), old -> new: the scikit-learn
+#: ``n_`` counts, the likelihood's ``exact_max_dim``, torchdiffeq's ``method``, Ho & Salimans' ``p_uncond``. Old
+#: checkpoints are read through :data:`genlab.checkpoint.LEGACY_NAMES`; old keywords warn (:func:`renamed`).
+RENAMED_FIELDS = {"num_levels": "n_levels", "components": "n_components", "exact_trace_max_dim": "exact_max_dim",
+                  "solver": "method", "label_dropout": "p_uncond"}
+#: call options renamed with format 7, per call: impute's fill rule was ``method`` (the ODE method's name in
+#: log_prob and sample), the CNF's divergence estimator ``trace`` (``divergence`` in every other family)
+RENAMED_OPTIONS = {"impute": {"method": "fill"}, "log_prob": {"trace": "divergence"}}
+
+
+def renamed(values: dict[str, Any], renames: dict[str, str], what: str, accepted=None) -> dict[str, Any]:
+    """``values`` with every old name of ``renames`` under its new name, with a DeprecationWarning naming the new
+    one; only where the new name is ``accepted`` and the old one is not (``accepted`` None: any name). A value given
+    under both names is a ConfigError."""
+    out = dict(values)
+    for old, new in renames.items():
+        if old in out and (accepted is None or (new in accepted and old not in accepted)):
+            if new in out:
+                raise ConfigError(f"{what} '{old}' is the old name of '{new}': give '{new}' only")
+            warnings.warn(f"{what} '{old}' is now called '{new}'; the old name will stop working",
+                          DeprecationWarning, stacklevel=4)
+            out[new] = out.pop(old)
+    return out
+
+
 def make_config(config_cls, overrides: dict[str, Any], *, model: str = ""):
     """Build ``config_cls`` from defaults plus ``overrides``; unknown keys, ill-typed values, values out of their
     :func:`bounded` range and rules over several fields (the config's ``check`` method) raise ConfigError: a
     :class:`~genlab.config.ModelConfig` runs both itself when it is made (``__post_init__``), so a config made
     directly is checked the same way."""
     types_ = _field_types(config_cls)
+    overrides = renamed(overrides, RENAMED_FIELDS, "config", types_)
     unknown = sorted(set(overrides) - set(types_))
     if unknown:
         raise ConfigError(
@@ -235,7 +263,9 @@ def hook_options(hook, options: dict, what: str, model: str) -> dict:
     if "generator" in options:
         raise ConfigError("pass seed=..., not generator=...: every random draw comes from the seed")
     params = inspect.signature(hook).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    options = renamed(options, RENAMED_OPTIONS.get(what, {}), f"{what} option", None if open_ended else params)
+    if open_ended:
         return options
     accepted = [k for k, p in params.items() if k != "generator" and (p.kind is inspect.Parameter.KEYWORD_ONLY
                 or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty))]

@@ -76,7 +76,7 @@ def continue_clips(model, clips, given: int, *, seed: int = 0, steps: int | None
         if trained is not None:
             if algorithm is not None:
                 raise ConfigError(f"model '{model.name}' continues clips by its trained conditioning; no algorithm")
-            parts.append(model.impute(xb, mask[i : i + batch], seed=seed + i, method="sample", **opts))
+            parts.append(model.impute(xb, mask[i : i + batch], seed=seed + i, fill="sample", **opts))
         else:
             op = Inpaint(mask[0])
             parts.append(solve(model, op.observe(xb), op, seed=seed + i, algorithm=algorithm, **opts))

@@ -7,14 +7,14 @@ pixel interleaved (PixelCNN's order, van den Oord et al. 2016, Eq. 1-2), is fact
 
 each conditional a softmax over the L levels, computed for every d in one pass of a causal transformer
 (:class:`genlab.nn.transformer.GPT`; Chen et al. 2020, "Generative Pretraining from Pixels", Eq. 1). The first
-input token is the class label y (index ``num_classes`` = no label, used with probability ``label_dropout`` in
+input token is the class label y (index ``num_classes`` = no label, used with probability ``p_uncond`` in
 training, so the model also samples unconditionally).
 
 Captions (issue 27; ``y`` strings, read by the char tokenizer the model keeps as ``label_encoder``): the caption's
 tokens come first, a prefix of ``prefix_length`` tokens (the longest training caption; shorter ones left-padded),
 and P(v | caption) is Eq. 1 with the prefix as context, as a decoder-only text-to-image model reads its prompt
 (Ramesh et al. 2021, DALL-E, Sec. 2.2, text tokens then image tokens in one stream). With probability
-``label_dropout`` a training caption becomes the null caption, so ``sample(n, y=..., guidance=w)`` can use
+``p_uncond`` a training caption becomes the null caption, so ``sample(n, y=..., guidance=w)`` can use
 classifier-free guidance on the logits, l = (1 + w) l(v_d | v_<d, y) - w l(v_d | v_<d) (Ho & Salimans 2022 for
 diffusion; for autoregressive decoding Sanchez et al. 2023, "Stay on topic with classifier-free guidance", Eq. 7);
 class labels take it too. ``y=None`` or the empty caption is the null caption.
@@ -79,7 +79,7 @@ class PixelTransformerConfig(NeuralConfig):
     n_head: int = 4
     n_embd: int = 64
     dropout: float = 0.1
-    label_dropout: float = bounded(0.1, ge=0, lt=1)  # probability of training with the null label / caption
+    p_uncond: float = bounded(0.1, ge=0, lt=1)  # probability of training with the null label / caption
     quantize: int = bounded(0, ge=0)  # k >= 2: data in [0, 1] read as k levels round(x (k - 1)); sets levels = k
     joint_channels: bool = False  # images (C, H, W): one token per pixel over its levels^C colours
     prefix_length: int = bounded(0, ge=0)  # caption tokens before the values; 0 = the longest training caption
@@ -204,8 +204,8 @@ class PixelTransformer(GenerativeModel):
         super()._fit(z, y, spec)
 
     def loss(self, z, y, *, generator) -> torch.Tensor:
-        if y is not None and self.config.label_dropout > 0:
-            drop = rand(y.shape[:1], generator, device=y.device) < self.config.label_dropout
+        if y is not None and self.config.p_uncond > 0:
+            drop = rand(y.shape[:1], generator, device=y.device) < self.config.p_uncond
             if y.ndim == 2:  # caption ids
                 null = null_captions(len(y), y.shape[1], self.label_encoder.vocab_size, y.device)
                 y = torch.where(drop[:, None], null, y)

@@ -9,8 +9,8 @@ Both have closed-form conditionals, so ``impute`` is exact:
 - KDE with an isotropic Gaussian kernel of bandwidth h: p(x_m | x_o) = sum_i r_i(x_o) N(x_m; x_i,m, h^2 I) with
   r_i(x_o) proportional to N(x_o; x_i,o, h^2 I): again a KDE, over the missing coordinates.
 
-``impute(..., method="mean")`` (the default) fills in the conditional mean, the minimum-RMSE estimate;
-``method="sample"`` draws from the conditional.
+``impute(..., fill="mean")`` (the default) fills in the conditional mean, the minimum-RMSE estimate;
+``fill="sample"`` draws from the conditional.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def _record(model: GenerativeModel, **info) -> None:
     model.history = [{"step": 1, **info}]
 
 
-def _check_method(method: str) -> None:
-    one_of("impute method", method, ("mean", "sample"))
+def _check_fill(fill: str) -> None:
+    one_of("impute fill", fill, ("mean", "sample"))
 
 
 def _mask_patterns(mask: torch.Tensor):
@@ -122,8 +122,8 @@ class GMM(GenerativeModel):
         eps = randn((n, self.dim, 1), generator, dtype=torch.float64)
         return (self.means[k] + (L @ eps).squeeze(-1)).float()
 
-    def _impute(self, z, mask, *, method: str = "mean", generator: torch.Generator) -> torch.Tensor:
-        _check_method(method)
+    def _impute(self, z, mask, *, fill: str = "mean", generator: torch.Generator) -> torch.Tensor:
+        _check_fill(fill)
         out = z.double().clone()
         for rows, o, m in _mask_patterns(mask):
             S = self.covariances
@@ -139,7 +139,7 @@ class GMM(GenerativeModel):
                 mu_m = mu_m + (gain[None] @ resid.unsqueeze(-1)).squeeze(-1)
                 cov_m = cov_m - gain @ S_mo.transpose(1, 2)
             r = torch.softmax(logr, dim=1)  # (R, K)
-            if method == "mean":
+            if fill == "mean":
                 fill = (r.unsqueeze(-1) * mu_m).sum(1)
             else:
                 k = multinomial(r, 1, generator).squeeze(1)
@@ -209,8 +209,8 @@ class KDE(GenerativeModel):
         idx = randint(0, self.points.shape[0], (n,), generator)
         return self.points[idx] + self.bandwidth * randn((n, self.dim), generator)
 
-    def _impute(self, z, mask, *, method: str = "mean", generator: torch.Generator) -> torch.Tensor:
-        _check_method(method)
+    def _impute(self, z, mask, *, fill: str = "mean", generator: torch.Generator) -> torch.Tensor:
+        _check_fill(fill)
         out = z.clone()
         for rows, o, m in _mask_patterns(mask):
             if o.numel() > 0:
@@ -218,7 +218,7 @@ class KDE(GenerativeModel):
             else:
                 r = torch.full((rows.numel(), self.points.shape[0]), 1.0 / self.points.shape[0], device=self.points.device)
             pts_m = self.points[:, m]
-            if method == "mean":
+            if fill == "mean":
                 fill = r @ pts_m
             else:
                 i = multinomial(r, 1, generator).squeeze(1)

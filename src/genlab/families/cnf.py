@@ -8,9 +8,9 @@ d log p(z(t))/dt = -tr(df/dz(t)), so
 
 solved jointly with z(t) by torchdiffeq's ``odeint`` through :func:`genlab.ode.solve` (dopri5, backpropagation through the solver,
 which on small CPU models is faster than the adjoint). The trace is exact (D vector-Jacobian
-products) when D <= ``exact_trace_max_dim`` -- then ``likelihood = "exact"`` up to the solver
+products) when D <= ``exact_max_dim`` -- then ``likelihood = "exact"`` up to the solver
 tolerance -- and Hutchinson's estimator with one Rademacher probe (fixed along each trajectory)
-above, where ``likelihood = "estimate"`` (unbiased for the density's log only in the trace; the
+above, where ``likelihood = "estimate"`` (``log_prob(divergence="exact" | "hutchinson")`` overrides; unbiased for the density's log only in the trace; the
 log-density estimate itself is unbiased because it is linear in the trace).
 
 Training maximises the likelihood with the same trace rule (exact in low D costs D backward passes,
@@ -47,7 +47,7 @@ from genlab.rng import randn
 __all__ = ["CNF", "CNFConfig", "ODEFunc"]
 
 _LOG2PI = 1.8378770664093453
-_TRACES = ("auto", "exact", "hutchinson")
+_DIVERGENCES = ("auto", "exact", "hutchinson")
 
 
 class BackboneField(nn.Module):
@@ -66,14 +66,14 @@ class BackboneField(nn.Module):
 class ODEFunc(nn.Module):
     """Right-hand side of the augmented ODE d/dt (z, int tr J, int ||f||^2, int ||J||_F^2) for any field f(t, z).
 
-    ``trace`` is "exact" or "hutchinson" (with the fixed probe ``eps``); ``create_graph`` keeps the graph of
+    ``divergence`` is "exact" or "hutchinson" (with the fixed probe ``eps``); ``create_graph`` keeps the graph of
     the trace (training, or gradients of log p in z); ``regularize`` adds the two RNODE integrands.
     """
 
     def __init__(self, field: nn.Module):
         super().__init__()
         self.field = field
-        self.trace, self.eps, self.create_graph, self.regularize, self.nfe = "exact", None, False, False, 0
+        self.divergence, self.eps, self.create_graph, self.regularize, self.nfe = "exact", None, False, False, 0
 
     def forward(self, t: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         self.nfe += 1
@@ -82,7 +82,7 @@ class ODEFunc(nn.Module):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
             f = self.field(t, z)
-            div, frob = jacobian_trace(f, z, None if self.trace == "exact" else self.eps[None],
+            div, frob = jacobian_trace(f, z, None if self.divergence == "exact" else self.eps[None],
                                        create_graph=self.create_graph, frobenius=True)
         out = (f, div) + ((f.pow(2).sum(1), frob) if self.regularize else ())
         return out if self.create_graph else tuple(o.detach() for o in out)
@@ -94,8 +94,8 @@ class CNFConfig(NeuralConfig):
     depth: int = bounded(3, ge=0)  # hidden concat-squash layers
     activation: str = "tanh"
     end_time: float = bounded(1.0, gt=0)  # T
-    exact_trace_max_dim: int = 16  # exact trace (and likelihood "exact") up to this D; Hutchinson above
-    solver: str = "dopri5"  # torchdiffeq method used for training
+    exact_max_dim: int = 16  # exact divergence (and likelihood "exact") up to this D; Hutchinson above
+    method: str = "dopri5"  # torchdiffeq method used for training (log_prob's ``method=`` sets evaluation's)
     rtol: float = bounded(1e-3, gt=0)  # training tolerances (evaluation uses log_prob's rtol/atol, default 1e-5)
     atol: float = bounded(1e-3, gt=0)
     kinetic: float = 0.01  # RNODE lambda_K
@@ -117,20 +117,20 @@ class CNF(GenerativeModel):
 
     def build(self) -> None:
         c = self.config
-        check_method(c.solver)
+        check_method(c.method)
         if uses_backbone(c):  # a backbone over the data's own shape (FFJORD's conv nets)
             f = BackboneField(build_backbone(c.backbone, self.shape, **c.backbone_options), self.shape)
         else:
             f = ConcatSquashMLP(self.dim, c.hidden, c.depth, c.activation)
         self.odefunc = ODEFunc(f)
-        self.likelihood = "exact" if self.dim <= c.exact_trace_max_dim else "estimate"
+        self.likelihood = "exact" if self.dim <= c.exact_max_dim else "estimate"
 
     # ------------------------------------------------------------------ the ODE
-    def _trace_method(self, trace: str) -> str:
-        one_of("trace", trace, _TRACES)
-        if trace == "auto":
-            return "exact" if self.dim <= self.config.exact_trace_max_dim else "hutchinson"
-        return trace
+    def _divergence_method(self, divergence: str) -> str:
+        one_of("divergence", divergence, _DIVERGENCES)
+        if divergence == "auto":
+            return "exact" if self.dim <= self.config.exact_max_dim else "hutchinson"
+        return divergence
 
     def _solve(self, func, state, t0: float, t1: float, rtol: float, atol: float, method: str, steps: int):
         res = solve(func, state, t0, t1, method=method, rtol=rtol, atol=atol, steps=steps)
@@ -145,7 +145,7 @@ class CNF(GenerativeModel):
         atol: float = 1e-5,
         method: str = "dopri5",
         steps: int = 50,
-        trace: str = "auto",
+        divergence: str = "auto",
         eps: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         create_graph: bool = False,
@@ -155,9 +155,9 @@ class CNF(GenerativeModel):
 
         A Hutchinson trace uses the probe ``eps`` or else one Rademacher probe drawn from ``generator``."""
         f = self.odefunc
-        f.trace, f.create_graph, f.regularize = self._trace_method(trace), create_graph, regularize
+        f.divergence, f.create_graph, f.regularize = self._divergence_method(divergence), create_graph, regularize
         f.eps = None
-        if f.trace == "hutchinson":
+        if f.divergence == "hutchinson":
             if eps is None and generator is None:
                 raise ValueError("a Hutchinson trace needs a probe eps or a generator to draw one")
             f.eps = eps if eps is not None else rademacher(z, generator)
@@ -172,7 +172,7 @@ class CNF(GenerativeModel):
     def loss(self, z: torch.Tensor, y, *, generator: torch.Generator) -> torch.Tensor:
         c = self.config
         reg = c.kinetic > 0 or c.jacobian > 0
-        out = self.log_density(z, rtol=c.rtol, atol=c.atol, method=c.solver, generator=generator, create_graph=True,
+        out = self.log_density(z, rtol=c.rtol, atol=c.atol, method=c.method, generator=generator, create_graph=True,
                                regularize=reg)
         if not reg:
             return -out
@@ -180,9 +180,9 @@ class CNF(GenerativeModel):
         return -logp + c.kinetic * kin + c.jacobian * frob
 
     def _log_prob(self, z, y, *, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5", steps: int = 50,
-                  trace: str = "auto", generator: torch.Generator) -> torch.Tensor:
+                  divergence: str = "auto", generator: torch.Generator) -> torch.Tensor:
         with torch.no_grad():
-            return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, trace=trace,
+            return self.log_density(z, rtol=rtol, atol=atol, method=method, steps=steps, divergence=divergence,
                                     generator=generator)
 
     def _grad_log_prob_z(self, z, y, *, generator=None) -> torch.Tensor:
@@ -190,7 +190,7 @@ class CNF(GenerativeModel):
         c = self.config
         with torch.enable_grad():
             x = z.detach().requires_grad_(True)
-            logp = self.log_density(x, rtol=c.rtol, atol=c.atol, method=c.solver, create_graph=True)
+            logp = self.log_density(x, rtol=c.rtol, atol=c.atol, method=c.method, create_graph=True)
             (g,) = torch.autograd.grad(logp.sum(), x)
         return g
 
@@ -204,14 +204,14 @@ class CNF(GenerativeModel):
         return z
 
     def _impute(self, z, mask, *, steps: int = 100, step_size: float = 0.05, burn_in: float = 0.5,
-                method: str = "mean", rtol: float | None = None, atol: float | None = None, trace: str = "auto",
+                fill: str = "mean", rtol: float | None = None, atol: float | None = None, divergence: str = "auto",
                 generator: torch.Generator) -> torch.Tensor:
         c = self.config
-        eps = rademacher(z, generator) if self._trace_method(trace) == "hutchinson" else None
+        eps = rademacher(z, generator) if self._divergence_method(divergence) == "hutchinson" else None
 
         def log_prob(x):
-            return self.log_density(x, rtol=rtol or c.rtol, atol=atol or c.atol, method=c.solver, trace=trace,
+            return self.log_density(x, rtol=rtol or c.rtol, atol=atol or c.atol, method=c.method, divergence=divergence,
                                     eps=eps, create_graph=True)
 
         return langevin_impute(log_prob, z, mask, generator=generator, steps=steps, burn_in=burn_in,
-                               step_size=step_size, method=method)
+                               step_size=step_size, fill=fill)

@@ -339,7 +339,7 @@ class DiffusionModel(GenerativeModel):
         """(c, log c) with x_sigma = c x for data x at the smallest noise level (1 / alpha(eps) for VP, 1 for VE)."""
         return 1.0, 0.0
 
-    def _impute(self, z, mask, *, method="mean", n_samples=8, sampler=None, steps=None, generator=None,
+    def _impute(self, z, mask, *, fill="mean", n_samples=8, sampler=None, steps=None, generator=None,
                 **opts) -> torch.Tensor:
-        return replacement_impute(self, z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
+        return replacement_impute(self, z, mask, fill=fill, n_samples=n_samples, sampler=sampler, steps=steps,
                                   generator=generator, opts=opts)

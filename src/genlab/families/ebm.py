@@ -32,7 +32,7 @@ Sampling. ``sampler="ald"`` (default): annealed Langevin dynamics over the ladde
 step a_i = ``step_size`` · σ_i², ``steps`` in total) from the base N(0, I), then ``mala_steps`` Metropolis-adjusted
 Langevin steps on exp(-E) so that the result targets the model density itself. ``sampler="mala"``: MALA only,
 ``steps`` steps from the base. Imputation: :func:`genlab.inverse.langevin_impute` on -E (MALA on the missing
-coordinates; options ``steps``, ``step_size``, ``method``).
+coordinates; options ``steps``, ``step_size``, ``fill``).
 """
 
 from __future__ import annotations
@@ -202,8 +202,8 @@ class EBM(GenerativeModel):
         h = 0.5 * s_min**2 if step_size is None else float(step_size)  # the "energy" kind: MCMC on exp(-E)
         return spec.fn(lambda x: -self.energy(x), z, steps, generator=generator, step_size=h)
 
-    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, method: str = "mean", *,
+    def _impute(self, z, mask, steps: int = 300, step_size: float | None = None, fill: str = "mean", *,
                 generator: torch.Generator) -> torch.Tensor:
         h = 0.5 * self.ladder.sigma_min**2 if step_size is None else float(step_size)
         return langevin_impute(lambda x: -self.energy(x), z, mask, generator=generator, steps=int(steps), step_size=h,
-                               method=method)
+                               fill=fill)

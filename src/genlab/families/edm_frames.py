@@ -87,12 +87,12 @@ class FramesEDM(EDM):
         raise ConfigError("edm_frames continues clips: give the first frames (genlab.apps.video.continue_clips, "
                           "model.impute, or genlab sample RUN --given-frames K --input CLIP)")
 
-    def _impute(self, z, mask, *, generator, method="sample", sampler=None, steps=None, **opts):
+    def _impute(self, z, mask, *, generator, fill="sample", sampler=None, steps=None, **opts):
         given = self._given(z)
         require(torch.equal(mask, given), f"edm_frames imputes exactly the frames after the first "
                                           f"{self.config.given_frames}")
-        if method != "sample":
-            raise ConfigError("edm_frames draws continuations: method must be 'sample'")
+        if fill != "sample":
+            raise ConfigError("edm_frames draws continuations: fill must be 'sample'")
 
         def keep(state: dict) -> None:
             state["x"].copy_(torch.where(given, z, state["x"]))

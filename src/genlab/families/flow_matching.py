@@ -49,11 +49,13 @@ from genlab.registry import bounded, register
 from genlab.rng import randint, randn, randn_like
 from genlab.training import TrainSpec, train
 
-__all__ = ["FlowConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", "teacher_pairs", "train_spec"]
+__all__ = ["FlowMatchingBaseConfig", "FlowMatchingConfig", "FlowMatching", "RectifiedFlow", "teacher_pairs", "train_spec"]
 
 
 @dataclass
-class FlowConfig(DiffusionConfig):
+class FlowMatchingBaseConfig(DiffusionConfig):
+    """Options shared by the models trained by flow matching (``flow_matching``, ``rectified_flow``)."""
+
     t_eps: float = bounded(0.0125, gt=0, lt=0.5)  # the samplers start at flow time t_eps: sigma_max = (1 - t_eps) / t_eps = 79 (EDM's 80)
     # a flow's samplers start from its own source (noise at t_eps), not from a Gaussian guess of the marginal at a
     # smaller sigma: a rectified flow's one-step samples depend on it
@@ -67,8 +69,11 @@ class FlowConfig(DiffusionConfig):
     t_uniform: float = bounded(0.0, ge=0, le=1)  # "logit_normal": this share of the times uniform instead
 
 
+FlowConfig = FlowMatchingBaseConfig  # its name before format 7 (flows.py had another FlowConfig); kept importable
+
+
 @dataclass
-class FlowMatchingConfig(FlowConfig):
+class FlowMatchingConfig(FlowMatchingBaseConfig):
     coupling: str = "independent"  # "independent" or "ot" (minibatch optimal transport)
     sigma_min: float = 0.0  # std of the path's end at t = 1 (Lipman et al. 2023)
     ot_block: int = bounded(128, ge=0)  # "ot": exact assignment within blocks of this many rows (0 = the whole batch)
@@ -205,25 +210,25 @@ class FlowMatching(DiffusionModel):
         return res.logp
 
     # ------------------------------------------------------------------ imputation
-    def _impute(self, z, mask, *, algorithm="repaint", method="mean", n_samples=8, jumps=8, sampler=None, steps=None,
+    def _impute(self, z, mask, *, algorithm="repaint", fill="mean", n_samples=8, jumps=8, sampler=None, steps=None,
                 schedule=None, generator=None, **opts) -> torch.Tensor:
         if algorithm == "replacement":
             grid = {} if schedule is None else {"schedule": schedule}
-            return super()._impute(z, mask, method=method, n_samples=n_samples, sampler=sampler, steps=steps,
+            return super()._impute(z, mask, fill=fill, n_samples=n_samples, sampler=sampler, steps=steps,
                                    generator=generator, **grid, **opts)
         one_of("impute algorithm", algorithm, ("repaint", "replacement"))
-        one_of("impute method", method, ("mean", "sample"))
+        one_of("impute fill", fill, ("mean", "sample"))
         if sampler is not None or opts:
-            raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, method and n_samples")
+            raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, fill and n_samples")
         n_samples = check_n_samples(n_samples)
-        k = n_samples if method == "mean" else 1
+        k = n_samples if fill == "mean" else 1
         out = repaint_sample(self, Constraint.masked(z, mask, k), steps=steps, jumps=jumps, schedule=schedule,
                              generator=generator)
         return torch.where(mask, z, out.reshape(len(z), k, -1).mean(1))
 
 
 @dataclass
-class RectifiedFlowConfig(FlowConfig):
+class RectifiedFlowConfig(FlowMatchingBaseConfig):
     pass
 
 

@@ -30,7 +30,7 @@ activation of zuko's MLPs); NSF keeps ReLU since its splines are the identity ou
 low-dimensional data, ``dropout=0`` (and ``activation="relu"``) fit faster.
 
 Imputation samples the conditional p(z_m | z_o) with MALA on the model's own log-density
-(:func:`genlab.inverse.langevin_impute`; options ``method``, ``steps``, ``step_size``, ``burn_in``).
+(:func:`genlab.inverse.langevin_impute`; options ``fill``, ``steps``, ``step_size``, ``burn_in``).
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ from genlab.model import GenerativeModel, NeuralConfig
 from genlab.registry import bounded, register
 from genlab.rng import forked, multinomial, seed_from
 
-__all__ = ["ZukoFlow", "RealNVP", "MAF", "NSF", "FlowConfig", "RealNVPConfig", "MAFConfig", "NSFConfig"]
+__all__ = ["ZukoFlow", "RealNVP", "MAF", "NSF", "ZukoFlowConfig", "RealNVPConfig", "MAFConfig", "NSFConfig"]
 
 
 @dataclass
-class FlowConfig(NeuralConfig):
+class ZukoFlowConfig(NeuralConfig):
     """Options shared by the zuko flows (defaults tuned for 2-D toys and 64-D digits on 2 CPU cores)."""
 
     transforms: int = bounded(5, ge=1)  # number of flow layers
@@ -65,12 +65,12 @@ class FlowConfig(NeuralConfig):
 
 
 @dataclass
-class RealNVPConfig(FlowConfig):
+class RealNVPConfig(ZukoFlowConfig):
     transforms: int = 8
 
 
 @dataclass
-class MAFConfig(FlowConfig):
+class MAFConfig(ZukoFlowConfig):
     residual: bool = False  # residual blocks in the MADE conditioners
 
 
@@ -83,10 +83,13 @@ class NSFConfig(MAFConfig):
     passes: int = bounded(0, ge=0)  # 0 = fully autoregressive (D passes to sample); 2 = coupling
 
 
+FlowConfig = ZukoFlowConfig  # its name before format 7 (flow_matching.py had another FlowConfig); kept importable
+
+
 class ZukoFlow(MaximumLikelihood, GenerativeModel):
     """A zuko normalizing flow behind the genlab contract; subclasses choose ``zuko_flow`` and its arguments."""
 
-    Config = FlowConfig
+    Config = ZukoFlowConfig
     likelihood = "exact"
     conditional = True  # with labels, a conditional flow p(z | y): the one-hot label is zuko's context
     zuko_flow: ClassVar[type] = zuko.flows.MAF

@@ -22,7 +22,7 @@ and its MoG output layout is its own. In D = 1 the single conditional has no inp
 model is a K-component Gaussian mixture.
 
 Imputation: rows whose missing entries are a suffix z_{>j} of the ordering are filled exactly by
-ancestral sampling from p(z_{>j} | z_{<=j}) (``method="mean"`` averages ``draws`` such samples);
+ancestral sampling from p(z_{>j} | z_{<=j}) (``fill="mean"`` averages ``draws`` such samples);
 other rows use MALA on the model's log-density (:func:`genlab.inverse.langevin_impute`).
 """
 
@@ -50,7 +50,7 @@ _MAX_LOG_SIGMA = 7.0  # log sigma is softly bounded to (-7, 7) for numerical saf
 
 @dataclass
 class MADEConfig(NeuralConfig):
-    components: int = bounded(5, ge=1)  # K Gaussians per conditional
+    n_components: int = bounded(5, ge=1)  # K Gaussians per conditional
     hidden_features: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     dropout: float = 0.5  # dropout after each hidden layer (training only); ~1,250 digits in 64-D overfit without
@@ -74,7 +74,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     def build(self) -> None:
         c = self.config
         check_network(c)
-        K = c.components
+        K = c.n_components
         self.net = MADENet(self.dim, tuple(c.hidden_features), 3 * K, c.activation, c.dropout)
         with torch.no_grad():  # start as a mixture close to N(0, 1): means at normal quantiles, equal weights
             bias = self.net.net[-1].bias.view(self.dim, 3, K)
@@ -85,7 +85,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
 
     def conditionals(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(log pi, mu, log sigma), each (N, D, K): the parameters of p(z_d | z_<d) for every d."""
-        out = self.net(z).view(z.shape[0], self.dim, 3, self.config.components)
+        out = self.net(z).view(z.shape[0], self.dim, 3, self.config.n_components)
         logits, mu, raw = out.unbind(2)
         log_sigma = _MAX_LOG_SIGMA * torch.tanh(raw / _MAX_LOG_SIGMA)
         return torch.log_softmax(logits, dim=-1), mu, log_sigma
@@ -101,8 +101,8 @@ class MADE(MaximumLikelihood, GenerativeModel):
 
     def to_base(self, z: torch.Tensor) -> torch.Tensor:
         """For K = 1 MADE is a one-layer MAF: u_d = (z_d - mu_d(z_<d)) / sigma_d(z_<d) ~ N(0, I) (MAF Eq. 3)."""
-        if self.config.components != 1:
-            raise ConfigError("to_base needs components=1 (Gaussian conditionals)")
+        if self.config.n_components != 1:
+            raise ConfigError("to_base needs n_components=1 (Gaussian conditionals)")
         _, mu, log_sigma = self.conditionals(z)
         return (z - mu[..., 0]) * torch.exp(-log_sigma[..., 0])
 
@@ -123,8 +123,8 @@ class MADE(MaximumLikelihood, GenerativeModel):
         return self._ancestral(torch.zeros(n, self.dim, device=self.device), 0, generator)
 
     def _impute(self, z, mask, draws: int = 100, *, generator: torch.Generator, **opts) -> torch.Tensor:
-        method = opts.get("method", "mean")
-        one_of("impute method", method, ("mean", "sample"))
+        fill = opts.get("fill", "mean")
+        one_of("impute fill", fill, ("mean", "sample"))
         known_options(opts, ["draws", *sorted(LANGEVIN_OPTIONS)], what="impute")
         draws = positive_int("impute draws", draws)
         out = z.clone()
@@ -136,7 +136,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
             rows = (suffix & (n_obs == j)).nonzero().squeeze(1)
             if j == self.dim:
                 continue
-            if method == "sample":
+            if fill == "sample":
                 out[rows] = self._ancestral(z[rows], j, generator)
             else:
                 reps = self._ancestral(z[rows].repeat(int(draws), 1), j, generator)

@@ -89,7 +89,7 @@ class VPConfig(SDEConfig):
 class NCSNConfig(ScoreConfig):
     sigma_min: float = 0.01
     sigma_max: float = 0.0  # 0 = largest pairwise distance of the standardised training data
-    num_levels: int = 10  # L; Song & Ermon 2019 use 10 (higher D may want more: Song & Ermon 2020, Technique 2)
+    n_levels: int = 10  # L; Song & Ermon 2019 use 10 (higher D may want more: Song & Ermon 2020, Technique 2)
     objective: str = "dsm"  # "dsm" (denoising score matching) or "ssm" (sliced score matching, Song et al. 2019)
     noise_groups: int = 0  # the ladder levels are drawn per row (grouped_levels = False)
 
@@ -247,7 +247,7 @@ class NCSN(ScoreModel):
 
     @property
     def ladder(self) -> NoiseLadder:
-        return NoiseLadder.geometric(self.config.sigma_min, self._sigma_max(), self.config.num_levels)
+        return NoiseLadder.geometric(self.config.sigma_min, self._sigma_max(), self.config.n_levels)
 
     sampler_kinds = ("sde", "sigma", "ladder")
 

@@ -79,7 +79,7 @@ class ColumnMADE(nn.Module):
 @dataclass
 class TableARConfig(NeuralConfig):
     normalize: bool = bounded(False, choices=(False,))  # the encoded rows modelled as they are (one-hot cells, z values)
-    components: int = bounded(8, ge=1)  # K Gaussians per numeric/integer conditional
+    n_components: int = bounded(8, ge=1)  # K Gaussians per numeric/integer conditional
     hidden_features: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     dropout: float = 0.1
@@ -110,7 +110,7 @@ class TableAR(MaximumLikelihood, GenerativeModel):
         c = self.config
         check_network(c)
         layout = table_layout(self)
-        widths = [v.classes if isinstance(v, Discrete) else 3 * c.components for v in layout.variables]
+        widths = [v.classes if isinstance(v, Discrete) else 3 * c.n_components for v in layout.variables]
         out_degrees = torch.arange(1, len(widths) + 1).repeat_interleave(torch.tensor(widths))
         self.net = ColumnMADE(layout.degrees, out_degrees, tuple(c.hidden_features), c.activation, c.dropout)
         ends = torch.tensor(widths).cumsum(0).tolist()

@@ -25,9 +25,9 @@ that ``log_prob`` bounds; ``sample(n, noise=False)`` returns the decoder means m
 ``impute`` uses Metropolis-within-Gibbs (Mattei & Frellsen 2018, Algorithm 1) on (u, z_missing): an
 independence Metropolis-Hastings step for u | z with proposal q(u | z), accepted with probability
 min(1, w(u') / w(u)), then an exact draw z_m ~ p(z_m | u) (the decoder factorises over coordinates).
-``sampler="pseudo_gibbs"`` always accepts (Rezende et al. 2014, Sec. 5). ``method="mean"`` averages the
+``sampler="pseudo_gibbs"`` always accepts (Rezende et al. 2014, Sec. 5). ``fill="mean"`` averages the
 decoder means mu_theta(u)_m over the chain after burn-in (a Rao-Blackwellised estimate of E[z_m | z_o]);
-``method="sample"`` returns the last draw.
+``fill="sample"`` returns the last draw.
 """
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ class VAE(GenerativeModel):
             return mean + torch.exp(0.5 * log_var) * randn_like(mean, generator) if noise else mean
 
     @torch.no_grad()
-    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, method: str = "mean", sampler: str = "mwg",
+    def _impute(self, z, mask, *, steps: int = 300, burn_in: float = 0.5, fill: str = "mean", sampler: str = "mwg",
                 generator: torch.Generator) -> torch.Tensor:
-        one_of("impute method", method, ("mean", "sample"))
+        one_of("impute fill", fill, ("mean", "sample"))
         one_of("impute sampler", sampler, ("mwg", "pseudo_gibbs"))
         steps = positive_int("impute steps", steps)
         x = z.clone()
@@ -199,6 +199,6 @@ class VAE(GenerativeModel):
             if i >= int(steps * burn_in):
                 total += mean
                 kept += 1
-        if method == "mean" and kept:
+        if fill == "mean" and kept:
             x = torch.where(mask, z, total / kept)
         return x

@@ -51,7 +51,7 @@ def inpainting_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     x, y = ds.test[:n], ds.labels_test[:n].numpy()
     mask = torch.ones_like(x, dtype=torch.bool)
     mask[:, :, 4:, :] = False
-    filled = _undeq(model.impute(x + 0.5, mask, seed=seed, method="mean", n_samples=4, **SAMPLER))
+    filled = _undeq(model.impute(x + 0.5, mask, seed=seed, fill="mean", n_samples=4, **SAMPLER))
     mean_fill = torch.where(mask, x, ds.train.mean(0, keepdim=True))
     miss = ~mask
 
@@ -76,7 +76,7 @@ def colorization_figure(out: Path, n: int = 200, seed: int = 0) -> dict:
     x = ds.test[:n]
     gray = col.grayscale(x)
     opts = {"sampler": "euler_maruyama", "steps": 200}
-    rgb = col.colorize(model, gray, seed=seed, method="mean", n_samples=16, **opts)
+    rgb = col.colorize(model, gray, seed=seed, fill="mean", n_samples=16, **opts)
     u_mean = col.to_decoupled(ds.train).mean(0, keepdim=True)
     base = col.from_decoupled(torch.cat([np.sqrt(3) * gray, u_mean[:, 1:].expand(n, -1, -1, -1)], 1))
     res = {"n": n, "rmse_colorized": col.colour_rmse(rgb, x), "rmse_mean_colour": col.colour_rmse(base, x),

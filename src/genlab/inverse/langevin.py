@@ -7,8 +7,8 @@ differentiable log-density (flows, autoregressive models, energy-based models): 
 log p with respect to the missing entries is the conditional score. The step size adapts during
 burn-in towards the optimal acceptance rate 0.574 (Roberts & Rosenthal 1998).
 
-``method="sample"`` returns the final state of each chain (a draw from the conditional);
-``method="mean"`` averages the chain after burn-in (an estimate of E[z_m | z_o], the minimum-RMSE fill).
+``fill="sample"`` returns the final state of each chain (a draw from the conditional);
+``fill="mean"`` averages the chain after burn-in (an estimate of E[z_m | z_o], the minimum-RMSE fill).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def langevin_impute(
     steps: int = 300,
     burn_in: float = 0.5,
     step_size: float = 0.05,
-    method: str = "mean",
+    fill: str = "mean",
     init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """MALA on the unobserved entries of ``z`` (N, D); ``mask`` (N, D) is True where observed.
@@ -41,8 +41,8 @@ def langevin_impute(
     ``log_prob(z) -> (N,)`` must be differentiable in ``z``. ``init`` (default: standard normal noise,
     the standardised data's scale) starts the missing entries. Every draw comes from ``generator``.
     """
-    if method not in ("mean", "sample"):
-        raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
+    if fill not in ("mean", "sample"):
+        raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
     if steps < 1:
         raise ConfigError(f"impute steps must be >= 1, got {steps}")
     free = (~mask).to(z.dtype)
@@ -63,6 +63,6 @@ def langevin_impute(
         else:
             total += x
             kept += 1
-    if method == "mean" and kept:
+    if fill == "mean" and kept:
         x = torch.where(mask, z, total / kept)
     return x.detach()

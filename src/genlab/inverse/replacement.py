@@ -106,18 +106,18 @@ def replacement_sample(model, constraint: Constraint, *, sampler: str | None = N
     return constraint.exact(out)
 
 
-def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, method: str = "mean", n_samples: int = 8,
+def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, fill: str = "mean", n_samples: int = 8,
                        sampler: str | None = None, steps: int | None = None, generator,
                        opts: dict | None = None) -> torch.Tensor:
     """Fill ``z`` (N, D) where ``mask`` (N, D) is False (the hook behind ``DiffusionModel.impute``).
 
-    ``method="mean"`` (default) averages ``n_samples`` independent draws per row, a Monte-Carlo estimate of the
-    conditional mean E[x_miss | x_obs] (the minimum-RMSE fill); ``method="sample"`` returns one draw per row.
+    ``fill="mean"`` (default) averages ``n_samples`` independent draws per row, a Monte-Carlo estimate of the
+    conditional mean E[x_miss | x_obs] (the minimum-RMSE fill); ``fill="sample"`` returns one draw per row.
     """
-    if method not in ("mean", "sample"):
-        raise ConfigError(f"impute method must be 'mean' or 'sample', got {method!r}")
+    if fill not in ("mean", "sample"):
+        raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
     n_samples = check_n_samples(n_samples)
-    k = n_samples if method == "mean" else 1
+    k = n_samples if fill == "mean" else 1
     out = replacement_sample(model, Constraint.masked(z, mask, k), sampler=sampler, steps=steps, generator=generator,
                              opts=opts)
     return torch.where(mask, z, out.reshape(len(z), k, -1).mean(1))
