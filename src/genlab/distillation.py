@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from genlab.checks import capable, positive_int
 from genlab.errors import ConfigError
 
 __all__ = ["distill", "teachers", "TARGETS"]
@@ -39,13 +40,12 @@ def _check(teacher, to, steps, time_budget) -> None:
     if to not in TARGETS:
         raise ConfigError(f"distill to must be one of {', '.join(TARGETS)}, got {to!r}")
     name = getattr(teacher, "name", type(teacher).__name__)
-    if not isinstance(teacher, DiffusionModel) or isinstance(teacher, ConsistencyModel):
-        raise ConfigError(f"model '{name}' has no probability-flow ODE and cannot teach; models that can: "
-                          f"{', '.join(teachers())}")
+    capable(isinstance(teacher, DiffusionModel) and not isinstance(teacher, ConsistencyModel), name,
+            "has no probability-flow ODE and cannot teach", teachers)
     if not getattr(teacher, "fitted", False):
         raise ConfigError(f"the teacher '{name}' is not fitted: fit or load it first")
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    if steps is not None:
+        positive_int("steps", steps)
     if time_budget is not None and not float(time_budget) > 0:
         raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
 

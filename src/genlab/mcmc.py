@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.rng import rand, randn_like
 
@@ -186,8 +187,7 @@ def annealed_importance_sampling(
     """
     if transition not in _TARGET_ACCEPT:
         raise ConfigError(f"unknown AIS transition {transition!r}; choose 'mala' or 'hmc'")
-    if int(n_chains) < 1 or int(n_steps) < 1:
-        raise ConfigError(f"AIS needs n_chains >= 1 and n_steps >= 1, got {n_chains}, {n_steps}")
+    n_chains, n_steps = positive_int("AIS n_chains", n_chains), positive_int("AIS n_steps", n_steps)
     if not step_size > 0:
         raise ConfigError(f"AIS step_size must be positive, got {step_size}")
     betas = beta_schedule(int(n_steps), schedule)

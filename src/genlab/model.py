@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from genlab.checks import available, no_labels, positive_int
 from genlab.config import ModelConfig, NeuralConfig
 from genlab.data.transforms import Standardizer
 from genlab.data.validate import as_float_array, as_labels, as_mask, as_tensor
@@ -193,10 +194,8 @@ class GenerativeModel(UserValues, nn.Module):
                                   f"{x.flatten()[off[0, 0]].item()!r} (row {int(off[0, 0]) // max(1, x[0].numel())})")
         y = self._fit_captions(y, x.shape[0], seed) if is_captions(y) else as_labels(y, x.shape[0])
         y = None if y is None else y.cpu()
-        if y is not None and not self.conditional:
-            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
-        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        no_labels(self.name, y is not None and not self.conditional, "fit it without labels")
+        steps = None if steps is None else positive_int("steps", steps)
         if time_budget is not None and not (0 < float(time_budget) < math.inf):
             raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
         dev = self.device if device is None else resolve_device(device)
@@ -275,17 +274,13 @@ class GenerativeModel(UserValues, nn.Module):
         has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family.
         ``device`` (None = the model's) is where it computes; ``precision="bf16"`` runs the network evaluations
         under a bfloat16 autocast (the solver's state stays float32; samples are returned in float32)."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"n must be a positive integer, got {n!r}")
+        n = positive_int("n", n)
         params = inspect.signature(self._sample).parameters
         var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         if not ("sampler" in params or var_kw):  # else the family checks sampler and steps once, where it resolves them
-            valid = self.samplers()
-            if sampler is not None and sampler not in valid:
-                raise ConfigError(f"sampler '{sampler}' is not available for model '{self.name}'; its samplers: "
-                                  f"{', '.join(sorted(valid))}")
-            if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-                raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+            if sampler is not None:
+                available("sampler", sampler, sorted(self.samplers()), self.name)
+            steps = None if steps is None else positive_int("steps", steps)
         if given is not None:
             return self._sample_given(n, given, seed=seed, device=device, steps=steps, sampler=sampler,
                                       **sampler_options)

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError, SolverError
 
 __all__ = ["ADAPTIVE", "FIXED", "METHODS", "ODEResult", "solve", "check_method"]
@@ -56,9 +57,7 @@ def solve(f: Callable, y0, t0: float, t1: float, *, method: str = "dopri5", rtol
     if method in ADAPTIVE:
         options = {"step_t": ts[-1:]}
     else:
-        n = 50 if steps is None else int(steps)
-        if n < 1:
-            raise ConfigError(f"steps must be >= 1, got {steps}")
+        n = 50 if steps is None else positive_int("steps", steps)
         options = {"step_size": abs(float(t1) - float(t0)) / n}
     count = [0]
     lo, hi = min(float(t0), float(t1)), max(float(t0), float(t1))

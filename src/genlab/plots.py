@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError, DataError
 
 __all__ = ["scatter_samples", "density_comparison", "image_grid", "trajectories", "quality_vs_nfe"]
@@ -161,9 +162,7 @@ def image_grid(images, path, *, nrow: int | None = None, title: str | None = Non
     lo = float(vmin) if vmin is not None else (float(finite.min()) if finite.size else 0.0)
     hi = float(vmax) if vmax is not None else (float(finite.max()) if finite.size else 1.0)
     a = np.clip((np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-    ncol = int(nrow) if nrow else math.ceil(math.sqrt(n))
-    if ncol < 1:
-        raise ConfigError(f"nrow must be >= 1, got {nrow}")
+    ncol = positive_int("nrow", nrow) if nrow else math.ceil(math.sqrt(n))
     rows = math.ceil(n / ncol)
     canvas = np.ones((rows * (h + pad) + pad, ncol * (w + pad) + pad, c))
     for k in range(n):
@@ -188,8 +187,8 @@ def image_grid(images, path, *, nrow: int | None = None, title: str | None = Non
         ax.set_anchor("W")  # the image box keeps its aspect: at the left of its box, after the labels
         for spine in ax.spines.values():
             spine.set_visible(False)
-    if title:
-        ax.set_title(title)
+    if title:  # over the labels too where there are labels (a long title over a narrow grid)
+        ax.set_title(title, loc="right" if row_labels is not None else "center")
     fig.tight_layout(pad=0.2)
     if row_labels is not None:
         fig.subplots_adjust(left=label_w / width)

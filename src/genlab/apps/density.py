@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError as _SkNotFitted
 
+from genlab.checks import instance_of, positive_int
 from genlab.data.validate import as_tensor
 from genlab.errors import CheckpointError, ConfigError, DataError
 
@@ -112,8 +113,7 @@ def new_model(model_name: str, shape, config: dict | None):
     """An untrained model from the registry; ConfigError if it has no likelihood."""
     from genlab.models import create
 
-    if config is not None and not isinstance(config, dict):
-        raise ConfigError(f"config must be a dict of model options or None, got {type(config).__name__}")
+    instance_of("config", config, (dict, type(None)), "a dict of model options or None")
     model = create(model_name, tuple(shape), **(config or {}))
     if model.likelihood == "none":
         raise ConfigError(f"model '{model_name}' has no likelihood (likelihood='none'), so it cannot score data; "
@@ -123,8 +123,7 @@ def new_model(model_name: str, shape, config: dict | None):
 
 def fit_model(model, x: torch.Tensor, fit_kwargs: dict | None, *, dequantize: bool, seed: int):
     """``model.fit(x, dequantize=..., seed=..., progress=False, **fit_kwargs)`` after checking ``fit_kwargs``."""
-    if fit_kwargs is not None and not isinstance(fit_kwargs, dict):
-        raise ConfigError(f"fit_kwargs must be a dict or None, got {type(fit_kwargs).__name__}")
+    instance_of("fit_kwargs", fit_kwargs, (dict, type(None)), "a dict or None")
     kwargs: dict[str, Any] = {"seed": seed, "progress": False, **(fit_kwargs or {})}
     unknown = sorted(set(kwargs) - set(FIT_KEYS))
     if unknown:
@@ -137,8 +136,7 @@ def score(model, x: torch.Tensor, *, dequantize: bool, n_dequant: int, seed: int
     """log p(x) (N,) float64 in nats; for dequantized models the log of the cell mass (module docstring)."""
     if not dequantize:
         return model.log_prob(x, seed=seed).double().numpy()
-    if isinstance(n_dequant, bool) or not isinstance(n_dequant, (int, np.integer)) or n_dequant < 1:
-        raise ConfigError(f"n_dequant must be a positive integer, got {n_dequant!r}")
+    n_dequant = positive_int("n_dequant", n_dequant)
     g = torch.Generator().manual_seed(int(seed))
     draws = [model.log_prob(x + torch.rand(x.shape, generator=g), seed=seed + k).double()
              for k in range(int(n_dequant))]

@@ -37,6 +37,7 @@ from genlab import metrics, registry
 from genlab._version import __version__
 from genlab.bench import figures, report
 from genlab.bench.progress import STAGES, BenchProgress
+from genlab.checks import positive_int
 from genlab.data import Dataset
 from genlab.data import load as load_data
 from genlab.errors import ConfigError
@@ -215,12 +216,6 @@ def _sweep(model, ref: torch.Tensor, seed: int, cap_s: float, r: ModelResult) ->
                         "sliced_wasserstein": sw, "sample_time_s": dt})
 
 
-def _check_eval_points(eval_points) -> int:
-    if isinstance(eval_points, bool) or not isinstance(eval_points, int) or eval_points < 1:
-        raise ConfigError(f"eval_points must be a positive integer, got {eval_points!r}")
-    return eval_points
-
-
 def evaluation_rows(n: int, eval_points: int, generator: torch.Generator) -> torch.Tensor:
     """Indices of the test rows every model is scored on: the first ``min(eval_points, n)`` of a permutation of
     ``range(n)`` drawn from ``generator`` (:func:`run_bench`: one made from its ``seed``), never sized by a timing."""
@@ -303,7 +298,7 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
     an existing non-empty ``out_dir`` without ``force`` (with ``force`` files are written into it).
     """
     budget = _check_budget(time_budget)
-    eval_points = _check_eval_points(eval_points)
+    eval_points = positive_int("eval_points", eval_points)
     seed = int(seed)
     names = resolve_models(models)
     overrides = _check_overrides(config_overrides, names)

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.rng import randn
 
@@ -21,8 +22,7 @@ def geometric_sigmas(sigma_min: float, sigma_max: float, L: int, *, dtype=None) 
     """L noise levels in geometric progression from sigma_max down to sigma_min (decreasing), shape (L,)."""
     if not (0 < sigma_min <= sigma_max):
         raise ConfigError(f"need 0 < sigma_min <= sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
-    if int(L) < 1:
-        raise ConfigError(f"the number of noise levels L must be >= 1, got {L}")
+    L = positive_int("the number of noise levels L", L)
     if L == 1:
         return torch.tensor([float(sigma_max)], dtype=dtype or torch.get_default_dtype())
     logs = torch.linspace(math.log(sigma_max), math.log(sigma_min), int(L), dtype=torch.float64)

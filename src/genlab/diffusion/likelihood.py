@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.diffusion.sde import SDE
 from genlab.errors import ConfigError
 from genlab.nn.divergence import PROBE_DISTS, value_and_divergence
@@ -60,8 +61,7 @@ def flow_log_likelihood(drift: Callable, x: torch.Tensor, tau_data: float, tau_p
         raise ConfigError(f"divergence must be 'auto', 'exact' or 'hutchinson', got '{divergence}'")
     if probe_dist not in PROBE_DISTS:
         raise ConfigError(f"probe_dist must be 'rademacher' or 'gaussian', got '{probe_dist}'")
-    if isinstance(probes, bool) or int(probes) < 1:
-        raise ConfigError(f"probes must be >= 1, got {probes}")
+    probes = positive_int("probes", probes)
     x = torch.as_tensor(x).detach()
     flat = x.reshape(len(x), -1)
     exact = divergence == "exact" or (divergence == "auto" and flat.shape[1] <= exact_max_dim)

@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.diffusion.parameterization import flow_sigma, flow_t
 from genlab.errors import ConfigError
 
@@ -22,11 +23,10 @@ __all__ = ["karras_sigmas", "log_snr_sigmas", "vp_sigmas", "uniform_t_sigmas", "
 
 
 def _check(n: int, sigma_min: float, sigma_max: float) -> int:
-    if isinstance(n, bool) or int(n) != n or int(n) < 1:
-        raise ConfigError(f"steps must be a positive integer, got {n!r}")
+    n = positive_int("steps", n)
     if not (0 < sigma_min < sigma_max):
         raise ConfigError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
-    return int(n)
+    return n
 
 
 def _append_zero(s: torch.Tensor) -> torch.Tensor:

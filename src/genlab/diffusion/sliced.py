@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.diffusion.ladder import NoiseLadder
 from genlab.diffusion.losses import ncsn_loss
 from genlab.errors import ConfigError
@@ -40,8 +41,7 @@ def ssm_loss(score_fn: Callable, x: torch.Tensor, generator: torch.Generator, *,
     so the loss can be back-propagated to the parameters. ``n_projections`` projections per sample are averaged;
     ``projection`` is ``"gaussian"`` or ``"rademacher"`` (both have E[v v^T] = I).
     """
-    if isinstance(n_projections, bool) or int(n_projections) < 1:
-        raise ConfigError(f"n_projections must be >= 1, got {n_projections}")
+    n_projections = positive_int("n_projections", n_projections)
     if projection not in PROBE_DISTS:
         raise ConfigError(f"projection must be 'gaussian' or 'rademacher', got {projection!r}")
     n, m = len(x), int(n_projections)

@@ -44,7 +44,7 @@ from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
 from genlab.flow import COUPLINGS, TIME_DISTRIBUTIONS, CondOTPath, cfm_loss, couple, path_times
 from genlab.inverse.flows import repaint_sample
-from genlab.inverse.replacement import Constraint, check_n_samples
+from genlab.inverse.replacement import Constraint
 from genlab.registry import bounded, register
 from genlab.rng import randint, randn, randn_like
 from genlab.training import TrainSpec, train
@@ -220,7 +220,7 @@ class FlowMatching(DiffusionModel):
         one_of("impute fill", fill, ("mean", "sample"))
         if sampler is not None or opts:
             raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, fill and n_samples")
-        n_samples = check_n_samples(n_samples)
+        n_samples = positive_int("n_samples", n_samples)
         k = n_samples if fill == "mean" else 1
         out = repaint_sample(self, Constraint.masked(z, mask, k), steps=steps, jumps=jumps, schedule=schedule,
                              generator=generator)

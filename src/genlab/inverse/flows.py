@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.inverse.replacement import INVERSE_SCHEDULE, Constraint
 from genlab.rng import randn, randn_like
@@ -32,8 +33,7 @@ def repaint(denoiser, x: torch.Tensor, sigmas: torch.Tensor, constraint: Constra
 
     ``denoiser(x, sigma)`` takes (M,) noise levels; ``sigmas`` is a decreasing grid ending in 0.
     """
-    if isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1:
-        raise ConfigError(f"jumps must be a positive integer, got {jumps!r}")
+    jumps = positive_int("jumps", jumps)
     sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     if sigmas.ndim != 1 or len(sigmas) < 2 or bool((sigmas[1:] >= sigmas[:-1]).any()) or float(sigmas[-1]) != 0:
         raise ConfigError("sigmas must be a decreasing grid ending in 0")
@@ -54,9 +54,7 @@ def repaint_sample(model, constraint: Constraint, *, steps: int | None = None, j
     """One draw (M, D) per row of ``constraint.lifted`` by :func:`repaint` on ``model``'s sigma grid (``schedule``, default
     ``INVERSE_SCHEDULE``; ``steps`` levels, default 32, from min(sigma_max, sample_sigma_max)); ``model`` is a diffusion-type model (the denoiser
     contract)."""
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-    steps = int(steps or 32)
+    steps = 32 if steps is None else positive_int("steps", steps)
     sigmas = model.sigma_grid(steps, schedule or INVERSE_SCHEDULE)
     lifted = constraint.lifted
     # the model's sampling start at sigmas[0] (as in run_sampler; genlab.diffusion.start)

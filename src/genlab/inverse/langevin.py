@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.mcmc import logp_and_grad, mala_step
 from genlab.rng import randn_like
@@ -43,8 +44,7 @@ def langevin_impute(
     """
     if fill not in ("mean", "sample"):
         raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
-    if steps < 1:
-        raise ConfigError(f"impute steps must be >= 1, got {steps}")
+    steps = positive_int("impute steps", steps)
     free = (~mask).to(z.dtype)
     x = torch.where(mask, z, init if init is not None else randn_like(z, generator))
 

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
 from genlab.rng import randn_like
 
-__all__ = ["Constraint", "replacement_sample", "replacement_impute", "check_n_samples", "INVERSE_SCHEDULE"]
+__all__ = ["Constraint", "replacement_sample", "replacement_impute", "INVERSE_SCHEDULE"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,11 +66,6 @@ class Constraint:
 # 0.571 (benchmarks/results/flow_impute.json, flow_impute_flowtime_grid.json; docs/notes/2026-11-25.md, third
 # session); every inverse-problem figure was measured on it.
 INVERSE_SCHEDULE = "karras"
-
-def check_n_samples(n_samples) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
-    return n_samples
 
 
 def replacement_sample(model, constraint: Constraint, *, sampler: str | None = None, steps: int | None = None,
@@ -116,7 +112,7 @@ def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, fill: str 
     """
     if fill not in ("mean", "sample"):
         raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
-    n_samples = check_n_samples(n_samples)
+    n_samples = positive_int("n_samples", n_samples)
     k = n_samples if fill == "mean" else 1
     out = replacement_sample(model, Constraint.masked(z, mask, k), sampler=sampler, steps=steps, generator=generator,
                              opts=opts)

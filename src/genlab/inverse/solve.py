@@ -22,10 +22,11 @@ import math
 import torch
 
 from genlab import registry
+from genlab.checks import positive_int
 from genlab.data.validate import as_tensor
 from genlab.errors import ConfigError
 from genlab.inverse.flows import repaint_sample
-from genlab.inverse.replacement import Constraint, check_n_samples, replacement_sample
+from genlab.inverse.replacement import Constraint, replacement_sample
 from genlab.rng import derive_seed, forked, make_generator, randn
 
 __all__ = ["solve", "denoiser_models"]
@@ -104,7 +105,7 @@ def solve(model, y, operator, *, sampler: str | None = None, steps: int | None =
     if algorithm == "repaint" and (sampler is not None or set(options) - REPAINT_OPTIONS):
         extra = sorted(set(options) - REPAINT_OPTIONS) + (["sampler"] if sampler is not None else [])
         raise ConfigError(f"algorithm 'repaint' takes steps, jumps and schedule, not {', '.join(extra)}")
-    k = check_n_samples(n_samples)
+    k = positive_int("n_samples", n_samples)
     model._check_fitted("solve")
     obs_shape = tuple(operator.observed_shape(model.shape))
     y = as_tensor(y, obs_shape, what="observations y")

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.data.validate import as_tensor
 from genlab.errors import ConfigError, DataError
 from genlab.frechet import classify_digits, frechet_digits  # sample quality on digits (see genlab.frechet)
@@ -72,9 +73,7 @@ def bits_per_dim(nll_nats: float, dim: int) -> float:
     With genlab's dequantization convention (module docstring) a uniform model on ``[0, levels)^D`` scores
     ``log2(levels)`` bits/dim.
     """
-    if int(dim) < 1:
-        raise ConfigError(f"dim must be a positive integer, got {dim}")
-    return float(nll_nats) / (int(dim) * math.log(2.0))
+    return float(nll_nats) / (positive_int("dim", dim) * math.log(2.0))
 
 
 def dequantize(x, generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
@@ -295,8 +294,7 @@ def straightness(model, n: int, *, seed: int = 0, steps: int = 100) -> float:
     name = getattr(model, "name", type(model).__name__)
     if not callable(getattr(model, "run_sampler", None)) or "euler" not in model.samplers():
         raise ConfigError(f"straightness needs a model with a probability-flow ODE; '{name}' has none")
-    if isinstance(n, bool) or int(n) < 1 or isinstance(steps, bool) or int(steps) < 1:
-        raise ConfigError(f"n and steps must be positive integers, got {n}, {steps}")
+    n, steps = positive_int("n", n), positive_int("steps", steps)
     states: list[torch.Tensor] = []
 
     def init(kind, level, x):

@@ -17,6 +17,7 @@ import re
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.rng import multinomial
 
@@ -29,8 +30,8 @@ def check_options(temperature=1.0, top_k=None, top_p=None) -> None:
     """One-line ConfigError for a temperature that is not positive, a top_k below 1 or a top_p outside (0, 1]."""
     if not (isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature > 0):
         raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ConfigError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_k is not None:
+        positive_int("top_k", top_k)
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
         raise ConfigError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
 
@@ -71,8 +72,7 @@ def has_markers(text: str) -> bool:
 
 def parse_markers(text: str, span: int = 1) -> tuple[list[str], list[int]]:
     """``text`` split at its markers: the k + 1 pieces between them and the k spans' lengths in tokens."""
-    if isinstance(span, bool) or not isinstance(span, int) or span < 1:
-        raise ConfigError(f"span must be a positive integer, got {span!r}")
+    span = positive_int("span", span)
     pieces, spans, at = [], [], 0
     for m in MARKER.finditer(text):
         pieces.append(text[at : m.start()])

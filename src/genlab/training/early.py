@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.errors import ConfigError
 from genlab.rng import derive_seed, forked, make_generator
 
@@ -35,8 +36,7 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, 
 
 class EarlyStopping:
     def __init__(self, patience: int, every: int, x_val: torch.Tensor, y_val: torch.Tensor | None, seed: int):
-        if every < 1:
-            raise ConfigError(f"val_every must be >= 1, got {every}")
+        every = positive_int("val_every", every)
         self.patience, self.every, self.x, self.y, self.seed = int(patience), int(every), x_val, y_val, seed
         self.best_loss, self.best_step, self.bad = float("inf"), 0, 0
         self.best: dict[str, torch.Tensor] = {}

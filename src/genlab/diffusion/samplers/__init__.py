@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from genlab.checks import positive_int
 from genlab.diffusion.consistency import multistep, onestep
 from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, euler_ancestral, heun, ode
 from genlab.diffusion.samplers.langevin import ald, langevin
@@ -108,6 +109,4 @@ def resolve_steps(spec: Sampler, steps, fallback: int = 0) -> int:
     default; 0 = none), else the entry's ``default_steps``."""
     if steps is None:
         return int(fallback) or spec.default_steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-    return steps
+    return positive_int("steps", steps)

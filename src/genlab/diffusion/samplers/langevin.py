@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from genlab.checks import not_both
 from genlab.diffusion.ladder import NoiseLadder
 from genlab.diffusion.samplers.sde import _cb, _full, check_steps
 from genlab.diffusion.sde import SDE
@@ -42,10 +43,9 @@ def ald(score_fn, x, sde, *, steps: int | None = None, eps: float | None = None,
     generator = make_generator(None) if generator is None else generator  # never the global RNG
     ladder = _ladder(sde)
     sig = ladder.sigmas.to(device=x.device, dtype=x.dtype)
+    not_both("steps (total)", steps is not None, "n_steps_each to 'ald'", n_steps_each is not None)
     if n_steps_each is None:
         n_steps_each = 100 if steps is None else math.ceil(check_steps(steps, "ald") / ladder.L)
-    elif steps is not None:
-        raise ConfigError("give either steps (total) or n_steps_each to 'ald', not both")
     if int(n_steps_each) < 1 or step_lr <= 0:
         raise ConfigError(f"ald needs n_steps_each >= 1 and step_lr > 0, got {n_steps_each}, {step_lr}")
     i = 0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.checks import positive_int
 from genlab.diffusion.sde import SDE, _bcast
 from genlab.errors import ConfigError
 from genlab.mcmc import ula_step
@@ -47,9 +48,8 @@ def _require_sde(sde, name: str) -> SDE:
 
 
 def check_steps(steps, name: str) -> int:
-    if int(steps) < 1:
-        raise ConfigError(f"sampler '{name}': steps must be >= 1, got {steps}")
-    return int(steps)
+    """``steps`` of a direct call to the sampler ``name``, as a positive int."""
+    return positive_int(f"sampler '{name}': steps", steps)
 
 
 def _grid(sde: SDE, steps: int, eps: float, x: torch.Tensor) -> torch.Tensor:
