@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import require
+from genlab.checks import one_of, require
 from genlab.diffusion.levels import grouped_normal
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
@@ -91,8 +91,7 @@ class FramesEDM(EDM):
         given = self._given(z)
         require(torch.equal(mask, given), f"edm_frames imputes exactly the frames after the first "
                                           f"{self.config.given_frames}")
-        if fill != "sample":
-            raise ConfigError("edm_frames draws continuations: fill must be 'sample'")
+        one_of("edm_frames draws continuations: fill", fill, ("sample",))
 
         def keep(state: dict) -> None:
             state["x"].copy_(torch.where(given, z, state["x"]))

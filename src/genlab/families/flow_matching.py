@@ -36,11 +36,10 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import one_of, positive_int, require
+from genlab.checks import known_options, one_of, positive_int, require
 from genlab.diffusion import flow_log_likelihood
 from genlab.diffusion.likelihood import gaussian_logp
 from genlab.diffusion.parameterization import bcast, denoised_from_velocity, flow_sigma, flow_t
-from genlab.errors import ConfigError
 from genlab.families.diffusion import DiffusionConfig, DiffusionModel
 from genlab.flow import COUPLINGS, TIME_DISTRIBUTIONS, CondOTPath, cfm_loss, couple, path_times
 from genlab.inverse.flows import repaint_sample
@@ -218,8 +217,9 @@ class FlowMatching(DiffusionModel):
                                    generator=generator, **grid, **opts)
         one_of("impute algorithm", algorithm, ("repaint", "replacement"))
         one_of("impute fill", fill, ("mean", "sample"))
-        if sampler is not None or opts:
-            raise ConfigError("impute with algorithm='repaint' takes steps, jumps, schedule, fill and n_samples")
+        known_options([*opts, *(["sampler"] if sampler is not None else [])],
+                      ["algorithm", "steps", "jumps", "schedule", "fill", "n_samples"], what="impute",
+                      owner="algorithm='repaint'")
         n_samples = positive_int("n_samples", n_samples)
         k = n_samples if fill == "mean" else 1
         out = repaint_sample(self, Constraint.masked(z, mask, k), steps=steps, jumps=jumps, schedule=schedule,

@@ -34,8 +34,7 @@ from typing import ClassVar
 
 import torch
 
-from genlab.checks import known_options, one_of, positive_int
-from genlab.errors import ConfigError
+from genlab.checks import known_options, one_of, positive_int, require
 from genlab.families._exact import LANGEVIN_OPTIONS, MaximumLikelihood, check_network, langevin_fill
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.masked import MADENet, MaskedLinear, made_masks  # noqa: F401  (MaskedLinear, made_masks: old path)
@@ -101,8 +100,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
 
     def to_base(self, z: torch.Tensor) -> torch.Tensor:
         """For K = 1 MADE is a one-layer MAF: u_d = (z_d - mu_d(z_<d)) / sigma_d(z_<d) ~ N(0, I) (MAF Eq. 3)."""
-        if self.config.n_components != 1:
-            raise ConfigError("to_base needs n_components=1 (Gaussian conditionals)")
+        require(self.config.n_components == 1, "to_base needs n_components=1 (Gaussian conditionals)")
         _, mu, log_sigma = self.conditionals(z)
         return (z - mu[..., 0]) * torch.exp(-log_sigma[..., 0])
 
