@@ -11,7 +11,7 @@ import genlab
 from genlab.diffusion.consistency import (
     consistency_preconditioning,
     ict_levels,
-    ict_num_levels,
+    ict_n_levels,
     lognormal_level_probs,
     multistep,
     onestep,
@@ -30,7 +30,7 @@ def test_boundary_condition_holds_for_any_network():
 
 
 def test_ict_curriculum_and_proposal():
-    assert [ict_num_levels(p) for p in (0.0, 0.124, 0.125, 0.5, 0.99, 1.0)] == [11, 11, 21, 161, 1281, 1281]
+    assert [ict_n_levels(p) for p in (0.0, 0.124, 0.125, 0.5, 0.99, 1.0)] == [11, 11, 21, 161, 1281, 1281]
     lv = ict_levels(11, 0.002, 80.0)
     assert lv[0] == pytest.approx(0.002) and lv[-1] == pytest.approx(80.0) and bool((lv[1:] > lv[:-1]).all())
     p = lognormal_level_probs(lv)
@@ -124,7 +124,7 @@ def test_the_curriculum_advances_once_per_optimizer_step_never_on_validation():
     seen = _grid_sizes(m)
     m.fit(x, steps=40, batch_size=32, progress=False)
     train = [n for training, n in seen if training]
-    assert train == [ict_num_levels(k / 40, 2, 16) for k in range(40)]
+    assert train == [ict_n_levels(k / 40, 2, 16) for k in range(40)]
     assert len(seen) == 80 and {n for training, n in seen if not training} == {17}
 
 
@@ -134,7 +134,7 @@ def test_the_curriculum_under_a_time_budget_follows_the_steps_not_the_clock():
     m = genlab.create("consistency", (2,), s0=2, s1=16, steps=20, hidden=16)
     seen = _grid_sizes(m)
     m.fit(x, time_budget=0.5, batch_size=32, progress=False)
-    assert len(seen) >= 2 and [n for _, n in seen] == [ict_num_levels(min(k / 20, 1.0), 2, 16)
+    assert len(seen) >= 2 and [n for _, n in seen] == [ict_n_levels(min(k / 20, 1.0), 2, 16)
                                                         for k in range(len(seen))]
 
 

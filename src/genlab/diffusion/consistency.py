@@ -29,7 +29,7 @@ from genlab.diffusion.parameterization import bcast, ode_derivative
 from genlab.diffusion.schedules import karras_sigmas
 from genlab.rng import make_generator, randn_like
 
-__all__ = ["consistency_preconditioning", "pseudo_huber", "ict_levels", "ict_num_levels", "lognormal_level_probs",
+__all__ = ["consistency_preconditioning", "pseudo_huber", "ict_levels", "ict_n_levels", "lognormal_level_probs",
            "teacher_heun_step", "multistep", "onestep"]
 
 
@@ -47,10 +47,13 @@ def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
     return torch.sqrt(sq + c * c) - c
 
 
-def ict_num_levels(progress: float, s0: int = 10, s1: int = 1280) -> int:
+def ict_n_levels(progress: float, s0: int = 10, s1: int = 1280) -> int:
     """N of the doubling curriculum at ``progress`` in [0, 1] (Song & Dhariwal 2024, Eq. 6)."""
     stages = math.floor(math.log2(s1 / s0)) + 1
     return int(min(s0 * 2 ** min(math.floor(progress * stages), stages - 1), s1)) + 1
+
+
+ict_num_levels = ict_n_levels  # its name before the renames of format 7 (n_levels, as the configs); kept importable
 
 
 def ict_levels(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:

@@ -32,7 +32,7 @@ from genlab.checks import require
 from genlab.diffusion.consistency import (
     consistency_preconditioning,
     ict_levels,
-    ict_num_levels,
+    ict_n_levels,
     lognormal_level_probs,
     pseudo_huber,
     teacher_heun_step,
@@ -132,7 +132,7 @@ class ConsistencyModel(EDM):
         """The iCT levels of the current step (the final grid, ``s1`` + 1 levels, outside training)."""
         c, cur = self.config, getattr(self, "_curriculum", None)
         progress = 1.0 if cur is None else min(max(cur["step"] - 1, 0) / cur["steps"], 1.0)
-        return ict_levels(ict_num_levels(progress, c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
+        return ict_levels(ict_n_levels(progress, c.s0, c.s1), c.sigma_min, c.sigma_max, c.rho)
 
     def val_loss(self, z, y, *, generator) -> torch.Tensor:
         """The validation loss of early stopping on the final grid (comparable across steps)."""
