@@ -57,10 +57,10 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
     """One-line errors (exit 2) for a prompt the run cannot take: with --label, to a run trained neither on text (the
     prompt begins each sample) nor on captions (the prompt is the caption), an empty caption, or characters the
     run's tokenizer never saw (a text run's char vocabulary, or a captioned run's caption tokenizer)."""
+    from genlab.checks import not_both
     from genlab.errors import ConfigError, DataError
 
-    if label is not None:
-        raise ConfigError("give --label or --prompt, not both")
+    not_both("--label", label is not None, "--prompt", True)
     tokenizer = model.data_encoder if is_text_run(model) else getattr(model, "label_encoder", None)
     if tokenizer is None:
         how = "unconditional" if model.num_classes is None else "trained on class labels (use --label)"
@@ -127,6 +127,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
       genlab sample runs/balls --given-frames 3 --input clip.gif --out continued.gif
       genlab sample runs/gpt --prompt "The model" --max-new-tokens 300 -n 3 --out stories.txt
     """
+    from genlab.checks import available
     from genlab.errors import ConfigError
 
     if given_frames is not None or input_clip is not None:  # continue a clip (genlab.apps.video)
@@ -171,9 +172,8 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
     reject_text_options(text_options, model)
     if out is None:
         raise click.UsageError("missing option '--out' (where to write the samples)")
-    if sampler is not None and sampler not in model.samplers():
-        raise ConfigError(f"sampler '{sampler}' is not available for model '{model.name}'; its samplers: "
-                          f"{', '.join(sorted(model.samplers()))}")
+    if sampler is not None:
+        available("sampler", sampler, sorted(model.samplers()), model.name)
     if plot is not None:
         check_plottable(model.shape)
     _check_out(out, model)  # before any sampling

@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from genlab.checks import positive_int
-from genlab.errors import ConfigError
+from genlab.checks import one_of, positive_int
 from genlab.mcmc import logp_and_grad, mala_step
 from genlab.rng import randn_like
 
@@ -42,8 +41,7 @@ def langevin_impute(
     ``log_prob(z) -> (N,)`` must be differentiable in ``z``. ``init`` (default: standard normal noise,
     the standardised data's scale) starts the missing entries. Every draw comes from ``generator``.
     """
-    if fill not in ("mean", "sample"):
-        raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
+    one_of("impute fill", fill, ("mean", "sample"))
     steps = positive_int("impute steps", steps)
     free = (~mask).to(z.dtype)
     x = torch.where(mask, z, init if init is not None else randn_like(z, generator))

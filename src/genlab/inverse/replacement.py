@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.checks import positive_int
+from genlab.checks import one_of, positive_int
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
 from genlab.rng import randn_like
@@ -110,8 +110,7 @@ def replacement_impute(model, z: torch.Tensor, mask: torch.Tensor, *, fill: str 
     ``fill="mean"`` (default) averages ``n_samples`` independent draws per row, a Monte-Carlo estimate of the
     conditional mean E[x_miss | x_obs] (the minimum-RMSE fill); ``fill="sample"`` returns one draw per row.
     """
-    if fill not in ("mean", "sample"):
-        raise ConfigError(f"impute fill must be 'mean' or 'sample', got {fill!r}")
+    one_of("impute fill", fill, ("mean", "sample"))
     n_samples = positive_int("n_samples", n_samples)
     k = n_samples if fill == "mean" else 1
     out = replacement_sample(model, Constraint.masked(z, mask, k), sampler=sampler, steps=steps, generator=generator,
