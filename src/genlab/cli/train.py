@@ -54,7 +54,8 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
     ``conditional``) on ``device`` at ``precision``; ``checkpoint`` (a :class:`genlab.training.Checkpointer`) makes
     the run durable."""
     import genlab
-    from genlab.errors import ConfigError, DataError
+    from genlab.checks import no_labels
+    from genlab.errors import DataError
 
     cls = genlab.models.get(name)
     labels = None
@@ -62,8 +63,7 @@ def fit_model(name: str, ds, overrides: dict, *, steps=None, time_budget=None, b
     conditional = conditional or (getattr(ds, "label_encoder", None) is not None and cls.conditional
                                   and bool(getattr(cls, "takes_captions", False)))
     if conditional:
-        if not cls.conditional:
-            raise ConfigError(f"model '{name}' is unconditional: train it without --conditional")
+        no_labels(name, not cls.conditional, "train it without --conditional")
         if ds.labels_train is None:
             raise DataError("--conditional needs labelled data (a built-in labelled set, .npz with 'y', or --label-column)")
         labels = ds.labels_train

@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 import torch
 
+from genlab.checks import no_labels
 from genlab.data.validate import as_labels
 from genlab.errors import ConfigError, DataError
 from genlab.rng import forked
@@ -43,8 +44,7 @@ class UserValues:
     def _labels_for(self, y, n: int) -> torch.Tensor | None:
         if y is None:
             return None
-        if not self.conditional:
-            raise ConfigError(f"model '{self.name}' is unconditional: it takes no labels")
+        no_labels(self.name, not self.conditional)
         if is_captions(y) or self.label_encoder is not None:
             return self._caption_labels(y, n)
         if isinstance(y, int) and not isinstance(y, bool):
@@ -56,8 +56,7 @@ class UserValues:
 
     def _fit_captions(self, y, n: int, seed: int) -> torch.Tensor:
         """Caption ids of the training captions; the first caption fit makes the tokenizer and the networks."""
-        if not self.conditional:
-            raise ConfigError(f"model '{self.name}' is unconditional: fit it without labels")
+        no_labels(self.name, not self.conditional, "fit it without labels")
         if not self.takes_captions:
             raise ConfigError(f"model '{self.name}' takes class labels, not captions")
         if self.label_encoder is None:

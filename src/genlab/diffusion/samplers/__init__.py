@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from genlab.checks import positive_int
+from genlab.checks import available, positive_int
 from genlab.diffusion.consistency import multistep, onestep
 from genlab.diffusion.samplers.fast import ddim, dpmpp_2m, euler, euler_ancestral, heun, ode
 from genlab.diffusion.samplers.langevin import ald, langevin
@@ -33,7 +33,6 @@ from genlab.diffusion.samplers.sde import (
     reverse_diffusion,
     tweedie_denoise,
 )
-from genlab.errors import ConfigError
 from genlab.mcmc import mala_sample
 from genlab.registry import Registry
 
@@ -98,10 +97,7 @@ def get_sampler(name: str, kinds: Iterable[str] | None = None, model: str = "") 
     ConfigError listing the choices otherwise."""
     if kinds is None:
         return SAMPLERS.get(name)
-    valid = sampler_names(kinds)
-    if name not in valid:
-        raise ConfigError(f"sampler '{name}' is not available for model '{model}'; its samplers: {', '.join(valid)}")
-    return SAMPLERS[name]
+    return SAMPLERS[available("sampler", name, sampler_names(kinds), model)]
 
 
 def resolve_steps(spec: Sampler, steps, fallback: int = 0) -> int:
