@@ -8,10 +8,15 @@
 - ``--protocol scale``: 200,000 rows with gbsg2's schema: encode, 60 s of training, 200,000 samples; throughput and
   peak memory (:mod:`tabular_scale`).
 
-Full runs (alone on the machine, 2 cores; the forest run takes about 20 models x 3 sets x 5 min = 5 h, so it may
-be split by ``--models`` / ``--datasets`` with ``--out``):
+Full runs (alone on the machine, 2 cores). The forest run is up to 20 models x 5 min per data set (about 1.5 h
+per set with evaluation), so one command per set; ``--f1-tries 5`` is the paper's 5 classifier seeds (about 1.5 h
+more in all; the default 1 changes only the seeds of the forest / boosting classifiers). Patients: about 50 min;
+scale: about 10 min.
 
-    python benchmarks/tabular.py --protocol forest --budget 300 --splits 3 --generations 5 --f1-tries 5
+    python benchmarks/tabular.py --protocol forest --datasets iris --out benchmarks/results/tabular_forest_iris
+    python benchmarks/tabular.py --protocol forest --datasets wine --out benchmarks/results/tabular_forest_wine
+    python benchmarks/tabular.py --protocol forest --datasets breast_cancer \\
+        --out benchmarks/results/tabular_forest_breast_cancer
     python benchmarks/tabular.py --protocol patients --budget 60
     python benchmarks/tabular.py --protocol scale --rows 200000 --train-seconds 60
 
