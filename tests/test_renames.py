@@ -85,3 +85,31 @@ def test_the_two_flow_configs_have_distinct_names_and_the_old_one_imports():
     assert flows.FlowConfig is flows.ZukoFlowConfig and flow_matching.FlowConfig is flow_matching.FlowMatchingBaseConfig
     assert genlab.models.get("maf").Config.__mro__[1] is flows.ZukoFlowConfig
     assert issubclass(genlab.models.get("rectified_flow").Config, flow_matching.FlowMatchingBaseConfig)
+
+
+def test_a_run_started_before_format_7_resumes_under_the_new_names(tmp_path):
+    """A resumable run whose files hold ``components`` (format 6) resumes with ``--set n_components=...`` (and with the
+    old name, which warns); its fingerprint is read through LEGACY_NAMES like its checkpoint."""
+    out = tmp_path / "run"
+
+    def train(steps, *extra):
+        return CliRunner().invoke(cli, ["train", "made", "--data", "eight_gaussians", "--steps", str(steps), "--quiet",
+                                        "--out", str(out), "--batch-size", "16", "--set", "hidden_features=8,8",
+                                        "--checkpoint-every", "5", *extra])
+
+    assert train(10, "--set", "n_components=2").exit_code == 0
+    (out / "manifest.json").unlink()  # as the genlab of format 6 wrote it, less the manifest (hashes of the old text)
+    meta, state = (json.loads((out / name).read_text()) for name in ("config.json", "resume.json"))
+    meta["version"] = 6
+    for config in (meta["config"], state["fingerprint"]["config"]):
+        config["components"] = config.pop("n_components")
+    (out / "config.json").write_text(json.dumps(meta))
+    (out / "resume.json").write_text(json.dumps(state))
+    assert genlab.load(out).config.n_components == 2
+    run = train(15, "--set", "n_components=2", "--resume")
+    assert run.exit_code == 0, run.output
+    assert genlab.load(out).trained_steps == 15
+    run = train(20, "--set", "components=2", "--resume")
+    assert run.exit_code == 0 and "'components' is now called 'n_components'" in run.output, run.output
+    assert genlab.load(out).trained_steps == 20
+    assert train(25, "--set", "n_components=3", "--resume").exit_code == 2  # another value is still refused
