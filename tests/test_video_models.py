@@ -237,6 +237,24 @@ def test_cli_continues_a_clip(video_run, capsys):
         assert words in err and len(err.splitlines()) == 1 and not (d / "x.gif").exists()
 
 
+def test_cli_continues_the_runs_own_test_clips_without_input(video_run):
+    """``--given-frames K -n 2`` without ``--input``: the first 2 test clips of the run's data set (its name and seed
+    from train.json), continued and written side by side; the given frames are those clips' frames."""
+    import genlab
+    from genlab.cli import main
+    from genlab.data.kinds.video import read_video
+
+    out = video_run.parent / "own.gif"
+    assert main(["sample", str(video_run), "--given-frames", "3", "-n", "2", "--out", str(out), "--steps", "3",
+                 "--quiet"]) == 0
+    made = read_video(out)
+    assert made.shape == (16, 3, 32, 64)
+    test = genlab.datasets.load("balls", seed=0).test[:2].numpy()
+    for i in range(2):
+        panel = made[:3, :, :, 32 * i : 32 * (i + 1)].mean(1)
+        assert np.abs(panel - test[i, :3, 0]).max() <= 2 / 255
+
+
 def test_cli_eval_prints_the_velocity_errors(video_run, capsys):
     import json
 

@@ -26,8 +26,8 @@ from genlab.families.edm_frames import FramesEDM, FramesEDMConfig
 from genlab.inverse import Inpaint, solve
 from genlab.metrics import physics
 
-__all__ = ["frame_mask", "continue_clips", "continue_file", "FramesEDM", "FramesEDMConfig", "physics_report",
-           "given_frames_of"]
+__all__ = ["frame_mask", "continue_clips", "continue_file", "continue_test_clips", "FramesEDM", "FramesEDMConfig",
+           "physics_report", "given_frames_of"]
 
 
 def frame_mask(shape, given: int) -> torch.Tensor:
@@ -81,6 +81,34 @@ def continue_clips(model, clips, given: int, *, seed: int = 0, steps: int | None
             op = Inpaint(mask[0])
             parts.append(solve(model, op.observe(xb), op, seed=seed + i, algorithm=algorithm, **opts))
     return torch.cat(parts).clamp(0, 1)
+
+
+def continue_test_clips(model, info: dict, given: int, n: int, out, *, seed: int = 0, steps=None,
+                        sampler=None) -> dict:
+    """Continue the first ``n`` clips of the test split of the run's registered data set (``info`` is its
+    train.json: data name and seed) from their first ``given`` frames and write them side by side as one clip of
+    ``n`` panels to ``out``; a one-line DataError when the run was not trained on a registered video set."""
+    import time
+
+    import genlab
+    from genlab.data.kinds.video import write_video
+
+    name = info.get("data")
+    if len(model.shape) != 4:
+        raise DataError(f"continuing a clip needs a video run; this one models samples of shape {tuple(model.shape)}")
+    if not name or name not in genlab.datasets.names():
+        raise DataError("this run was not trained on a registered video data set; give the clip with --input")
+    ds = genlab.datasets.load(name, seed=int(info.get("seed", 0)))
+    if tuple(ds.test.shape[1:]) != tuple(model.shape):
+        raise DataError(f"the test clips of '{name}' have shape {tuple(ds.test.shape[1:])}, the run's "
+                        f"{tuple(model.shape)}; give the clip with --input")
+    _check_given(given, model.shape[0])
+    t0 = time.perf_counter()
+    made = continue_clips(model, ds.test[:n], given, seed=seed, steps=steps, sampler=sampler)
+    seconds = time.perf_counter() - t0
+    write_video(torch.cat(list(made), dim=-1), out)  # the n continuations side by side, frame by frame
+    return {"model": model.name, "given_frames": given, "frames": int(model.shape[0]), "input": f"{name} test split",
+            "clips": len(made), "out": str(out), "seed": seed, "sample_time_s": seconds}
 
 
 def continue_file(load_model, path, given: int, out, *, seed: int = 0, steps=None, sampler=None) -> dict:

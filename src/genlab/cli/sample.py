@@ -105,8 +105,11 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
 @click.option("--given", "given", multiple=True, metavar="COLUMN=VALUE",
               help="Table runs: generate rows with this column set to this value (repeatable).")
 @click.option("--given-frames", "given_frames", type=POSITIVE_INT, default=None, metavar="K",
-              help="Video runs: continue the first K frames of --input (the rest generated); --out .gif or .mp4.")
-@click.option("--input", "input_clip", default=None, metavar="CLIP", help="With --given-frames: the clip (.gif, .mp4).")
+              help="Video runs: continue the first K frames of --input or of the run's test clips (the rest generated); "
+              "--out .gif or .mp4.")
+@click.option("--input", "input_clip", default=None, metavar="CLIP",
+              help="With --given-frames: the clip (.gif, .mp4); without it, the first -n clips (default 1) of the "
+              "run's test split, side by side.")
 @click.option("--seed", type=int, default=0, help="Seed of the sampler.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (n, shape, files, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
@@ -125,6 +128,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
       genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 3 --out grid.png
       genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
       genlab sample runs/balls --given-frames 3 --input clip.gif --out continued.gif
+      genlab sample runs/balls --given-frames 3 -n 4 --out clip.gif     # 4 test clips of the run's data, continued
       genlab sample runs/gpt --prompt "The model" --max-new-tokens 300 -n 3 --out stories.txt
     """
     from genlab.checks import available
@@ -134,11 +138,18 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         from genlab.apps.video import continue_file
         from genlab.data.kinds.video import VIDEO_SUFFIXES
 
-        if given_frames is None or input_clip is None:
-            raise click.UsageError("--given-frames and --input go together")
+        if given_frames is None:
+            raise click.UsageError("--input needs --given-frames K (the frames of the clip to keep)")
         out = check_suffix(out, VIDEO_SUFFIXES, "--out")
-        result = continue_file(lambda: load_run(run_dir, device)[0], input_clip, given_frames, out, seed=seed,
-                               steps=steps, sampler=sampler)
+        if input_clip is None:  # the first n clips of the run's own test split
+            from genlab.apps.video import continue_test_clips
+
+            result = continue_test_clips(*load_run(run_dir, device), given_frames, n or 1, out, seed=seed,
+                                         steps=steps, sampler=sampler)
+            input_clip = result["input"]
+        else:
+            result = continue_file(lambda: load_run(run_dir, device)[0], input_clip, given_frames, out, seed=seed,
+                                   steps=steps, sampler=sampler)
         if as_json:
             click.echo(json.dumps(result))
         else:
