@@ -90,15 +90,15 @@ def continue_test_clips(model, info: dict, given: int, n: int, out, *, seed: int
     ``n`` panels to ``out``; a one-line DataError when the run was not trained on a registered video set."""
     import time
 
-    import genlab
+    from genlab.data import load, names
     from genlab.data.kinds.video import write_video
 
     name = info.get("data")
     if len(model.shape) != 4:
         raise DataError(f"continuing a clip needs a video run; this one models samples of shape {tuple(model.shape)}")
-    if not name or name not in genlab.datasets.names():
+    if not name or name not in names():
         raise DataError("this run was not trained on a registered video data set; give the clip with --input")
-    ds = genlab.datasets.load(name, seed=int(info.get("seed", 0)))
+    ds = load(name, seed=int(info.get("seed", 0)))
     if tuple(ds.test.shape[1:]) != tuple(model.shape):
         raise DataError(f"the test clips of '{name}' have shape {tuple(ds.test.shape[1:])}, the run's "
                         f"{tuple(model.shape)}; give the clip with --input")
