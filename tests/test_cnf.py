@@ -51,11 +51,11 @@ def test_divergence_helpers_match_the_jacobian():
     torch.testing.assert_close(divergence(f, z), exact)
     torch.testing.assert_close(jacobian_trace(f, z, create_graph=True), exact)  # the graph-keeping path agrees
     g = torch.Generator().manual_seed(1)
-    probes = torch.stack([divergence(f, z, method="hutchinson", generator=g) for _ in range(4000)])
+    probes = torch.stack([divergence(f, z, estimator="hutchinson", generator=g) for _ in range(4000)])
     se = probes.std(0) / math.sqrt(probes.shape[0])
     assert ((probes.mean(0) - exact).abs() < 4 * se + 1e-6).all()
     with pytest.raises(ConfigError):
-        divergence(f, z, method="nope")
+        divergence(f, z, estimator="nope")
 
 
 @pytest.mark.parametrize("divergence", ["exact", "hutchinson"])

@@ -68,18 +68,18 @@ def jacobian_trace(f: torch.Tensor, z: torch.Tensor, v: torch.Tensor | None = No
     return (tr, frob) if frobenius else tr
 
 
-def divergence(f: torch.Tensor, z: torch.Tensor, *, method: str = "exact", eps: torch.Tensor | None = None,
+def divergence(f: torch.Tensor, z: torch.Tensor, *, estimator: str = "exact", eps: torch.Tensor | None = None,
                generator: torch.Generator | None = None, create_graph: bool = False) -> torch.Tensor:
-    """tr(df/dz) per row: ``method`` "exact" or "hutchinson" (with probe ``eps`` (N, D), or one Rademacher probe
+    """tr(df/dz) per row: ``estimator`` "exact" or "hutchinson" (with probe ``eps`` (N, D), or one Rademacher probe
     drawn from ``generator``, one of which is required)."""
-    if method == "exact":
+    if estimator == "exact":
         return jacobian_trace(f, z, create_graph=create_graph)
-    if method == "hutchinson":
+    if estimator == "hutchinson":
         if eps is None and generator is None:
             raise ValueError("a Hutchinson divergence needs a probe eps or a generator to draw one")
         eps = rademacher(z, generator) if eps is None else eps
         return jacobian_trace(f, z, eps[None], create_graph=create_graph)
-    raise ConfigError(f"divergence method must be 'exact' or 'hutchinson', got {method!r}")
+    raise ConfigError(f"divergence estimator must be 'exact' or 'hutchinson', got {estimator!r}")
 
 
 def value_and_divergence(fn, x: torch.Tensor, *, probes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
