@@ -38,7 +38,7 @@ from genlab.registry import Registry
 
 __all__ = ["Sampler", "SAMPLERS", "KINDS", "SIGMA_FORM", "get_sampler", "sampler_names", "samplers_of",
            "resolve_steps", "CountingScore", "euler_maruyama", "reverse_diffusion", "pc", "ode", "ald", "langevin",
-           "euler", "heun", "ddim", "dpmpp_2m", "tweedie_denoise", "default_snr", "check_steps"]
+           "euler", "euler_ancestral", "heun", "ddim", "dpmpp_2m", "tweedie_denoise", "default_snr", "check_steps"]
 
 KINDS = ("sde", "ladder", "sigma", "consistency", "energy")
 SIGMA_FORM = ("sigma", "consistency")  # kinds called as f(denoiser, x, sigmas, ...)
