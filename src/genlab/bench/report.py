@@ -1,7 +1,8 @@
 """Leaderboard files of a bench run: ranking, ``leaderboard.md``/``.csv``/``.json`` and one self-contained ``report.html``.
 
 Ranking (:func:`rank`): models are sorted by KL(truth || model) when the data set's density is known, else by test
-NLL (for discrete data NLL and bits/dim give the same order); models without a likelihood follow, ordered by sliced
+NLL (for discrete data NLL and bits/dim give the same order; for text, by test bits/char, where a bound ranks by its
+value and is shown as ``<= value``); models without a likelihood follow, ordered by sliced
 Wasserstein; then models whose primary metric is not finite; failed models come last. The first row is marked
 best when it succeeded.
 
@@ -22,19 +23,21 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "rank", "to_json", "write_markdown", "write_csv", "write_json", "write_html", "write_all",
+__all__ = ["COLUMNS", "one_line", "rank", "to_json", "write_markdown", "write_csv", "write_json", "write_html", "write_all",
            "markdown_table"]
 
-# (field, header, shown when) -- "always", "discrete" (data with discrete levels) or "density" (known truth)
+# (field, header, shown when) -- "always", "discrete" (data with discrete levels), "density" (known truth), "text"
+# (a text data set: bits/char of held-out documents, samples from one prompt) or "values" (any other data)
 COLUMNS = [
     ("rank", "rank", "always"),
     ("name", "model", "always"),
     ("likelihood", "likelihood", "always"),
-    ("nll", "test NLL (nats)", "always"),
+    ("bits_per_char", "test bits/char", "text"),
+    ("nll", "test NLL (nats)", "values"),
     ("bits_per_dim", "bits/dim", "discrete"),
     ("kl_to_truth", "KL to truth (nats)", "density"),
-    ("sliced_wasserstein", "sliced W1", "always"),
-    ("mmd", "MMD²", "always"),
+    ("sliced_wasserstein", "sliced W1", "values"),
+    ("mmd", "MMD²", "values"),
     ("nfe", "NFE/sample", "always"),
     ("fit_time_s", "fit s", "always"),
     ("sample_time_s", "sample s", "always"),
@@ -42,7 +45,13 @@ COLUMNS = [
     ("status", "status", "always"),
 ]
 DASH = "–"
-RANKED_BY = {"kl_to_truth": "KL to truth", "nll": "test NLL"}
+RANKED_BY = {"kl_to_truth": "KL to truth", "nll": "test NLL", "bits_per_char": "test bits/char (a bound as its value)"}
+
+
+def one_line(stage: str, exc: BaseException) -> str:
+    """A failed row's reason: ``"stage: ExceptionType: first line of the message"`` (at most 300 characters)."""
+    msg = (str(exc).strip().splitlines() or [""])[0]
+    return f"{stage}: {type(exc).__name__}" + (f": {msg[:300]}" if msg else "")
 
 
 def _finite(v) -> bool:
@@ -71,8 +80,9 @@ def rank(results: list, by: str) -> list:
 
 
 def _columns(settings: dict) -> list[tuple[str, str]]:
+    text = settings.get("kind") == "text"
     show = {"always": True, "discrete": settings.get("discrete_levels") is not None,
-            "density": bool(settings.get("has_density"))}
+            "density": bool(settings.get("has_density")), "text": text, "values": not text}
     return [(f, h) for f, h, when in COLUMNS if show[when]]
 
 
@@ -100,6 +110,8 @@ def _cell(r, field: str) -> str:
     if field in ("fit_time_s", "sample_time_s", "log_prob_time_s"):
         v = getattr(r, field)
         return DASH if v is None else f"{v:.2f}"
+    if field == "bits_per_char" and r.likelihood == "bound" and r.bits_per_char is not None:
+        return f"≤ {_num(r.bits_per_char)}"
     if field == "status":
         return "ok" if r.status == "ok" else f"failed: {r.error}"
     if field == "likelihood":
@@ -148,11 +160,15 @@ def write_markdown(result, path: Path) -> Path:
     notes = [f"- **{r.name}**: {n}" for r in result.results for n in r.notes]
     if notes:
         lines += ["## Notes", "", *notes, ""]
+    if s.get("text"):
+        lines += ["## Samples from one prompt", "", _prompt_line(s["text"]), ""]
+        lines += [f"**{r.name}**, sample {i}:\n\n~~~~text\n{t}\n~~~~\n" for r in result.results
+                  for i, t in enumerate(r.samples or [], 1)]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
-CSV_FIELDS = ["rank", "name", "status", "likelihood", "nll", "nll_nonfinite", "bits_per_dim", "kl_to_truth",
+CSV_FIELDS = ["rank", "name", "status", "likelihood", "bits_per_char", "nll", "nll_nonfinite", "bits_per_dim", "kl_to_truth",
               "kl_stderr", "sliced_wasserstein", "mmd", "nfe", "fit_time_s", "train_steps", "sample_time_s",
               "log_prob_time_s", "n_test", "n_samples", "best", "error"]
 
@@ -181,7 +197,8 @@ tr.best td{background:#e6f6e6;font-weight:600}tr.failed td{color:#a33;background
 table.settings td{text-align:left}table.settings td:first-child{color:#5a6577}
 .grid{display:flex;flex-wrap:wrap;gap:14px}.grid figure{margin:0;border:1px solid #e4e8ef;padding:6px;background:#fafbfd}
 figure img{display:block;max-width:100%;height:auto}figcaption{font-size:12px;color:#5a6577;text-align:center}
-ul.notes{font-size:13px}
+ul.notes{font-size:13px}h3{font-size:1em;margin:14px 0 4px}
+pre.sample{white-space:pre-wrap;font-size:12px;background:#fafbfd;border:1px solid #e4e8ef;padding:6px;max-width:900px}
 """
 
 
@@ -193,6 +210,23 @@ def _img(path: Path, alt: str, width: int | None = None) -> str:
 
 def _figure(path: Path, caption: str, width: int | None = None) -> str:
     return f"<figure>{_img(path, caption, width)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _prompt_line(text: dict) -> str:
+    return (f"Prompt {text['prompt']!r}, {text['n_samples']} samples of {text['max_new_tokens']} new tokens per "
+            f"model, seed {text['seed']} ({text['tokenizer']} tokenizer, {text['vocab_size']} tokens).")
+
+
+def _text_samples(result) -> list[str]:
+    """The HTML of the text section: each model's continuations of the one prompt, the prompt in bold."""
+    text, e = result.settings.get("text"), html.escape
+    if not text:
+        return []
+    n = len(text["prompt"])
+    blocks = [f"<h3>{e(r.name)} ({e(r.likelihood or DASH)})</h3>" + "".join(
+        f'<pre class="sample"><b>{e(t[:n])}</b>{e(t[n:])}</pre>' for t in r.samples)
+        for r in result.results if r.samples]
+    return ["<h2>Samples from one prompt (text)</h2>", f'<p class="sub">{e(_prompt_line(text))}</p>', *blocks]
 
 
 def write_html(result, path: Path) -> Path:
@@ -219,6 +253,7 @@ def write_html(result, path: Path) -> Path:
     notes = [f"<li><b>{e(r.name)}</b>: {e(n)}</li>" for r in result.results for n in r.notes]
     if notes:
         parts += ["<h2>Notes</h2>", f'<ul class="notes">{"".join(notes)}</ul>']
+    parts += _text_samples(result)
     plots = result.files.get("plots", {})
     sections = [("samples", "Samples", 300), ("density", "Density: model beside truth", 420),
                 ("images", "Sample grids", 260), ("prompts", "Prompts x samples (captioned runs)", 520),

@@ -17,6 +17,9 @@ Every model is scored on the same rows, whatever the machine's load:
   time_budget)`` (the sweep is a plot, never a leaderboard column);
 * 2-D density heatmaps size their grid (20 to 100 per side) from the measured per-point ``log_prob`` cost, and are
   skipped when even the coarsest grid is too slow (:func:`genlab.bench.figures.density_grid_size`).
+
+A ``text`` data set (a .txt file, a folder, ``pydoc``) is scored in bits per character of its first ``eval_points``
+held-out documents, and each model continues one fixed prompt (:mod:`genlab.bench.text`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ import torch
 from genlab import metrics, registry
 from genlab._version import __version__
 from genlab.bench import figures, report
+from genlab.bench import text as bench_text
 from genlab.bench.progress import STAGES, BenchProgress
+from genlab.bench.report import one_line as _one_line
 from genlab.checks import positive_int
 from genlab.data import Dataset
 from genlab.data import load as load_data
@@ -76,6 +81,8 @@ class ModelResult:
     log_prob_time_s: float | None = None
     n_test: int | None = None
     n_samples: int | None = None
+    bits_per_char: float | None = None  # text: of the held-out test documents (exact or a bound: ``likelihood``)
+    samples: list[str] | None = None  # text: continuations of the bench's one prompt (settings["text"])
     sweep: list[dict[str, Any]] = field(default_factory=list)  # {steps, nfe, nfe_reported, sliced_wasserstein, sample_time_s}
     notes: list[str] = field(default_factory=list)
     rank: int | None = None
@@ -146,11 +153,6 @@ def _check_out(out_dir, force: bool) -> Path:
     if p.is_dir() and any(p.iterdir()) and not force:
         raise ConfigError(f"output directory {p} exists and is not empty; use --force (force=True) to write into it")
     return p
-
-
-def _one_line(stage: str, exc: BaseException) -> str:
-    msg = (str(exc).strip().splitlines() or [""])[0]
-    return f"{stage}: {type(exc).__name__}" + (f": {msg[:300]}" if msg else "")
 
 
 def _num(v) -> float | None:
@@ -306,9 +308,14 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
     ds = data if isinstance(data, Dataset) else load_data(data, seed=seed)
     names = resolve_models(models, ds.kind)  # 'all' = the models that take this kind of data
     g = torch.Generator().manual_seed(seed)
-    test = ds.test[evaluation_rows(ds.test.shape[0], eval_points, g)]
-    ref = metrics.dequantize(test, g) if ds.discrete_levels else test
-    by = "kl_to_truth" if ds.has_density else "nll"
+    is_text = ds.kind == "text"  # documents scored in bits/char, samples from one prompt (genlab.bench.text)
+    if is_text:
+        test, n_docs = bench_text.scored_documents(ds, eval_points)
+        ref, by = None, "bits_per_char"
+    else:
+        test = ds.test[evaluation_rows(ds.test.shape[0], eval_points, g)]
+        ref = metrics.dequantize(test, g) if ds.discrete_levels else test
+        by = "kl_to_truth" if ds.has_density else "nll"
     settings = {
         "data": ds.name if isinstance(data, Dataset) else os.fspath(data), "data_shape": list(ds.shape),
         "n_train": int(ds.train.shape[0]), "n_test": int(ds.test.shape[0]), "has_density": bool(ds.has_density),
@@ -317,9 +324,12 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
         "time_budget": budget, "seed": seed, "config_overrides": overrides, "ranked_by": by,
         "evaluation": {"eval_points": eval_points, "n_test": int(test.shape[0]), "n_samples": N_SAMPLES,
                        "eval_cap_s": max(20.0, budget), "sweep_steps": list(SWEEP_STEPS)},
-        "genlab_version": __version__,
+        "genlab_version": __version__, "kind": ds.kind,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
     }
+    if is_text:
+        settings["text"] = bench_text.settings(ds, n_docs, test, seed)
+        settings["evaluation"] = {"eval_points": eval_points, "test_documents": n_docs}
     out.mkdir(parents=True, exist_ok=True)
     plots_dir = out / "plots"
     lim = figures.view_limits(test) if tuple(ds.shape) == (2,) else None
@@ -328,7 +338,12 @@ def run_bench(data, models: list[str], time_budget: float, out_dir, *, seed: int
     t_start = time.perf_counter()
     with BenchProgress(progress and not quiet, len(names)) as bar:
         for name in names:
-            results.append(_run_one(name, ds, test, ref, budget, seed, overrides.get(name, {}), bar, plots_dir, lim, plots))
+            if is_text:
+                results.append(bench_text.run_model(ModelResult(name=name), ds, test, budget, seed,
+                                                    overrides.get(name, {}), bar, out, settings["text"]))
+            else:
+                results.append(_run_one(name, ds, test, ref, budget, seed, overrides.get(name, {}), bar, plots_dir,
+                                        lim, plots))
             gc.collect()
         bar.start("report", "leaderboard files and report.html")
         plots.update(figures.plot_nfe(results, plots_dir))

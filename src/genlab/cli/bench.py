@@ -27,7 +27,8 @@ __all__ = ["bench_command"]
               help="Output folder (must be new or empty unless --force).")
 @click.option("--seed", type=int, default=0, help="Seed of the data split, training and metrics.")
 @click.option("--eval-points", type=POSITIVE_INT, default=MAX_TEST, metavar="N",
-              help="Test rows every model is scored on: one seeded subset, the same for all models.")
+              help="Test rows every model is scored on: one seeded subset, the same for all models (text: the "
+              "first N held-out documents).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard JSON on stdout instead of a table.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty --out folder.")
 @click.option("--quiet", is_flag=True, help="No progress display and no summary.")
@@ -36,11 +37,14 @@ def bench_command(data, models, time_budget, out, seed, eval_points, as_json, fo
 
     Writes leaderboard.md, leaderboard.csv, leaderboard.json, plots and one self-contained report.html into
     --out. Models are ranked by KL to the true density where it is known, else by test NLL; models without a
-    likelihood, then failed models, come last.
+    likelihood, then failed models, come last. On text (a .txt file, a folder of them, pydoc) models are ranked
+    by bits/char of the held-out documents (exact or a bound), and the report shows each model's continuations
+    of one fixed prompt, with the seed.
 
     \b
     Example:
       genlab bench --data eight_gaussians --models gmm,kde,vp_sde,nsf --time-budget 20 --out runs/b
+      genlab bench --data pydoc --models gpt,ngram,mdlm --time-budget 180 --out runs/text
     """
     result = run_bench(data, models, time_budget, out, seed=seed, force=force, progress=not quiet, quiet=quiet,
                        eval_points=eval_points)
