@@ -57,6 +57,22 @@ def write_array(x, path: Path, header: list[str] | None = None) -> None:
     np.savetxt(path, x, delimiter=",", fmt="%.8g", header=head, comments="")
 
 
+def _impute_table(model, input_, out: Path, seed: int) -> dict:
+    """A table run: ``input_`` a .csv / .tsv / .parquet table with empty cells (its columns those of the run's schema,
+    in any order; else a one-line DataError), ``out`` the filled table (.csv), nothing written on an error."""
+    from genlab.data.tables import read_table
+    from genlab.errors import DataError
+
+    if out.suffix.lower() != ".csv":
+        raise DataError(f"model '{model.name}' fills table rows: write them to a .csv, not {out.suffix}")
+    frame = read_table(input_).reset_index(drop=True)
+    filled = model.impute(frame, seed=seed)
+    write_array(filled, out)
+    holes = frame.isna().to_numpy()
+    return {"model": model.name, "filled_entries": int(holes.sum()), "filled_rows": int(holes.any(axis=1).sum()),
+            "rows": len(frame), "out": str(out)}
+
+
 @click.command("impute", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("--input", "input_", required=True, metavar="FILE",
@@ -75,7 +91,8 @@ def write_array(x, path: Path, header: list[str] | None = None) -> None:
 def impute(run_dir, input_, out, seed, span, steps, as_json, quiet, device):
     """Fill the missing entries of --input with the model in RUN_DIR and write --out.
 
-    Observed entries are kept exactly; a CSV header row is copied to a CSV output. For a run trained on text, the
+    Observed entries are kept exactly; a CSV header row is copied to a CSV output. For a run trained on a table,
+    --input is a table with empty cells and the run's columns, and --out the filled table (.csv). For a run trained on text, the
     text around the markers comes back unchanged and only models that infill (mdlm) can fill them.
 
     \b
@@ -104,6 +121,14 @@ def impute(run_dir, input_, out, seed, span, steps, as_json, quiet, device):
     if out is None:
         raise click.UsageError("missing option '--out' (where to write the filled input)")
     out = check_suffix(out, (".npy", ".csv"), "--out")
+    if getattr(model.data_encoder, "kind", None) == "table":
+        record = _impute_table(model, input_, out, seed)
+        if as_json:
+            click.echo(json.dumps(record))
+        else:
+            say(f"filled {record['filled_entries']} missing cells in {record['filled_rows']} of {record['rows']} "
+                f"rows -> {out}", quiet)
+        return
     x, _, _ = read_data(input_, allow_nan=True)
     check_shape(model, x.shape[1:], f"--input {input_}")
     missing = int(np.isnan(x).sum())
