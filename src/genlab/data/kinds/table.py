@@ -86,8 +86,9 @@ class TableEncoder(Encoder):
             raise DataError(f"column '{name}' holds one value ({present.iloc[0]!r}) in every training row: nothing to "
                             "model; drop it")
         if n_unique == len(s) >= 20 and name not in self.column_types and identifier_like(kind, present):
-            raise DataError(f"column '{name}' has a different value in every row (an identifier?): drop it, or "
-                            f"declare it with column_types={{'{name}': 'numeric'}}")
+            hint = (f"drop it, or declare it with column_types={{'{name}': 'numeric'}}" if kind != "categorical" else
+                    "drop it (a label per row can only be memorised, not learned)")
+            raise DataError(f"column '{name}' has a different value in every row (an identifier?): {hint}")
         col = Column(name, kind, str(s.dtype), missing)
         if missing and s.dtype == object:
             col.na_none = s[s.isna()].iloc[0] is None
