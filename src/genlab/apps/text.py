@@ -7,7 +7,8 @@ side-by-side of models, per-line scores for anomaly detection, and Bayes' rule o
 - :func:`line_scores`: per line of text, ``log p(line)`` in nats (each line read as the start of a document,
   :meth:`genlab.families.text_base.TextModel.log_prob`), its characters and bits per character
   ``-log2 p(line) / chars``. Bits per character is the anomaly score: a line's log-likelihood falls with its length
-  whatever its source, its per-character rate does not. ``mdlm``'s values are bounds (``likelihood = "bound"``).
+  whatever its source, its per-character rate does not (much: a line's first characters are the hardest to predict,
+  so short lines cost more per character). ``mdlm``'s values are bounds (``likelihood = "bound"``).
 - :func:`line_threshold`: the ``1 - contamination`` quantile of the bits per character of the lines of the run's
   held-out test split, so that about a ``contamination`` share of new lines from the corpus exceed it (split
   conformal calibration, as :class:`genlab.apps.anomaly.AnomalyDetector` with ``holdout``).
@@ -86,7 +87,7 @@ def corpus_posterior(log_likelihoods, log_prior=None) -> np.ndarray:
     (K,) (default: uniform)."""
     ll = torch.as_tensor(np.asarray(log_likelihoods), dtype=torch.float64)
     if ll.ndim != 2 or ll.shape[1] < 2:
-        raise DataError(f"Bayes' rule over corpora needs an (N, K >= 2) array of log-likelihoods, got {tuple(ll.shape)}")
+        raise DataError(f"Bayes' rule over corpora needs (N, K >= 2) log-likelihoods, got shape {tuple(ll.shape)}")
     prior = torch.zeros(ll.shape[1], dtype=torch.float64) if log_prior is None else torch.as_tensor(log_prior)
     joint = ll + prior
     return torch.softmax(joint, dim=1).numpy()

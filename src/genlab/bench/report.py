@@ -23,7 +23,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "one_line", "rank", "to_json", "write_markdown", "write_csv", "write_json", "write_html", "write_all",
+__all__ = ["COLUMNS", "one_line", "rank", "to_json", "write_markdown", "write_csv", "write_json", "write_html",
+           "write_all",
            "markdown_table"]
 
 # (field, header, shown when) -- "always", "discrete" (data with discrete levels), "density" (known truth), "text"

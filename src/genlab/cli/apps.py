@@ -78,17 +78,20 @@ def _summary(record: dict, line: str, as_json: bool, quiet: bool) -> None:
 
 
 @click.command("classify", context_settings=SETTINGS)
-@click.argument("run_dir")
+@click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...")
 @click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x', optional labels "
-              "'y') or .csv file of samples.")
+              "'y') or .csv file of samples; or a .txt file, each line classified by text runs.")
 @click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (counts, accuracy) as JSON; needs --out.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def classify(run_dir, input_, out, as_json, quiet):
+def classify(run_dirs, input_, out, as_json, quiet):
     """Classify the samples in --input with the BayesClassifier saved in RUN_DIR.
 
     Columns: prediction, then p_<class> (posterior probability of every class). When the input carries labels
     (array 'y' of a .npz), the summary line reports the accuracy.
+
+    With a .txt --input, give two or more runs trained on text (gpt, mdlm, ngram), one per corpus: every line is
+    assigned the corpus (run directory name) of highest posterior, uniform prior (genlab.cli.text_scores).
 
     \b
     Saving a classifier (Python):
@@ -96,11 +99,23 @@ def classify(run_dir, input_, out, as_json, quiet):
     Examples:
       genlab classify runs/clf --input digits.npz --out predictions.csv
       genlab classify runs/clf --input digits.npy
+      genlab classify runs/shakespeare runs/pydoc --input lines.txt --out corpus.csv
     """
     from genlab.apps.classifier import BayesClassifier
+    from genlab.cli.text_scores import classify_lines, is_text_input
 
     out_path = _out_path(out, as_json)
-    clf = BayesClassifier.load(run_dir)
+    if is_text_input(input_):
+        columns, record = classify_lines(run_dirs, input_)
+        write_table(columns, out_path, "prediction")
+        if out_path is not None:
+            counts = ", ".join(f"{k} {v}" for k, v in record["counts"].items())
+            _summary({**record, "out": str(out_path)}, f"classified {record['n']} lines ({counts}) -> {out_path}",
+                     as_json, quiet)
+        return
+    if len(run_dirs) > 1:
+        raise click.UsageError("one RUN_DIR (a saved BayesClassifier); several runs classify lines of a .txt --input")
+    clf = BayesClassifier.load(run_dirs[0])
     x, y = read_input(input_, clf.shape_)
     proba = clf.predict_proba(x)
     pred = clf.classes_[np.argmax(proba, axis=1)]
@@ -116,25 +131,44 @@ def classify(run_dir, input_, out, as_json, quiet):
 @click.command("anomaly", context_settings=SETTINGS)
 @click.argument("run_dir")
 @click.option("--input", "input_", required=True, metavar="FILE", help="A .npy, .npz (array 'x') or .csv file of "
-              "samples.")
+              "samples; or a .txt file, each line scored by a text run.")
+@click.option("--contamination", type=click.FloatRange(0.0, 1.0, max_open=True), default=None, metavar="C",
+              help="Text runs: share of the run's held-out lines above the bits/char threshold (default 0.1).")
 @click.option("--out", default=None, metavar="FILE", help=_OUT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (counts, threshold) as JSON; needs --out.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
-def anomaly(run_dir, input_, out, as_json, quiet):
+def anomaly(run_dir, input_, contamination, out, as_json, quiet):
     """Score the samples in --input with the AnomalyDetector saved in RUN_DIR.
 
     Columns: prediction (+1 normal, -1 anomaly), score (log-likelihood, nats), decision (score - threshold;
     negative for anomalies).
+
+    With a .txt --input and a run trained on text (gpt, mdlm, ngram), every line is scored: prediction, line,
+    bits_per_char (the score), log_prob, chars, decision (threshold - bits_per_char); the threshold is the
+    1 - contamination quantile over the run's own held-out lines (genlab.cli.text_scores).
 
     \b
     Saving a detector (Python):
       genlab.AnomalyDetector("gmm", contamination=0.05).fit(x_normal).save("runs/det")
     Examples:
       genlab anomaly runs/det --input new.csv --out flags.csv
+      genlab anomaly runs/gpt --input lines.txt --contamination 0.05 --out flags.csv
     """
     from genlab.apps.anomaly import AnomalyDetector
+    from genlab.cli.text_scores import anomaly_lines, is_text_input
 
     out_path = _out_path(out, as_json)
+    if is_text_input(input_):
+        columns, record = anomaly_lines(run_dir, input_, contamination=0.1 if contamination is None else contamination)
+        write_table(columns, out_path, "prediction")
+        if out_path is not None:
+            _summary({**record, "out": str(out_path)}, f"flagged {record['flagged']} of {record['n']} lines as "
+                     f"anomalies (threshold {record['threshold_bits_per_char']:.4g} bits/char) -> {out_path}",
+                     as_json, quiet)
+        return
+    if contamination is not None:
+        raise click.UsageError("--contamination applies to text runs (.txt --input); a saved detector keeps its own "
+                               "threshold")
     det = AnomalyDetector.load(run_dir)
     x, _ = read_input(input_, det.shape_)
     score = det.score_samples(x)

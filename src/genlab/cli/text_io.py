@@ -27,8 +27,8 @@ from pathlib import Path
 
 from genlab.errors import ConfigError, DataError
 
-__all__ = ["is_text_run", "reject_text_options", "sample_text", "write_texts", "impute_text", "evaluate_text",
-           "scoring_rule", "generation_speed", "TEXT_ROWS", "SPEED_TOKENS"]
+__all__ = ["is_text_run", "reject_text_options", "sample_text", "write_texts", "impute_text", "run_split",
+           "evaluate_text", "scoring_rule", "generation_speed", "TEXT_ROWS", "SPEED_TOKENS"]
 
 SPEED_TOKENS = 128  # new tokens (one sequence, from the start of a document) timed by generation_speed
 
@@ -135,12 +135,26 @@ def generation_speed(model, *, seed: int = 0, tokens: int = SPEED_TOKENS) -> dic
     return out
 
 
+def run_split(model, source: str, seed: int):
+    """The text Dataset ``source`` (a corpus name or the run's own data) split with ``seed`` and tokenized with the
+    run's tokenizer (its kind and, for BPE, its vocabulary size); DataError unless it tokenizes as the run's did."""
+    import genlab
+
+    enc = model.data_encoder
+    bpe = {"vocab_size": enc.vocab_size_requested} if enc.tokenizer == "bpe" else {}
+    ds = genlab.datasets.load(source, seed=seed, tokenizer=enc.tokenizer, **bpe)
+    if ds.kind != "text":
+        raise DataError(f"--data '{source}' is {ds.kind}, not text; give a .txt file")
+    if ds.encoder.state() != enc.state():
+        raise DataError(f"the test split of '{source}' (seed {seed}) does not tokenize as the run's data did; "
+                        "give the held-out text as a .txt file (--data FILE.txt)")
+    return ds
+
+
 def evaluate_text(model, source: str, *, whole_file: bool, seed: int, speed: bool = True) -> dict:
     """Bits per character of ``source`` (see the module docstring): with ``whole_file``, a .txt file or folder read
     whole; otherwise the test split of a corpus name or the run's own data, reloaded with the run's seed, which must
     tokenize as the run does."""
-    import genlab
-
     enc = model.data_encoder
     if whole_file and Path(source).exists():
         text = _read_documents(source)
@@ -148,12 +162,7 @@ def evaluate_text(model, source: str, *, whole_file: bool, seed: int, speed: boo
         unknown = sum(ch in bad for t in ([text] if isinstance(text, str) else text) for ch in t) if bad else 0
         scored, what = text, "whole file"
     else:
-        ds = genlab.datasets.load(source, seed=seed, tokenizer=enc.tokenizer)
-        if ds.kind != "text":
-            raise DataError(f"--data '{source}' is {ds.kind}, not text; give a .txt file")
-        if ds.encoder.state() != enc.state():
-            raise DataError(f"the test split of '{source}' (seed {seed}) does not tokenize as the run's data did; "
-                            "give the held-out text as a .txt file (--data FILE.txt)")
+        ds = run_split(model, source, seed)
         unk = model._special("<unk>")
         scored, what = ds.test, "held-out test split"
         unknown = 0 if unk is None else int((ds.test == unk).sum())

@@ -110,6 +110,10 @@ def _run_directory(out, *, force: bool, resume: bool, main: bool):
               help="Model config keys from a TOML file (top-level KEY = VALUE, as with --set; --set wins).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (steps, seconds, run directory).")
 @click.option("--label-column", default=None, help="CSV column (name or 0-based index) holding class labels.")
+@click.option("--tokenizer", type=click.Choice(["char", "bpe"]), default=None,
+              help="Text data: characters (default) or byte-level BPE fitted on the training split.")
+@click.option("--vocab-size", type=POSITIVE_INT, default=None, metavar="N",
+              help="Text data with --tokenizer bpe: tokens in the BPE vocabulary (default 1024).")
 @click.option("--seed", type=int, default=0, metavar="N", help="Seed of the data split and of training.")
 @click.option("--batch-size", type=POSITIVE_INT, default=None, metavar="B",
               help="Batch size per process (default: the model's config).")
@@ -124,8 +128,8 @@ def _run_directory(out, *, force: bool, resume: bool, main: bool):
 @device_option
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
               help="bf16: training forward passes under a bfloat16 autocast (CUDA; also the CPU).")
-def train(model, data, steps, time_budget, out, overrides, config_file, as_json, label_column, seed, batch_size, lr,
-          conditional, checkpoint_every, resume, quiet, force, device, precision):
+def train(model, data, steps, time_budget, out, overrides, config_file, as_json, label_column, tokenizer, vocab_size,
+          seed, batch_size, lr, conditional, checkpoint_every, resume, quiet, force, device, precision):
     """Train MODEL on --data and save it to --out (checkpoint, history.json, train.json).
 
     Give --steps, --time-budget or both. With --conditional, a conditional model (score models, flows)
@@ -141,6 +145,7 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
       genlab train realnvp --data moons --steps 5000 --checkpoint-every 500 --out runs/nvp   # then, after a crash:
       genlab train realnvp --data moons --steps 5000 --checkpoint-every 500 --out runs/nvp --resume
       genlab train edm --data digits --time-budget 300 --out runs/edm --device cuda --precision bf16
+      genlab train gpt --data story.txt --tokenizer bpe --vocab-size 512 --time-budget 180 --out runs/gpt
     """
     import genlab
     from genlab import registry
@@ -152,6 +157,9 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
         raise click.UsageError("give --steps N or --time-budget SECONDS (or both)")
     if resume and force:
         raise click.UsageError("--resume continues a run and --force overwrites it: give one of them")
+    if vocab_size is not None and tokenizer != "bpe":
+        raise click.UsageError("--vocab-size sizes a BPE vocabulary: give it with --tokenizer bpe")
+    text = {k: v for k, v in (("tokenizer", tokenizer), ("vocab_size", vocab_size)) if v is not None}
     if config_file is not None:
         overrides = {**read_config(config_file, genlab.models.get(model).Config, model), **overrides}
     registry.make_config(genlab.models.get(model).Config, overrides, model=model)  # fail fast, before loading data
@@ -161,15 +169,16 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
     check_precision(precision, device)
     try:
         with _run_directory(out, force=force, resume=resume, main=main) as target:
-            ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
+            ds = genlab.datasets.load(data, seed=seed, label_column=label_column, **text)
             net = genlab.create(model, ds, **overrides)
             info = {**data_reference(data), "label_column": label_column, "conditional": conditional,
                     "seed": seed, "requested_steps": steps, "time_budget_s": time_budget, "batch_size": batch_size,
-                    "lr": lr, "overrides": overrides, "config_file": config_file, "n_train": int(ds.train.shape[0]), "processes": dist.world()}
+                    "lr": lr, "overrides": overrides, "config_file": config_file, "n_train": int(ds.train.shape[0]), "processes": dist.world(),
+                    **text}
             fingerprint = {"model": model, "shape": list(ds.shape), "config": dataclasses.asdict(net.config),
                            "data": data, "label_column": label_column, "conditional": conditional, "seed": seed,
                            "batch_size": batch_size, "lr": lr, "n_train": int(ds.train.shape[0]),
-                           "processes": dist.world()}
+                           "processes": dist.world(), **text}
             writer = RunWriter(target, info, fingerprint, fresh=not resume)
             state = load_resume(target, fingerprint) if resume else None
             ckpt = Checkpointer(save=lambda s: writer.checkpoint(net, s), every=checkpoint_every, state=state)

@@ -46,7 +46,7 @@ def kind(name: str) -> str:
 
 
 def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, column_types=None,
-         tokenizer=None) -> Dataset:
+         tokenizer=None, vocab_size=None) -> Dataset:
     """Load a built-in set by name, a data file / PNG folder by path, or a pandas DataFrame (a table).
 
     Synthetic sets draw ``n_train`` (default 10000) and ``n_test`` (default 5000) samples; real sets and files
@@ -55,7 +55,7 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, 
     non-numeric column, a DataFrame, or any table file given ``column_types`` ({column: "numeric" | "integer" |
     "categorical" | "boolean"}) loads as the ``table`` kind (:mod:`genlab.data.tables`). A .txt file, a folder of
     them or a text corpus loads as the ``text`` kind, split by document, tokenized by ``tokenizer`` ("char", the
-    default, or "bpe"; :mod:`genlab.data.text`).
+    default, or "bpe" of ``vocab_size`` tokens, default 1024; :mod:`genlab.data.text`).
     """
     n_train, n_test = check_count(n_train, "n_train"), check_count(n_test, "n_test")
     seed = check_seed(seed)
@@ -74,16 +74,16 @@ def load(name_or_path, *, n_train=None, n_test=None, seed=0, label_column=None, 
         if column_types is not None:
             raise DataError(f"column_types applies to table files and DataFrames, not to the built-in set '{builtin}'")
         spec = DATASETS.get(builtin)
-        if tokenizer is not None and spec.kind != "text":
+        if (tokenizer is not None or vocab_size is not None) and spec.kind != "text":
             raise DataError(f"tokenizer applies to text, not to the {spec.kind} set '{builtin}'")
-        extra = {} if tokenizer is None else {"tokenizer": tokenizer}
+        extra = {k: v for k, v in (("tokenizer", tokenizer), ("vocab_size", vocab_size)) if v is not None}
         return spec.loader(builtin, n_train=n_train, n_test=n_test, seed=seed, **extra)
     p = Path(text)
     if p.exists() and is_text_path(p):
         if n_train is not None or n_test is not None or label_column is not None or column_types is not None:
             raise DataError("text splits by document: n_train, n_test, label_column and column_types do not apply")
-        return load_text(p, seed=seed, tokenizer=tokenizer or "char")
-    if tokenizer is not None:
+        return load_text(p, seed=seed, tokenizer=tokenizer or "char", vocab_size=vocab_size or 1024)
+    if tokenizer is not None or vocab_size is not None:
         raise DataError(f"tokenizer applies to text (.txt files and corpora), not to '{text}'")
     if p.exists() and (column_types is not None or (label_column is None and is_table_file(p))):
         if label_column is not None:

@@ -25,8 +25,9 @@ PYDOC_SOURCE = ("CPython's own pydoc_data.topics (PSF licence): the language ref
 
 
 def read_text(path, *, errors: str = "strict") -> str:
-    """The text of a UTF-8 file; an empty file, a binary file (a NUL byte) or invalid UTF-8 (named by byte offset;
-    ``errors="replace"`` decodes with U+FFFD instead) is a one-line DataError."""
+    """The text of a UTF-8 file; an empty file, a binary file (a NUL byte) or invalid UTF-8 (named by byte offset,
+    with what to do on the command line and in Python; ``errors="replace"`` decodes with U+FFFD instead) is a
+    one-line DataError."""
     p = Path(os.fspath(path))
     try:
         raw = p.read_bytes()
@@ -40,8 +41,9 @@ def read_text(path, *, errors: str = "strict") -> str:
     try:
         return raw.decode("utf-8", errors=errors)
     except UnicodeDecodeError as err:
-        raise DataError(f"{p} is not UTF-8: byte {raw[err.start]:#04x} at offset {err.start} (decode with "
-                        "replacement: errors='replace')") from None
+        raise DataError(f"{p} is not UTF-8: byte {raw[err.start]:#04x} at offset {err.start}; convert the file to "
+                        f"UTF-8 (e.g. iconv -f latin1 -t utf-8 {p.name} > utf8.txt), or in Python load it with "
+                        "errors='replace' (bad bytes read as U+FFFD)") from None
 
 
 def documents_of(text: str, doc_chars: int = 2000) -> list[str]:
