@@ -4,14 +4,17 @@
 A model made from a Dataset or a DataFrame keeps the data's reversible encoder (``data_encoder``,
 :mod:`genlab.data.kinds`): values in the user's own types are encoded on the way in and decoded on the way out
 (a DataFrame for tables). Labels are class indices, or captions (a string, or one per row) read by a char tokenizer
-fitted on the training captions (``label_encoder``). ``sample(n, given={column: value})`` of a table model imputes
-the other columns of n rows that hold the given cells (:func:`genlab.data.kinds.given.given_rows`), with
+fitted on the training captions (``label_encoder``). ``sample(n, given={column: value})`` of a table model takes the
+family's ``given_route`` (:mod:`genlab.data.kinds.given`): "rejection" keeps the unconditional draws that hold the
+given cells (exact; only for categorical / boolean given columns, else and when too few draws match it imputes, with a
+warning in the latter case; impute's own options, e.g. ``draws``, do not apply to it); "impute" imputes the other columns of n rows that hold the given cells, with
 ``fill="sample"`` where the family's impute has a ``fill`` (its default, the conditional mean, would make n equal rows).
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import torch
@@ -19,7 +22,7 @@ import torch
 from genlab.checks import no_labels
 from genlab.data.validate import as_labels
 from genlab.errors import ConfigError, DataError
-from genlab.rng import forked
+from genlab.rng import derive_seed, forked
 
 __all__ = ["UserValues", "is_captions"]
 
@@ -29,13 +32,24 @@ class UserValues:
     ``takes_captions``, ``num_classes``, ``build`` and ``impute`` of the model)."""
 
     def _sample_given(self, n, given, *, seed, device, **options):
-        """``sample(n, given=...)``: impute the columns not given in n rows that hold the given cells."""
+        """``sample(n, given=...)``: by the family's ``given_route`` (see the module)."""
         if self.data_encoder is None or self.data_encoder.kind != "table":
             raise ConfigError(f"given= needs a model made from a table; model '{self.name}' was not")
-        from genlab.data.kinds.given import given_rows
+        from genlab.data.kinds.given import discrete, given_rows, rejection_rows
 
-        x, mask = given_rows(self.data_encoder, n, given)
         options = {k: v for k, v in options.items() if v is not None}
+        if self.given_route == "rejection" and discrete(self.data_encoder, given):
+            seed = derive_seed(seed)
+            params = inspect.signature(self._sample).parameters  # impute's own options (draws, fill) do not apply
+            takes = {k: v for k, v in options.items() if k in params or k in ("steps", "sampler")
+                     or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())}
+            rows = rejection_rows(lambda m, i: self.sample(m, seed=derive_seed(seed, i), device=device, **takes),
+                                  n, given)
+            if rows is not None:
+                return rows
+            warnings.warn(f"given={given}: too few of model '{self.name}''s draws hold these values for rejection "
+                          "sampling; imputing the other columns instead", stacklevel=3)
+        x, mask = given_rows(self.data_encoder, n, given)
         params = inspect.signature(self._impute).parameters
         if "fill" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             options.setdefault("fill", "sample")  # n draws from the conditional, not n copies of its mean

@@ -65,6 +65,7 @@ class MADE(MaximumLikelihood, GenerativeModel):
     name = "made"
     Config = MADEConfig
     likelihood = "exact"
+    given_route = "rejection"  # sample(given=) on tables: closer than its impute (benchmarks/table_given.py)
     smoke = {"fit": {"steps": 30}, "impute": {"steps": 20}}
     # nn.Dropout draws each process's masks from its own global RNG, not from the step's sharded draws: with dropout
     # N processes with batch B train as 1 with batch N B only without it (tests/test_distributed.py)

@@ -131,7 +131,8 @@ class GenerativeModel(UserValues, ModelBase):
         """Draw ``n`` samples, (n, *shape), in data units, on the CPU.
 
         ``given={"column": value, ...}`` (a model made from a table): n rows with those cells set and the other
-        columns drawn by :meth:`impute` (:mod:`genlab.data.kinds.given`; how exact depends on the family's impute).
+        columns drawn by the family's ``given_route`` (:mod:`genlab.data.kinds.given`): its :meth:`impute`, or
+        rejection of unconditional draws (exact; categorical / boolean given columns).
 
         ``sampler`` (one of :meth:`samplers`; None = the model's default), ``steps`` (solver steps, where the sampler
         has them) and ``guidance`` (classifier-free guidance weight w with ``y``) are passed to the family.

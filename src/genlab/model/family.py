@@ -44,6 +44,9 @@ class ModelBase(nn.Module):
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
     schema_aware: ClassVar[bool] = False  # build() reads self.data_encoder (e.g. a table's column layout)
     takes_captions: ClassVar[bool] = False  # y may be strings (issue 27): the family's build() reads label_encoder
+    # how sample(n, given={column: value}) of a table model draws (genlab.data.kinds.given): "impute" (the family's
+    # impute) or "rejection" (unconditional draws that hold the given cells; categorical / boolean given columns only)
+    given_route: ClassVar[str] = "impute"
 
     def __init__(self, shape, config: ModelConfig | None = None, *, data_encoder=None):
         super().__init__()

@@ -1,11 +1,18 @@
-"""Conditional generation on column values, by imputation: ``model.sample(n, given={"diagnosis": "diabetes"})``.
+"""Conditional generation on column values: ``model.sample(n, given={"diagnosis": "diabetes"})``.
 
-:func:`given_rows` makes n encoded rows of a table in which the given cells are observed and every other column is
-wholly unobserved -- its value dimensions and, where it has one, its "missing" flag -- so that a model's ``impute``
-draws the other columns, their missing cells included, from the model's conditional given those values. Whether
-that draw is exact is the model's: ``impute`` of each family says how it conditions (``table_ar``: exact when the
-given columns come first in column order, importance resampling otherwise; ``table_diffusion``: the replacement
-method; a Gaussian mixture: its closed-form conditional).
+Two routes, declared per family by ``given_route`` (:class:`genlab.model.family.ModelBase`; chosen by measurement,
+``benchmarks/table_given.py``):
+
+- ``"rejection"`` (:func:`rejection_rows`), used when every given column is categorical or boolean: draw unconditional
+  rows in batches, decode them, keep those whose given cells equal the values. The kept rows are exact draws from the
+  model's own conditional p(other columns | given), whatever the family. It stops at ``max(GIVEN_DRAWS, 50 n)`` draws:
+  when the acceptance rate seen so far says n rows would take more, ``sample`` warns once and takes the impute route.
+- ``"impute"`` (:func:`given_rows`; always for a given numeric or integer column): n encoded rows in which the given
+  cells are observed and every other column is wholly unobserved -- its value dimensions and, where it has one, its
+  "missing" flag -- so that the model's ``impute`` draws the other columns, missing cells included. Whether that draw
+  is exact is the family's (``table_ar``: exact when the given columns come first in column order, importance
+  resampling otherwise; ``table_diffusion``: the replacement method; a Gaussian mixture: its closed-form conditional;
+  ``made`` / ``maf`` fall back to Langevin steps that hardly move one-hot rows, hence their rejection route).
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import torch
 
 from genlab.errors import DataError
 
-__all__ = ["given_rows", "parse_given"]
+__all__ = ["GIVEN_DRAWS", "discrete", "given_rows", "parse_given", "rejection_rows"]
+
+GIVEN_DRAWS = 20_000  # the rejection route draws at most max(GIVEN_DRAWS, 50 n) rows
 
 
 def _check(col, value) -> None:
@@ -40,6 +49,47 @@ def _check(col, value) -> None:
             raise DataError(f"given: column '{col.name}' is integer; {value!r} is not")
 
 
+def _checked(encoder, given: dict) -> dict:
+    """``{name: Column}`` of the table, after checking ``given`` (one-line DataErrors naming the valid choices)."""
+    if not isinstance(given, dict) or not given:
+        raise DataError(f"given must be a non-empty mapping of column -> value, got {given!r}")
+    columns = {c.name: c for c in encoder.columns}
+    for name, value in given.items():
+        if name not in columns:
+            raise DataError(f"given: unknown column '{name}'; the table's columns: {', '.join(columns)}")
+        _check(columns[name], value)
+    return columns
+
+
+def discrete(encoder, given: dict) -> bool:
+    """Whether every given column is categorical or boolean (the rejection route applies)."""
+    columns = _checked(encoder, given)
+    return all(columns[name].type in ("categorical", "boolean") for name in given)
+
+
+def rejection_rows(draw, n: int, given: dict, *, cap: int | None = None):
+    """n rows of ``draw(m, stream) -> DataFrame`` (m decoded unconditional rows) whose ``given`` cells equal the
+    values, in the order drawn; None when the acceptance rate seen so far says n rows would take more than ``cap``
+    draws (default max(GIVEN_DRAWS, 50 n)). Batch i is ``draw(m, i)``: the caller seeds stream i."""
+    import pandas as pd
+
+    cap = max(GIVEN_DRAWS, 50 * n) if cap is None else int(cap)
+    kept, accepted, drawn, i = [], 0, 0, 0
+    while accepted < n:
+        rate = (accepted + 1) / (drawn + 2)  # the acceptance rate, with one pseudo-hit and one pseudo-miss
+        if drawn and drawn + (n - accepted) / rate > cap:
+            return None
+        m = min(cap - drawn, max(256, math.ceil(1.2 * (n - accepted) / rate)))
+        frame = draw(m, i)
+        hit = np.ones(len(frame), dtype=bool)
+        for name, value in given.items():
+            hit &= np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) and v == value
+                             for v in frame[name].astype(object)], dtype=bool)
+        kept.append(frame[hit])
+        accepted, drawn, i = accepted + int(hit.sum()), drawn + m, i + 1
+    return pd.concat(kept).iloc[:n].reset_index(drop=True)
+
+
 def given_rows(encoder, n: int, given: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows (n, D), mask (n, D), True = observed) with the ``given`` cells set in every row and the rest unobserved.
 
@@ -48,13 +98,7 @@ def given_rows(encoder, n: int, given: dict) -> tuple[torch.Tensor, torch.Tensor
     valid choices."""
     import pandas as pd
 
-    if not isinstance(given, dict) or not given:
-        raise DataError(f"given must be a non-empty mapping of column -> value, got {given!r}")
-    columns = {c.name: c for c in encoder.columns}
-    for name, value in given.items():
-        if name not in columns:
-            raise DataError(f"given: unknown column '{name}'; the table's columns: {', '.join(columns)}")
-        _check(columns[name], value)
+    columns = _checked(encoder, given)
     frame = pd.DataFrame({name: pd.Series([given.get(name)] * n, dtype=object) for name in columns})
     x, mask = encoder.encode_observed(frame)
     for name, part in encoder.slices().items():
