@@ -45,7 +45,7 @@ def test_bench_trains_on_captions_and_the_report_shows_prompt_rows(tmp_path, mon
         return {"n_test": len(test), "n_samples": 2}
 
     monkeypatch.setattr(runner.metrics, "evaluate", evaluate)
-    monkeypatch.setattr(runner, "_sweep", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "sweep", lambda *a, **k: None)
     small = {"quantize": 2, "joint_channels": True, "n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0,
              "lr": 3e-3, "batch_size": 64}
     res = run_bench(_toy(), ["pixel_transformer"], 1.5, tmp_path / "b", progress=False,

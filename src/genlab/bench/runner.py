@@ -30,7 +30,6 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,8 @@ from genlab.bench import figures, report
 from genlab.bench import text as bench_text
 from genlab.bench.progress import STAGES, BenchProgress
 from genlab.bench.report import one_line as _one_line
+from genlab.bench.results import BenchResult, ModelResult
+from genlab.bench.sweep import N_SAMPLES, SWEEP_STEPS, Watched, nfe_of, num, sweep
 from genlab.checks import positive_int
 from genlab.data import Dataset
 from genlab.data import load as load_data
@@ -55,55 +56,7 @@ __all__ = ["ModelResult", "BenchResult", "run_bench", "resolve_models", "evaluat
            "N_SAMPLES", "SWEEP_STEPS"]
 
 REFERENCES = ("gmm", "kde")
-MAX_TEST, N_SAMPLES = 2000, 1000
-SWEEP_STEPS = (10, 30, 100)
-
-
-@dataclass
-class ModelResult:
-    """One leaderboard row; metric fields are None where they do not apply (or the model failed)."""
-
-    name: str
-    status: str = "ok"  # "ok" | "failed"
-    error: str | None = None  # "stage: ExceptionType: first line of the message"
-    likelihood: str | None = None
-    nll: float | None = None
-    nll_nonfinite: int | None = None
-    bits_per_dim: float | None = None
-    kl_to_truth: float | None = None
-    kl_stderr: float | None = None
-    sliced_wasserstein: float | None = None
-    mmd: float | None = None
-    nfe: int | None = None  # network evaluations per sample (model.last_nfe), None when not reported
-    fit_time_s: float | None = None
-    train_steps: int | None = None
-    sample_time_s: float | None = None
-    log_prob_time_s: float | None = None
-    n_test: int | None = None
-    n_samples: int | None = None
-    bits_per_char: float | None = None  # text: of the held-out test documents (exact or a bound: ``likelihood``)
-    samples: list[str] | None = None  # text: continuations of the bench's one prompt (settings["text"])
-    sweep: list[dict[str, Any]] = field(default_factory=list)  # {steps, nfe, nfe_reported, sliced_wasserstein, sample_time_s}
-    notes: list[str] = field(default_factory=list)
-    rank: int | None = None
-    best: bool = False
-
-
-@dataclass
-class BenchResult:
-    """A finished bench: settings, rows in leaderboard order, and the files written (``plots``: kind -> [(caption, path)])."""
-
-    out_dir: Path
-    settings: dict[str, Any]
-    results: list[ModelResult]
-    files: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def best(self) -> ModelResult | None:
-        return next((r for r in self.results if r.best), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return report.to_json(self)
+MAX_TEST = 2000
 
 
 def _check_budget(time_budget) -> float:
@@ -155,69 +108,6 @@ def _check_out(out_dir, force: bool) -> Path:
     return p
 
 
-def _num(v) -> float | None:
-    return None if v is None else float(v)
-
-
-def _nfe(model) -> int | None:
-    v = getattr(model, "last_nfe", None)
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-class _Watched:
-    """Forwards to a model, remembering which contract call runs (for the failure reason) and the last samples."""
-
-    def __init__(self, model):
-        self._m, self.stage, self.samples = model, "evaluate", None
-
-    def __getattr__(self, key):
-        return getattr(self._m, key)
-
-    def log_prob(self, *args, **kwargs):
-        self.stage = "log_prob"
-        return self._m.log_prob(*args, **kwargs)
-
-    def sample(self, *args, **kwargs):
-        self.stage = "sample"
-        self.samples = self._m.sample(*args, **kwargs)
-        return self.samples
-
-
-def _sweep(model, ref: torch.Tensor, seed: int, cap_s: float, r: ModelResult) -> None:
-    """Sample at each of SWEEP_STEPS when the sampler takes ``steps=``; record SW1 and NFE per step count.
-
-    A sampler "takes" ``steps=`` when it accepts the option and, with the same seed, 10 and 30 steps give different
-    samples (a model that ignores the option, or an adaptive ODE solver, gets no sweep).
-    """
-    first = None
-    for k in SWEEP_STEPS:
-        if r.sweep and r.sweep[-1]["sample_time_s"] * k / r.sweep[-1]["steps"] > cap_s:
-            r.notes.append(f"steps sweep stopped before {k} steps (extrapolated time over the {cap_s:.0f} s cap)")
-            return
-        t0 = time.perf_counter()
-        try:
-            s = model.sample(N_SAMPLES, seed=seed, steps=k)
-        except (ConfigError, TypeError):
-            if r.sweep:
-                r.notes.append(f"sampler refused steps={k}")
-            return
-        except Exception as exc:  # a sampler that breaks at some step count does not fail the model
-            r.notes.append(_one_line(f"steps sweep ({k} steps)", exc))
-            return
-        dt = time.perf_counter() - t0
-        s = torch.as_tensor(s).detach().to("cpu", torch.float32)
-        if first is None:
-            first = s
-        elif len(r.sweep) == 1 and torch.equal(first, s):
-            r.sweep.clear()
-            return
-        finite = bool(torch.isfinite(s).all())
-        sw = metrics.sliced_wasserstein(s, ref, seed=seed) if finite else math.inf
-        nfe = _nfe(model)
-        r.sweep.append({"steps": k, "nfe": nfe if nfe is not None else k, "nfe_reported": nfe is not None,
-                        "sliced_wasserstein": sw, "sample_time_s": dt})
-
-
 def evaluation_rows(n: int, eval_points: int, generator: torch.Generator) -> torch.Tensor:
     """Indices of the test rows every model is scored on: the first ``min(eval_points, n)`` of a permutation of
     ``range(n)`` drawn from ``generator`` (:func:`run_bench`: one made from its ``seed``), never sized by a timing."""
@@ -246,14 +136,14 @@ def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budg
         done += 1
         bar.start(name, "evaluate")
         n_test, per_point = test.shape[0], None
-        watched = _Watched(model)
+        watched = Watched(model)
         stage = "evaluate"
         ev = metrics.evaluate(watched, test, truth=ds if ds.has_density else None, levels=ds.discrete_levels,
                               n_samples=N_SAMPLES, seed=seed)
-        r.nfe = _nfe(model)
+        r.nfe = nfe_of(model)
         for k in ("nll", "bits_per_dim", "kl_to_truth", "kl_stderr", "sliced_wasserstein", "mmd", "sample_time_s",
                   "log_prob_time_s"):
-            setattr(r, k, _num(ev.get(k)))
+            setattr(r, k, num(ev.get(k)))
         r.nll_nonfinite, r.n_test, r.n_samples = ev.get("nll_nonfinite"), ev["n_test"], ev["n_samples"]
         if r.log_prob_time_s is not None:  # seconds per point, for the density heatmap's grid size only
             per_point = r.log_prob_time_s / max(1, n_test)
@@ -261,7 +151,7 @@ def _run_one(name: str, ds: Dataset, test: torch.Tensor, ref: torch.Tensor, budg
         done += 1
         stage = "steps sweep"
         bar.start(name, stage)
-        _sweep(model, ref, seed, cap, r)
+        sweep(model, ref, seed, cap, r)
         bar.advance()
     except Exception as exc:
         where = watched.stage if stage == "evaluate" and watched is not None else stage
