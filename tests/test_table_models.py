@@ -232,3 +232,23 @@ def test_table_results_depend_only_on_the_seed(name):
 
     for a, b in zip(run(1), run(2), strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_impute_keeps_every_observed_cell_exactly_even_outside_the_training_range():
+    """impute(DataFrame) returns the given cells as given: decoding clips numbers to the training range and rounds
+    integers, which must touch only the filled cells; the caller's index is kept."""
+    train = patients(200, seed=0)
+    m = genlab.create("gmm", train, n_components=2)
+    m.fit(train, seed=0)
+    rows = patients(6, seed=1).set_index(pd.Index([10, 11, 12, 13, 14, 15]))
+    rows["bmi"] = rows["bmi"].astype(float)
+    rows.loc[10, "bmi"] = 99.25  # far above any training bmi
+    rows.loc[11, "age"] = 130  # beyond the training ages (an integer column)
+    rows.loc[[12, 13], "bmi"] = np.nan
+    filled = m.impute(rows, seed=0)
+    assert list(filled.index) == list(rows.index) and not filled["bmi"].isna().any()
+    assert filled.loc[10, "bmi"] == 99.25 and filled.loc[11, "age"] == 130
+    seen = rows.notna()
+    for c in rows.columns:
+        assert (filled[c][seen[c]].astype(object) == rows[c][seen[c]].astype(object)).all(), c
+    assert filled.loc[[12, 13], "bmi"].between(train["bmi"].min(), train["bmi"].max()).all()

@@ -235,8 +235,8 @@ class GenerativeModel(UserValues, ModelBase):
         """
         if self._user_values(x):  # a table with missing cells in, the filled table out
             t, observed = self.data_encoder.encode_observed(x)
-            return self._decoded(self.impute(t, observed if mask is None else mask, seed=seed, device=device,
-                                             **options))
+            return self.data_encoder.decode_filled(x, self.impute(t, observed if mask is None else mask, seed=seed,
+                                                                  device=device, **options))
         t = x if isinstance(x, torch.Tensor) else torch.as_tensor(as_float_array(x, what="impute input"))
         t = t.detach().to(torch.float32).cpu()
         if t.ndim < 2 or tuple(t.shape[1:]) != self.shape or t.shape[0] == 0:

@@ -146,6 +146,23 @@ class TableEncoder(Encoder):
                 x[rows, part.stop - 1] = 0.0
         return x, mask
 
+    def decode_filled(self, frame, x: torch.Tensor):
+        """The table ``frame`` with its missing cells taken from the decoded rows ``x`` (the result of imputing
+        :meth:`encode_observed`): every observed cell comes back exactly as given, even where decoding would clip it to
+        the training range or round it."""
+        frame = _as_frame(frame)
+        made = self.decode(x)
+        made.index = frame.index
+        for c in self.columns:
+            seen = frame[c.name].notna().to_numpy()
+            if seen.any():
+                kept = made[c.name].astype(object).where(~seen, frame[c.name].astype(object))
+                try:
+                    made[c.name] = kept.astype(made[c.name].dtype)
+                except (TypeError, ValueError):  # a given value the column's type cannot hold (e.g. 2.5 in integers)
+                    made[c.name] = kept
+        return made
+
     def _encode_column(self, c: Column, s) -> np.ndarray:
         miss = s.isna().to_numpy()
         out = np.zeros((len(s), c.width), dtype=np.float64)
