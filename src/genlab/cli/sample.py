@@ -213,4 +213,6 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         click.echo(json.dumps({"model": model.name, "n": n, "shape": list(model.shape), "out": str(out),
                                "plot": None if plot is None else str(plot), "seed": seed, "sample_time_s": seconds}))
         return
-    say(f"wrote {n} samples of shape {tuple(model.shape)} to {out}" + (f" and {plot}" if plot else ""), quiet)
+    what = (f"rows of {len(x.columns)} columns" if type(x).__name__ == "DataFrame"
+            else f"samples of shape {tuple(model.shape)}")
+    say(f"wrote {n} {what} to {out}" + (f" and {plot}" if plot else ""), quiet)
