@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from genlab.cli.common import POSITIVE_INT, SETTINGS, device_option, table
-from genlab.cli.rundir import check_shape, load_run
+from genlab.cli.rundir import check_shape, load_run, training_source
 
 __all__ = ["eval_", "evaluate_run", "evaluate_table", "ROWS"]
 
@@ -39,16 +39,6 @@ def evaluate_run(model, ds, *, seed: int = 0, n_samples: int = 1000, n_test: int
                             n_samples=n_samples, seed=seed)
 
 
-def _training_source(info: dict, run_dir) -> str:
-    path = info.get("data_path")
-    data = path if isinstance(path, str) and Path(path).exists() else info.get("data")
-    if not isinstance(data, str) or not data:
-        from genlab.errors import ConfigError
-
-        raise ConfigError(f"run '{run_dir}' records no training data (train.json); give --data NAME_OR_PATH")
-    return data
-
-
 def evaluate_table(model, info: dict, run_dir, data, *, seed: int, n: int | None, target: str | None) -> dict:
     """Fidelity, utility and privacy (:func:`genlab.metrics.tabular`) of a table run: its training rows
     (reloaded with the run's seed and split) as real_train, the table ``data`` (a file: all its rows; a data set: its
@@ -58,7 +48,7 @@ def evaluate_table(model, info: dict, run_dir, data, *, seed: int, n: int | None
     from genlab.errors import DataError
     from genlab.metrics import tabular
 
-    source, schema = _training_source(info, run_dir), model.data_encoder.schema()
+    source, schema = training_source(info, run_dir), model.data_encoder.schema()
     split = info["seed"] if isinstance(info.get("seed"), int) else seed  # the training rows, whatever --seed says
     ds = genlab.datasets.load(source, seed=split, column_types=schema if Path(source).exists() else None)
     if ds.kind != "table" or ds.encoder.schema() != schema:
@@ -160,7 +150,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
     if getattr(model.data_encoder, "kind", None) == "video":  # velocity errors of continuations (genlab.apps.video)
         from genlab.apps.video import given_frames_of, physics_report
 
-        source = data or _training_source(info, run_dir)
+        source = data or training_source(info, run_dir)
         ds = genlab.datasets.load(source, n_train=1, n_test=n_test or 100, seed=seed)  # test splits only
         check_shape(model, ds.shape, f"data '{source}'")
         result = {"model": model.name, "data": source, "run_dir": str(run_dir), "seed": seed,
@@ -176,7 +166,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
         for flag, value in (("--target", target), ("--n", n_synthetic), ("--n-test", n_test), ("--guidance", guidance)):
             if value is not None:
                 raise ConfigError(f"{flag} does not apply to runs trained on text")
-        result = {"run_dir": str(run_dir), **evaluate_text(model, data or _training_source(info, run_dir),
+        result = {"run_dir": str(run_dir), **evaluate_text(model, data or training_source(info, run_dir),
                                                            whole_file=data is not None, seed=seed)}
         if as_json:
             click.echo(json.dumps(result))
@@ -200,7 +190,7 @@ def eval_(run_dir, data, as_json, seed, n_samples, n_test, target, n_synthetic, 
     if target is not None or n_synthetic is not None:
         raise ConfigError(f"--{'target' if target is not None else 'n'} applies to runs trained on a table")
     if data is None:
-        data = _training_source(info, run_dir)
+        data = training_source(info, run_dir)
     label_column = info.get("label_column") if str(data).lower().endswith((".csv", ".tsv")) else None
     ds = genlab.datasets.load(data, seed=seed, label_column=label_column)
     result = {"model": model.name, "data": data, "run_dir": str(run_dir), "seed": seed,

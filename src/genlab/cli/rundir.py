@@ -12,12 +12,12 @@ from typing import Any
 
 import genlab
 from genlab import checkpoint
-from genlab.errors import CheckpointError, DataError
+from genlab.errors import CheckpointError, ConfigError, DataError
 from genlab.manifest import commit
 from genlab.training import resume as durable
 
 __all__ = ["HISTORY", "TRAIN_INFO", "check_target", "save_run", "load_run", "data_reference", "check_shape",
-           "RunWriter", "load_resume"]
+           "RunWriter", "load_resume", "training_source"]
 
 HISTORY = "history.json"
 TRAIN_INFO = "train.json"
@@ -144,3 +144,13 @@ def check_shape(model, shape, what: str) -> None:
     if tuple(shape) != tuple(model.shape):
         raise DataError(f"{what} has per-sample shape {tuple(shape)}, but the model '{model.name}' was trained on "
                         f"shape {tuple(model.shape)}")
+
+
+def training_source(info: dict, run_dir) -> str:
+    """What a run was trained on, from its train.json ``info``: the data file when it still exists, else the data
+    set's name; a one-line ConfigError when the run records neither."""
+    path = info.get("data_path")
+    data = path if isinstance(path, str) and Path(path).exists() else info.get("data")
+    if not isinstance(data, str) or not data:
+        raise ConfigError(f"run '{run_dir}' records no training data (train.json); give --data NAME_OR_PATH")
+    return data

@@ -50,14 +50,14 @@ def _lines(input_) -> tuple[list[int], list[str]]:
 def anomaly_lines(run_dir, input_, *, contamination: float, seed: int = 0) -> tuple[dict, dict]:
     """(columns per line, summary) of ``genlab anomaly`` on a text run (see the module docstring)."""
     from genlab.apps.text import line_scores, line_threshold
-    from genlab.cli.evaluate import _training_source
+    from genlab.cli.rundir import training_source
     from genlab.cli.text_io import run_split
 
     model, info = _text_run(run_dir)
     numbers, lines = _lines(input_)
     scores = line_scores(model, lines, seed=seed)
     split_seed = int(info.get("seed", 0) or 0)
-    ds = run_split(model, _training_source(info, run_dir), split_seed)
+    ds = run_split(model, training_source(info, run_dir), split_seed)
     threshold = line_threshold(model, ds, contamination=contamination, seed=seed)
     decision = threshold - scores["bits_per_char"]
     pred = np.where(np.nan_to_num(decision, nan=-np.inf) < 0, -1, 1)
