@@ -180,8 +180,8 @@ def test_geometric_ladder_and_sigma_max_from_data():
 
 
 # ---------------------------------------------------------------------------------------------- samplers
-CASES = [("euler_maruyama", n) for n in SDES] + [("reverse_diffusion", n) for n in SDES] + \
-        [("pc", "ve"), ("pc", "vp"), ("ode", "ve"), ("ode", "vp"), ("ode", "subvp")]
+# every registered sampler of the SDE kind on every SDE, and the probability-flow ODE in time t
+CASES = [(s, n) for s in SAMPLERS.names(where=lambda e: e.kind == "sde") for n in SDES] + [("ode", n) for n in SDES]
 
 
 @pytest.mark.parametrize("sampler,name", CASES)
