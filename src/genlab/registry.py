@@ -32,16 +32,23 @@ class Registry(MutableMapping, Generic[T]):
     """name -> entry, for entries of one kind ``what`` ("model", "data set", ...).
 
     ``get(name)`` raises ``error`` (default :class:`~genlab.errors.ConfigError`) with one line naming the valid
-    names; ``reg[name]`` is plain mapping access (KeyError), so a registry also works wherever a dict does."""
+    names (and ``how``, e.g. how to register one, when given); ``reg[name]`` is plain mapping access (KeyError), so
+    a registry also works wherever a dict does, and as the ``choices`` of a :func:`bounded` field. :meth:`seal` makes
+    the names registered so far built-in: ``register`` never replaces them, while a user's own names stay replaceable
+    with ``replace=True``."""
 
-    def __init__(self, what: str, error: type[Exception] = ConfigError):
-        self.what, self.error = what, error
+    def __init__(self, what: str, error: type[Exception] = ConfigError, *, how: str = ""):
+        self.what, self.error, self.how = what, error, how
         self._items: dict[str, T] = {}
+        self._builtin: frozenset[str] = frozenset()
 
     def register(self, name: str, entry: T, *, replace: bool = False) -> T:
-        """Add ``entry`` under ``name``; a second, different entry under the same name is refused unless ``replace``."""
+        """Add ``entry`` under ``name``; a second, different entry under the same name is refused unless ``replace``,
+        and always under a built-in name (:meth:`seal`; ``error``)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a {self.what} needs a non-empty name, got {name!r}")
+        if name in self._builtin and self._items[name] is not entry:
+            raise self.error(f"'{name}' is a built-in {self.what} and cannot be replaced; choose another name")
         if not replace and name in self._items and self._items[name] is not entry:
             raise ValueError(f"{self.what} name '{name}' is registered twice")
         self._items[name] = entry
@@ -56,7 +63,13 @@ class Registry(MutableMapping, Generic[T]):
             return default
         close = difflib.get_close_matches(name, list(self._items), n=1) if isinstance(name, str) else []
         hint = f" (did you mean '{close[0]}'?)" if close and close[0] != name else ""
-        raise self.error(f"unknown {self.what} '{name}'{hint}; choose from: {', '.join(self.names())}")
+        how = f" ({self.how})" if self.how else ""
+        raise self.error(f"unknown {self.what} '{name}'{hint}; choose from: {', '.join(self.names())}{how}")
+
+    def seal(self) -> Registry[T]:
+        """Make every name registered so far built-in (never replaced by ``register``); returns the registry."""
+        self._builtin = frozenset(self._items)
+        return self
 
     def names(self, where: Callable[[T], bool] | None = None) -> list[str]:
         """Registered names, sorted; ``where(entry)`` keeps only those entries for which it is true."""

@@ -1,6 +1,7 @@
 """Networks: every backbone takes the data's own shape and is called ``net(x, t, y=None)``."""
 
 from genlab.nn.backbones import (
+    BACKBONES,
     MLPBackbone,
     ScalarHead,
     backbone_from_spec,
@@ -15,5 +16,5 @@ from genlab.nn.mlp import MLP, ConditionalMLP
 from genlab.nn.unet import UNet
 
 __all__ = ["MLP", "ConditionalMLP", "FourierEmbedding", "SinusoidalEmbedding", "ConditionEmbedding", "UNet", "DiT",
-           "MLPBackbone", "ScalarHead", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
-           "backbone_from_spec"]
+           "MLPBackbone", "ScalarHead", "register_backbone", "BACKBONES", "backbone_names", "build_backbone",
+           "backbone_spec", "backbone_from_spec"]

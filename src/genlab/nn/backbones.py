@@ -7,9 +7,10 @@ classifier-free guidance, which ``y=None`` means). It returns a tensor of ``net.
 shape unless asked otherwise: ``out_channels`` for image backbones, ``out_shape`` for ``mlp``).
 
 Built-ins: ``mlp`` (:class:`MLPBackbone`, over the flattened input), ``unet`` (:class:`genlab.nn.unet.UNet`),
-``dit`` (:class:`genlab.nn.dit.DiT`), ``video_dit`` (:class:`genlab.nn.video_dit.VideoDiT`, clips (T, C, H, W)). ``register_backbone(name, cls)`` adds one; a checkpoint stores
-:func:`backbone_spec` (the name and its JSON keyword arguments) and :func:`backbone_from_spec` rebuilds it, so a
-custom backbone is reloadable once its name is registered again.
+``dit`` (:class:`genlab.nn.dit.DiT`), ``video_dit`` (:class:`genlab.nn.video_dit.VideoDiT`, clips (T, C, H, W)).
+They live in :data:`BACKBONES` (a :class:`~genlab.registry.Registry`); ``register_backbone(name, cls)`` adds one; a
+checkpoint stores :func:`backbone_spec` (the name and its JSON keyword arguments) and :func:`backbone_from_spec`
+rebuilds it, so a custom backbone is reloadable once its name is registered again.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from genlab.nn.embedding import FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.mlp import ConditionalMLP
 from genlab.nn.unet import UNet
 from genlab.nn.video_dit import VideoDiT
+from genlab.registry import Registry
 
-__all__ = ["uses_backbone", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
+__all__ = ["BACKBONES", "uses_backbone", "register_backbone", "backbone_names", "build_backbone", "backbone_spec",
            "backbone_from_spec", "check_backbone", "MLPBackbone", "ScalarHead", "FlatAdapter"]
 
 
@@ -86,8 +88,13 @@ class FlatAdapter(nn.Module):
         return self.backbone(x.reshape(x.shape[0], *self.shape), t, y).reshape(x.shape[0], -1)
 
 
-_BUILTIN: dict[str, type] = {"mlp": MLPBackbone, "unet": UNet, "dit": DiT, "video_dit": VideoDiT}
-_REGISTRY: dict[str, type] = dict(_BUILTIN)
+#: every backbone class by name; the built-ins are sealed (a user's name can be registered again, a built-in never)
+BACKBONES: Registry[type] = Registry("backbone", how="register a custom one with genlab.register_backbone(name, cls)")
+for _name, _cls in {"mlp": MLPBackbone, "unet": UNet, "dit": DiT, "video_dit": VideoDiT}.items():
+    BACKBONES.register(_name, _cls)
+BACKBONES.seal()
+del _name, _cls
+_REGISTRY = BACKBONES  # the name older code and tests use
 
 
 def uses_backbone(config) -> bool:
@@ -104,20 +111,11 @@ def register_backbone(name: str, cls) -> None:
         raise ConfigError(f"a backbone name must be a non-empty string, got {name!r}")
     if not callable(cls):
         raise ConfigError(f"backbone '{name}' must be a class (or callable), got {type(cls).__name__}")
-    if name in _BUILTIN and _BUILTIN[name] is not cls:
-        raise ConfigError(f"'{name}' is a built-in backbone and cannot be replaced; choose another name")
-    _REGISTRY[name] = cls
+    BACKBONES.register(name, cls, replace=True)
 
 
 def backbone_names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def _get(name: str) -> type:
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ConfigError(f"unknown backbone {name!r}; registered: {', '.join(backbone_names())} "
-                          f"(register a custom one with genlab.register_backbone(name, cls))")
-    return _REGISTRY[name]
+    return BACKBONES.names()
 
 
 def _check_kwargs(name: str, cls, kwargs: dict) -> None:
@@ -146,7 +144,7 @@ def check_backbone(module, dim: int) -> nn.Module:
 
 def build_backbone(name: str, shape: tuple[int, ...], *, num_classes: int | None = None, **kwargs) -> nn.Module:
     """Construct the backbone ``name`` for data of ``shape``; unknown names or bad options raise ConfigError."""
-    cls = _get(name)
+    cls = BACKBONES.get(name)
     _check_kwargs(name, cls, kwargs)
     shape = tuple(int(s) for s in shape)
     try:
@@ -159,7 +157,7 @@ def build_backbone(name: str, shape: tuple[int, ...], *, num_classes: int | None
 
 def backbone_spec(name: str, kwargs: dict | None = None) -> dict:
     """The JSON record of a backbone choice, ``{"name": ..., "kwargs": {...}}`` (ConfigError if not JSON-able)."""
-    _get(name)
+    BACKBONES.get(name)
     try:
         kwargs = json.loads(json.dumps(dict(kwargs or {})))
     except (TypeError, ValueError):
@@ -171,7 +169,7 @@ def backbone_from_spec(spec: dict, shape: tuple[int, ...], *, num_classes: int |
     """Rebuild a backbone from :func:`backbone_spec`'s record (an unregistered name -> one-line ConfigError)."""
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise ConfigError(f"not a backbone record: {spec!r}")
-    if spec["name"] not in _REGISTRY:
+    if spec["name"] not in BACKBONES:
         raise ConfigError(f"backbone '{spec['name']}' is not registered: call genlab.register_backbone("
                           f"'{spec['name']}', cls) before loading (registered: {', '.join(backbone_names())})")
     return build_backbone(spec["name"], shape, num_classes=num_classes, **spec.get("kwargs", {}))

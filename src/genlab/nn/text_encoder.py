@@ -143,7 +143,7 @@ class CaptionNet(nn.Module):
 def caption_network(config, shape: tuple[int, ...], vocab_size: int, embedding: nn.Module) -> CaptionNet:
     """The caption-conditioned network of a diffusion model's ``config``: ``backbone="mlp"`` without options ->
     :class:`CaptionMLP`, else the registered backbone built with ``text_dim`` (ConfigError if it takes none)."""
-    from genlab.nn.backbones import FlatAdapter, _get, build_backbone, uses_backbone
+    from genlab.nn.backbones import BACKBONES, FlatAdapter, build_backbone, uses_backbone
 
     opts = {**TEXT_DEFAULTS, **dict(getattr(config, "text_encoder", {}) or {})}
     unknown = sorted(set(opts) - set(TEXT_DEFAULTS))
@@ -154,7 +154,7 @@ def caption_network(config, shape: tuple[int, ...], vocab_size: int, embedding: 
         net = CaptionMLP(math.prod(shape), text.dim, embedding=embedding, emb_dim=config.emb_dim,
                          hidden=config.hidden, depth=config.depth, activation=config.activation)
         return CaptionNet(text, net)
-    if "text_dim" not in inspect.signature(_get(config.backbone)).parameters:
+    if "text_dim" not in inspect.signature(BACKBONES.get(config.backbone)).parameters:
         raise ConfigError(f"backbone '{config.backbone}' takes no captions (no text_dim option); use dit, unet or mlp")
     net = build_backbone(config.backbone, shape, text_dim=text.dim, **config.backbone_options)
     return CaptionNet(text, FlatAdapter(net, shape))
