@@ -7,17 +7,23 @@
   (the DDPM/score_sde time grid; Song et al. 2021).
 - :func:`uniform_t_sigmas`: uniform in flow time t = 1 / (1 + sigma) from t(sigma_max) to t = 1 (rectified flow's
   Euler grid, Liu et al. 2023; :mod:`genlab.diffusion.parameterization`).
+
+:data:`SCHEDULES` (a :class:`~genlab.registry.Registry`, also the ``choices`` of the models' ``schedule`` fields)
+holds each grid a model can name as ``fn(n, sigma_min, sigma_max, rho)``; :func:`make_sigmas` looks it up. A new
+grid is one function and one ``SCHEDULES.register`` line.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from genlab.checks import positive_int
 from genlab.diffusion.parameterization import flow_sigma, flow_t
 from genlab.errors import ConfigError
+from genlab.registry import Registry
 
 __all__ = ["karras_sigmas", "log_snr_sigmas", "vp_sigmas", "uniform_t_sigmas", "SCHEDULES", "make_sigmas"]
 
@@ -70,15 +76,13 @@ def uniform_t_sigmas(n: int, sigma_min: float, sigma_max: float, *, dtype=torch.
     return _append_zero(flow_sigma(t)).to(dtype)
 
 
-SCHEDULES = ("karras", "log_snr", "uniform_t")
+#: every named grid ``fn(n, sigma_min, sigma_max, rho)`` (``rho``: the model's config value, Karras's only)
+SCHEDULES: Registry[Callable[..., torch.Tensor]] = Registry("noise schedule")
+SCHEDULES.register("karras", karras_sigmas)
+SCHEDULES.register("log_snr", lambda n, sigma_min, sigma_max, rho: log_snr_sigmas(n, sigma_min, sigma_max))
+SCHEDULES.register("uniform_t", lambda n, sigma_min, sigma_max, rho: uniform_t_sigmas(n, sigma_min, sigma_max))
 
 
 def make_sigmas(name: str, n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
-    """The grid ``name`` ("karras", "log_snr" or "uniform_t") between a model's sigma_min and sigma_max."""
-    if name == "karras":
-        return karras_sigmas(n, sigma_min, sigma_max, rho)
-    if name == "log_snr":
-        return log_snr_sigmas(n, sigma_min, sigma_max)
-    if name == "uniform_t":
-        return uniform_t_sigmas(n, sigma_min, sigma_max)
-    raise ConfigError(f"unknown noise schedule {name!r}; choose from {', '.join(SCHEDULES)}")
+    """The grid ``name`` (one of :data:`SCHEDULES`) between a model's sigma_min and sigma_max."""
+    return SCHEDULES.get(name)(n, sigma_min, sigma_max, rho)

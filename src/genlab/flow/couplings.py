@@ -8,19 +8,25 @@
   order, so only the noise is reordered. ``block`` > 0 solves the assignment within consecutive blocks of that many
   rows (the Hungarian algorithm's cost grows as n^3: 0.5 ms for 128 rows, 15 ms for 256, 60 ms for 512 on one CPU
   core), i.e. minibatch OT with minibatches of ``block`` rows.
+
+:data:`COUPLINGS` (a :class:`~genlab.registry.Registry`) holds each coupling ``fn(x0, x1, block=0) -> x0 reordered``
+by name: a new coupling is one such function and one ``COUPLINGS.register`` line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from genlab.errors import ConfigError
+from genlab.registry import Registry
 
 __all__ = ["independent_coupling", "ot_coupling", "couple", "COUPLINGS"]
 
 
-def independent_coupling(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """The noise as drawn."""
+def independent_coupling(x0: torch.Tensor, x1: torch.Tensor, block: int = 0) -> torch.Tensor:
+    """The noise as drawn (independent pairs stay independent within any ``block``, so it changes nothing)."""
     return x0
 
 
@@ -39,11 +45,12 @@ def ot_coupling(x0: torch.Tensor, x1: torch.Tensor, block: int = 0) -> torch.Ten
     return x0[perm]
 
 
-COUPLINGS = {"independent": independent_coupling, "ot": ot_coupling}
+#: every coupling ``fn(x0, x1, block=0)`` by name
+COUPLINGS: Registry[Callable[..., torch.Tensor]] = Registry("coupling")
+COUPLINGS.register("independent", independent_coupling)
+COUPLINGS.register("ot", ot_coupling)
 
 
 def couple(name: str, x0: torch.Tensor, x1: torch.Tensor, block: int = 0) -> torch.Tensor:
     """The noise batch ``x0`` paired with the data batch ``x1`` by the coupling ``name`` (``block``: see ``ot``)."""
-    if name not in COUPLINGS:
-        raise ConfigError(f"unknown coupling {name!r}; choose from {', '.join(COUPLINGS)}")
-    return ot_coupling(x0, x1, block) if name == "ot" else COUPLINGS[name](x0, x1)
+    return COUPLINGS.get(name)(x0, x1, block)
