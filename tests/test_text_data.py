@@ -9,6 +9,7 @@ import torch
 
 import genlab
 from genlab.data.kinds import TextEncoder, encoder_from_state
+from genlab.data.kinds.tokenizers import TOKENIZERS
 from genlab.data.text import documents_of, load_text
 from genlab.errors import DataError
 
@@ -16,7 +17,7 @@ DOCS = ["The cat sat on the mat.", "A dog barked at the moon!", "Rain fell on th
         "Stars shone above the hills.", "The river ran to the sea."] * 4
 
 
-@pytest.mark.parametrize("tokenizer", ["char", "bpe"])
+@pytest.mark.parametrize("tokenizer", TOKENIZERS.names())
 def test_round_trip_and_state(tokenizer):
     enc = TextEncoder(tokenizer, vocab_size=300).fit(DOCS)
     text = "The cat sat on the moon."
@@ -83,7 +84,7 @@ def test_bad_text_files_are_one_line_errors(tmp_path, content, message):
 
 
 def test_text_options_are_checked():
-    with pytest.raises(DataError, match="tokenizer must be one of char, bpe"):
+    with pytest.raises(DataError, match="unknown tokenizer 'words'; choose from: bpe, char"):
         TextEncoder("words")
     with pytest.raises(DataError, match="tokenizer applies to text"):
         genlab.datasets.load("iris", tokenizer="bpe")
