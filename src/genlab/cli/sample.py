@@ -26,7 +26,7 @@ def _check_out(out, model) -> None:
         raise DataError(f"model '{model.name}' makes text: write its samples to a .txt, not {out.suffix}")
     if not is_text_run(model) and out.suffix.lower() == ".txt":
         raise DataError(f"--out .txt holds text, but model '{model.name}' makes samples of shape "
-                        f"{tuple(model.shape)}; write .npy or .csv")
+                        f"{tuple(model.shape)}; write .npy or .csv (.png takes images)")
     if getattr(model.data_encoder, "kind", None) == "table" and out.suffix.lower() != ".csv":
         raise DataError(f"model '{model.name}' makes table rows: write them to a .csv, not {out.suffix}")
     shape = tuple(model.shape)
