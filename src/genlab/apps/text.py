@@ -35,7 +35,7 @@ def bench_prompt(ds, chars: int = PROMPT_CHARS) -> str:
     (when there is one) and stopped before the end of the document or an unknown character (``<unk>``)."""
     enc = ds.encoder
     ids = ds.test[: 4 * chars + 256]
-    stops = [enc.special("<eot>")] + ([enc.special("<unk>")] if enc.tokenizer == "char" else [])
+    stops = [enc.special(name) for name in ("<eot>", "<unk>") if enc.has_special(name)]
     cut = torch.isin(ids, torch.tensor(stops)).nonzero().flatten()
     head = enc.decode(ids[: int(cut[0])] if len(cut) else ids)
     text = next((s.strip() for s in head.splitlines() if s.strip()), "")

@@ -141,8 +141,7 @@ def run_split(model, source: str, seed: int):
     import genlab
 
     enc = model.data_encoder
-    bpe = {"vocab_size": enc.vocab_size_requested} if enc.tokenizer == "bpe" else {}
-    ds = genlab.datasets.load(source, seed=seed, tokenizer=enc.tokenizer, **bpe)
+    ds = genlab.datasets.load(source, seed=seed, tokenizer=enc.tokenizer, vocab_size=enc.vocab_size_requested)
     if ds.kind != "text":
         raise DataError(f"--data '{source}' is {ds.kind}, not text; give a .txt file")
     if ds.encoder.state() != enc.state():

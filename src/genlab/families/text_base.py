@@ -123,7 +123,7 @@ class TextModel(GenerativeModel):
     def _n_chars(self, ids: torch.Tensor) -> int:
         """Characters that ``ids`` decode to, an <eot> counting as one."""
         enc, eot = self._encoder(), self._special("<eot>")
-        if enc.tokenizer == "char":
+        if enc.one_token_per_char:
             return int(ids.numel())
         cuts = (ids == eot).nonzero().flatten().tolist()
         pieces = torch.tensor_split(ids, cuts)

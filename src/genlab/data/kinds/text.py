@@ -43,6 +43,16 @@ class TextEncoder(Encoder):
         return getattr(self._tok, "chars", [])
 
     @property
+    def one_token_per_char(self) -> bool:
+        """Whether every token is one character (so characters can be counted on the ids)."""
+        return self._tok.one_token_per_char
+
+    def has_special(self, name: str) -> bool:
+        """Whether the tokenizer has the special token ``name`` (bpe has no "<unk>")."""
+        self._need_fit()
+        return self._tok.special(name) is not None
+
+    @property
     def shape(self) -> tuple[int, ...]:
         return ()  # a token: text is a stream (or rows) of scalar ids
 

@@ -29,6 +29,8 @@ SPECIALS = ("<unk>", "<eot>", "<mask>")
 class CharTokenizer:
     """One token per training character, after the three :data:`SPECIALS` (ids 0, 1, 2)."""
 
+    one_token_per_char = True  # a text's length in characters is its number of tokens
+
     def __init__(self, vocab_size: int = 1024):
         self.chars: list[str] = []  # the vocabulary after the specials
         self._index: dict[str, int] = {}
@@ -73,6 +75,8 @@ class CharTokenizer:
 
 class ByteBPETokenizer:
     """Byte-level BPE of ``vocab_size`` tokens (``<eot>`` and ``<mask>`` among them; no ``<unk>``)."""
+
+    one_token_per_char = False
 
     def __init__(self, vocab_size: int = 1024):
         if not 256 + len(SPECIALS) <= int(vocab_size) <= 65536:
