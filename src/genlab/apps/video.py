@@ -83,31 +83,28 @@ def continue_clips(model, clips, given: int, *, seed: int = 0, steps: int | None
     return torch.cat(parts).clamp(0, 1)
 
 
-def continue_test_clips(model, info: dict, given: int, n: int, out, *, seed: int = 0, steps=None,
+def continue_test_clips(model, source: str, data_seed: int, given: int, n: int, out, *, seed: int = 0, steps=None,
                         sampler=None) -> dict:
-    """Continue the first ``n`` clips of the test split of the run's registered data set (``info`` is its
-    train.json: data name and seed) from their first ``given`` frames and write them side by side as one clip of
-    ``n`` panels to ``out``; a one-line DataError when the run was not trained on a registered video set."""
+    """Continue the first ``n`` clips of the test split of ``source`` (the run's data: a registered set's name or a
+    file, split with ``data_seed``) from their first ``given`` frames and write them side by side as one clip of
+    ``n`` panels to ``out``; a one-line DataError when those clips are not the run's shape."""
     import time
 
-    from genlab.data import load, names
+    from genlab.data import load
     from genlab.data.kinds.video import write_video
 
-    name = info.get("data")
     if len(model.shape) != 4:
         raise DataError(f"continuing a clip needs a video run; this one models samples of shape {tuple(model.shape)}")
-    if not name or name not in names():
-        raise DataError("this run was not trained on a registered video data set; give the clip with --input")
-    ds = load(name, seed=int(info.get("seed", 0)))
+    ds = load(source, seed=data_seed)
     if tuple(ds.test.shape[1:]) != tuple(model.shape):
-        raise DataError(f"the test clips of '{name}' have shape {tuple(ds.test.shape[1:])}, the run's "
+        raise DataError(f"the test clips of '{source}' have shape {tuple(ds.test.shape[1:])}, the run's "
                         f"{tuple(model.shape)}; give the clip with --input")
     _check_given(given, model.shape[0])
     t0 = time.perf_counter()
     made = continue_clips(model, ds.test[:n], given, seed=seed, steps=steps, sampler=sampler)
     seconds = time.perf_counter() - t0
     write_video(torch.cat(list(made), dim=-1), out)  # the n continuations side by side, frame by frame
-    return {"model": model.name, "given_frames": given, "frames": int(model.shape[0]), "input": f"{name} test split",
+    return {"model": model.name, "given_frames": given, "frames": int(model.shape[0]), "input": f"{source} test split",
             "clips": len(made), "out": str(out), "seed": seed, "sample_time_s": seconds}
 
 

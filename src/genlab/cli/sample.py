@@ -9,7 +9,7 @@ import click
 
 from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.plotting import check_plottable, plot_samples
-from genlab.cli.rundir import load_run
+from genlab.cli.rundir import load_run, training_source
 from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, write_texts
 
 __all__ = ["sample", "OUT_SUFFIXES"]
@@ -144,8 +144,9 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         if input_clip is None:  # the first n clips of the run's own test split
             from genlab.apps.video import continue_test_clips
 
-            result = continue_test_clips(*load_run(run_dir, device), given_frames, n or 1, out, seed=seed,
-                                         steps=steps, sampler=sampler)
+            model, info = load_run(run_dir, device)
+            result = continue_test_clips(model, training_source(info, run_dir), int(info.get("seed", 0)),
+                                         given_frames, n or 1, out, seed=seed, steps=steps, sampler=sampler)
             input_clip = result["input"]
         else:
             result = continue_file(lambda: load_run(run_dir, device)[0], input_clip, given_frames, out, seed=seed,
