@@ -9,6 +9,21 @@ from torch import nn
 torch.set_num_threads(1)  # small networks: one thread per test worker is faster and avoids oversubscription
 
 
+@pytest.fixture(autouse=True)
+def _backbones_registered_by_a_test_do_not_outlive_it():
+    """A test's ``genlab.register_backbone`` is undone after it, so no test sees another's backbones (a leaked name
+    changed the "choose from" list that test_registries checks, depending on test order)."""
+    from genlab.nn.backbones import BACKBONES
+
+    before = dict(BACKBONES)
+    yield
+    for name in [n for n in BACKBONES if n not in before]:
+        BACKBONES.pop(name)
+    for name, entry in before.items():
+        if BACKBONES.get(name, None) is not entry:
+            BACKBONES.register(name, entry, replace=True)
+
+
 @pytest.fixture
 def gauss2d():
     """2000 points of a correlated 2-D Gaussian with mean (1, -2), and its exact parameters."""
