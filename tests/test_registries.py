@@ -1,5 +1,5 @@
 """The one Registry type's sealed built-ins and how-to hint, and the registries of backbones, couplings, noise
-schedules and tokenizers (each test iterates its registry, so a new entry is tested without editing this file)."""
+schedules, time distributions and tokenizers (each test iterates its registry, so a new entry is tested without editing this file)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from genlab.data.kinds.tokenizers import TOKENIZERS
 from genlab.diffusion.schedules import SCHEDULES, karras_sigmas, log_snr_sigmas, make_sigmas, uniform_t_sigmas
 from genlab.errors import ConfigError, DataError
 from genlab.flow.couplings import COUPLINGS, couple
+from genlab.flow.paths import TIME_DISTRIBUTIONS, path_times
 from genlab.nn.backbones import BACKBONES, build_backbone
 from genlab.registry import Registry
 
@@ -92,3 +93,18 @@ def test_every_tokenizer_round_trips_through_its_state(name):
     assert tok.decode(ids) == "the moon sat" and again.ids("the moon sat") == ids and tok.special("<eot>") is not None
     with pytest.raises(DataError, match="unknown tokenizer 'words'"):
         TOKENIZERS.get("words")
+
+
+@pytest.mark.parametrize("name", TIME_DISTRIBUTIONS.names())
+def test_every_time_distribution_draws_seeded_times_in_the_open_unit_interval(name):
+    def draw(seed, groups=0):
+        return path_times(4096, torch.Generator().manual_seed(seed), distribution=name, loc=0.5, scale=1.2,
+                          uniform_fraction=0.1, groups=groups, dtype=torch.float64)
+
+    t = draw(0)
+    assert t.shape == (4096,) and bool(((t > 0) & (t < 1)).all()) and float(t.std()) > 0.05
+    assert torch.equal(t, draw(0)) and not torch.equal(t, draw(1))
+    grouped = draw(0, groups=8)  # 8 times, each shared by a run of 512 consecutive rows
+    assert grouped.unique().numel() == 8 and torch.equal(grouped.view(8, 512), grouped.view(8, 512)[:, :1].expand(8, 512))
+    with pytest.raises(ConfigError, match=r"unknown time distribution 'unifrom' \(did you mean 'uniform'\?\)"):
+        path_times(3, torch.Generator(), distribution="unifrom")

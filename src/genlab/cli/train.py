@@ -16,6 +16,7 @@ import click
 
 from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, device_option, parse_sets, say
 from genlab.cli.rundir import RunWriter, check_target, data_reference, load_resume
+from genlab.data.kinds.tokenizers import TOKENIZERS
 
 __all__ = ["train", "fit_model", "read_config"]
 
@@ -110,7 +111,7 @@ def _run_directory(out, *, force: bool, resume: bool, main: bool):
               help="Model config keys from a TOML file (top-level KEY = VALUE, as with --set; --set wins).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (steps, seconds, run directory).")
 @click.option("--label-column", default=None, help="CSV column (name or 0-based index) holding class labels.")
-@click.option("--tokenizer", type=click.Choice(["char", "bpe"]), default=None,
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS.names()), default=None,
               help="Text data: characters (default) or byte-level BPE fitted on the training split.")
 @click.option("--vocab-size", type=POSITIVE_INT, default=None, metavar="N",
               help="Text data with --tokenizer bpe: tokens in the BPE vocabulary (default 1024).")
@@ -157,8 +158,9 @@ def train(model, data, steps, time_budget, out, overrides, config_file, as_json,
         raise click.UsageError("give --steps N or --time-budget SECONDS (or both)")
     if resume and force:
         raise click.UsageError("--resume continues a run and --force overwrites it: give one of them")
-    if vocab_size is not None and tokenizer != "bpe":
-        raise click.UsageError("--vocab-size sizes a BPE vocabulary: give it with --tokenizer bpe")
+    if vocab_size is not None and TOKENIZERS.get(tokenizer or "char").fixed_vocabulary:
+        learned = " or ".join(TOKENIZERS.names(where=lambda cls: not cls.fixed_vocabulary))
+        raise click.UsageError(f"--vocab-size sizes a learned vocabulary: give it with --tokenizer {learned}")
     text = {k: v for k, v in (("tokenizer", tokenizer), ("vocab_size", vocab_size)) if v is not None}
     if config_file is not None:
         overrides = {**read_config(config_file, genlab.models.get(model).Config, model), **overrides}

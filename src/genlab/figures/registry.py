@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from genlab.errors import ConfigError
 from genlab.figures import analytic, images, learned
+from genlab.registry import Registry
 
 __all__ = ["Figure", "FIGURES", "names", "run"]
 
@@ -23,7 +23,8 @@ class Figure:
     about: str
 
 
-FIGURES: dict[str, Figure] = {f.name: f for f in (
+FIGURES: Registry[Figure] = Registry("figure")
+for _figure in (
     Figure("score_field", learned.score_field_figure, "exact vs learned score; error by density decile"),
     Figure("langevin", analytic.langevin_figure, "plain vs annealed Langevin on a 0.2/0.8 mixture (exact score)"),
     Figure("perturbation", analytic.perturbation_figure, "mixture densities at several noise scales"),
@@ -35,19 +36,20 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("guidance", images.guidance_figure, "classifier-free guidance sweep on digits"),
     Figure("score_matching", learned.score_matching_figure, "denoising vs sliced score matching"),
     Figure("classifier_guidance", images.classifier_guidance_figure, "classifier guidance beside classifier-free"),
-)}
+):
+    FIGURES.register(_figure.name, _figure)
+FIGURES.seal()
 
 
 def names() -> list[str]:
-    return list(FIGURES)
+    return FIGURES.names()
 
 
 def run(which: Iterable[str] | None = None, out_dir="figs", *, log: Callable[[str], None] | None = None) -> dict:
     """Draw the figures ``which`` (default: all) into ``out_dir``; returns name -> numbers (also in NAME.json)."""
     which = list(which) if which is not None else names()
-    unknown = [w for w in which if w not in FIGURES]
-    if unknown:
-        raise ConfigError(f"unknown figure {', '.join(map(repr, unknown))}; choose from {', '.join(FIGURES)}")
+    for name in which:
+        FIGURES.get(name)  # an unknown name: one line naming the figures, before anything is drawn
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = {}

@@ -26,10 +26,29 @@ import torch
 from genlab.diffusion.levels import grouped_normal, grouped_rand, grouped_uniform
 from genlab.diffusion.parameterization import bcast
 from genlab.errors import ConfigError
+from genlab.registry import Registry
 
 __all__ = ["CondOTPath", "TIME_DISTRIBUTIONS", "path_times"]
 
-TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
+def _uniform(n, generator, *, groups, dtype, **_):
+    """t ~ U(0, 1) (Lipman et al. 2023)."""
+    return grouped_uniform(n, groups, generator, dtype=dtype)
+
+
+def _logit_normal(n, generator, *, loc, scale, uniform_fraction, groups, dtype):
+    """t = sigmoid(loc + scale n), n ~ N(0, 1) (Esser et al. 2024, Eq. 19), a share ``uniform_fraction`` uniform."""
+    t = torch.sigmoid(loc + scale * grouped_normal(n, groups, generator, dtype=dtype))
+    if uniform_fraction > 0:
+        pick = grouped_rand(n, groups, generator, dtype=dtype) < uniform_fraction
+        t = torch.where(pick.to(t.device), grouped_uniform(n, groups, generator, dtype=dtype), t)
+    return t
+
+
+#: name -> draw(n, generator, *, loc, scale, uniform_fraction, groups, dtype); a new one is a function and a line.
+TIME_DISTRIBUTIONS: Registry = Registry("time distribution")
+TIME_DISTRIBUTIONS.register("uniform", _uniform)
+TIME_DISTRIBUTIONS.register("logit_normal", _logit_normal)
+TIME_DISTRIBUTIONS.seal()
 
 
 def path_times(n: int, generator, *, distribution: str = "uniform", loc: float = 0.0, scale: float = 1.0,
@@ -38,16 +57,10 @@ def path_times(n: int, generator, *, distribution: str = "uniform", loc: float =
     of the times (each time, or each group, independently) is drawn uniformly instead, so that no time goes
     untrained. ``groups`` > 0: that many stratified times, each shared by a run of consecutive rows
     (:mod:`genlab.diffusion.levels`, of the global batch under multi-process training; the mixture stays unbiased:
-    each group picks its part independently)."""
-    if distribution == "uniform":
-        return grouped_uniform(n, groups, generator, dtype=dtype)
-    if distribution == "logit_normal":
-        t = torch.sigmoid(loc + scale * grouped_normal(n, groups, generator, dtype=dtype))
-        if uniform_fraction > 0:
-            pick = grouped_rand(n, groups, generator, dtype=dtype) < uniform_fraction
-            t = torch.where(pick.to(t.device), grouped_uniform(n, groups, generator, dtype=dtype), t)
-        return t
-    raise ConfigError(f"unknown time distribution {distribution!r}; choose from {', '.join(TIME_DISTRIBUTIONS)}")
+    each group picks its part independently). An unknown ``distribution`` is a :class:`~genlab.errors.ConfigError`
+    naming the registered ones (:data:`TIME_DISTRIBUTIONS`)."""
+    draw = TIME_DISTRIBUTIONS.get(distribution)
+    return draw(n, generator, loc=loc, scale=scale, uniform_fraction=uniform_fraction, groups=groups, dtype=dtype)
 
 
 @dataclass(frozen=True)

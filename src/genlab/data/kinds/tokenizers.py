@@ -30,6 +30,7 @@ class CharTokenizer:
     """One token per training character, after the three :data:`SPECIALS` (ids 0, 1, 2)."""
 
     one_token_per_char = True  # a text's length in characters is its number of tokens
+    fixed_vocabulary = True  # the training characters; ``vocab_size`` is ignored
 
     def __init__(self, vocab_size: int = 1024):
         self.chars: list[str] = []  # the vocabulary after the specials
@@ -77,6 +78,7 @@ class ByteBPETokenizer:
     """Byte-level BPE of ``vocab_size`` tokens (``<eot>`` and ``<mask>`` among them; no ``<unk>``)."""
 
     one_token_per_char = False
+    fixed_vocabulary = False  # learned to ``vocab_size`` tokens
 
     def __init__(self, vocab_size: int = 1024):
         if not 256 + len(SPECIALS) <= int(vocab_size) <= 65536:
