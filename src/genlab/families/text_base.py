@@ -130,12 +130,13 @@ class TextModel(GenerativeModel):
         return sum(len(enc.decode(p[p != eot])) for p in pieces) + len(cuts)
 
     # ------------------------------------------------------------------ training on windows of the stream
-    def _stream(self, z: torch.Tensor) -> torch.Tensor:
-        """The fit's (N, 1) column of ids back as a 1-D int64 stream."""
-        return z[:, 0].round().long()
+    def _stream(self, z: torch.Tensor, dtype=torch.int64) -> torch.Tensor:
+        """The fit's (N, 1) column of ids (exact integers in float32: ids < 2^24, unstandardised) back as a 1-D
+        integer stream."""
+        return z[:, 0].to(dtype)
 
     def _fit(self, z, y, spec) -> None:
-        self._train_windows(self._stream(z), spec)
+        self._train_windows(self._stream(z, torch.int32), spec)  # 4 bytes a token; each step's windows become int64
 
     def window_loss(self, windows: torch.Tensor, *, generator) -> torch.Tensor:
         raise NotImplementedError
@@ -163,7 +164,8 @@ class TextModel(GenerativeModel):
             for g in opt.param_groups:
                 g["lr"] = lr
             starts = randint(0, stream.numel() - length + 1, (spec.batch_size,), generator, device="cpu")
-            loss = self.window_loss(stream[starts[:, None] + offsets].to(self.device), generator=generator).mean()
+            windows = stream[starts[:, None] + offsets].long()
+            loss = self.window_loss(windows.to(self.device), generator=generator).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             record = {"loss": dist.reduce_step(params, loss), "lr": lr}  # gradients of the global batch
@@ -181,7 +183,9 @@ class TextModel(GenerativeModel):
         stream = self._ids_of(x)
         if stream.numel() < 2:
             raise DataError(f"model '{self.name}' needs at least 2 tokens of text to fit, got {stream.numel()}")
-        return super().fit(stream.to(torch.float32).unsqueeze(1), y, **kwargs)
+        column = stream.to(torch.float32).unsqueeze(1)  # ids < 65,536 (the largest vocabulary): exact in float32
+        del stream  # ids encoded here from strings are not kept while the model trains
+        return super().fit(column, y, **kwargs)
 
     def _run(self, device, seed, fn):
         """``fn(generator)`` in eval mode without gradients, seeded, on ``device`` (None = the model's)."""

@@ -11,6 +11,7 @@ list of strings, one per row). The fitted tokenizer is JSON (``state()``), saved
 
 from __future__ import annotations
 
+from array import array
 from typing import Any, ClassVar
 
 import torch
@@ -83,11 +84,11 @@ class TextEncoder(Encoder):
         if isinstance(text, str):
             return torch.tensor(self._tok.ids(text), dtype=torch.int64)
         eot = self.special("<eot>")
-        ids: list[int] = []
+        ids = array("q")  # 8 bytes per token, filled one document at a time: no list of the corpus's ids
         for doc in _documents(text):
-            ids += self._tok.ids(doc)
+            ids.extend(self._tok.ids(doc))
             ids.append(eot)
-        return torch.tensor(ids, dtype=torch.int64)
+        return torch.frombuffer(ids, dtype=torch.int64) if ids else torch.zeros(0, dtype=torch.int64)
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` outside a char vocabulary, sorted (none for byte-level BPE)."""
