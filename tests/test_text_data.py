@@ -90,3 +90,18 @@ def test_text_options_are_checked():
         genlab.datasets.load("iris", tokenizer="bpe")
     with pytest.raises(DataError, match="n_train / n_test do not apply"):
         genlab.datasets.load("pydoc", n_train=10)
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS.names())
+def test_a_corpus_is_one_int32_stream_and_a_model_trains_on_it_without_a_copy(tokenizer, monkeypatch):
+    ds = load_text(DOCS, seed=0, tokenizer=tokenizer, vocab_size=300)
+    assert all(getattr(ds, k).dtype == torch.int32 for k in ("train", "valid", "test"))
+    assert torch.equal(ds.encoder.encode(DOCS[:3], torch.int32).long(), ds.encoder.encode(DOCS[:3]))
+    seen = {}
+    model = genlab.create("gpt", ds, n_layer=1, n_embd=16, n_head=2, context=8)
+    monkeypatch.setattr(type(model), "_train_windows", lambda self, stream, spec: seen.update(stream=stream))
+    model.fit(ds, steps=1, progress=False)
+    # the network trains on the Dataset's own storage: no float or int64 copy of the corpus
+    assert seen["stream"].data_ptr() == ds.train.data_ptr() and torch.equal(seen["stream"], ds.train)
+    with pytest.raises(genlab.errors.ConfigError, match="dtype must be one of"):
+        ds.encoder.encode(DOCS, torch.float32)

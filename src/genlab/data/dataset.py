@@ -24,7 +24,8 @@ class Dataset:
     ``kind`` is the data kind (:mod:`genlab.data.kinds`: "vectors", "images", "table", ...; inferred from the
     shape for arrays) and ``encoder`` the reversible map between the user's values and these tensors, fitted on the
     training split only (for arrays: the identity with a shape check; images decode to their levels). Text sets
-    hold each split as one 1-D int64 stream of token ids (``shape == ()``) and have a ``valid`` split too.
+    hold each split as one 1-D integer stream of token ids (``shape == ()``, int32: the encoder's
+    ``compact_dtype``) and have a ``valid`` split too.
     """
 
     name: str

@@ -3,7 +3,7 @@
 A corpus is a list of documents: each file of a folder, or, within one file, runs of paragraphs (split at blank
 lines) of about ``doc_chars`` characters, in order. Documents -- never random windows -- are split 80/10/10 into
 train / valid / test (seeded), then the tokenizer (:class:`~genlab.data.kinds.TextEncoder`, ``"char"`` or
-``"bpe"``) is fitted on the training documents only. Each split is one compact int64 stream of token ids, the
+``"bpe"``) is fitted on the training documents only. Each split is one compact stream of token ids (int32), the
 documents joined with ``<eot>``. Bundled corpora (no download): ``pydoc``.
 """
 
@@ -95,8 +95,8 @@ def load_text(source, *, seed: int = 0, tokenizer: str = "char", vocab_size: int
             docs = documents_of(read_text(p, errors=errors))
     train, valid, test = _split([d for d in docs if d.strip()], seed, name)
     enc = TextEncoder(tokenizer, vocab_size=vocab_size).fit(train)
-    return Dataset(name=name, train=enc.encode(train), test=enc.encode(test), valid=enc.encode(valid), kind="text",
-                   encoder=enc)
+    ids = {k: enc.encode(v, enc.compact_dtype) for k, v in (("train", train), ("valid", valid), ("test", test))}
+    return Dataset(name=name, **ids, kind="text", encoder=enc)
 
 
 def load_pydoc(name: str = "pydoc", *, n_train=None, n_test=None, seed: int = 0, tokenizer: str = "char",

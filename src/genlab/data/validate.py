@@ -24,8 +24,9 @@ def _to_tensor(x, what: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def as_tensor(x, shape: Sequence[int] | None = None, *, what: str = "data") -> torch.Tensor:
-    """Return ``x`` as a float32 tensor of shape ``(N, *shape)``, or raise :class:`DataError`.
+def as_tensor(x, shape: Sequence[int] | None = None, *, what: str = "data", keep_integers: bool = False) -> torch.Tensor:
+    """Return ``x`` as a float32 tensor of shape ``(N, *shape)``, or raise :class:`DataError`; with
+    ``keep_integers`` an integer tensor keeps its dtype and storage (token ids: no float copy of a large stream).
 
     Checks: numeric, non-empty, finite, rank and per-sample shape (when ``shape`` is given).
     A single sample of exactly ``shape`` is not promoted: callers pass batches.
@@ -44,6 +45,8 @@ def as_tensor(x, shape: Sequence[int] | None = None, *, what: str = "data") -> t
     if t.is_floating_point() and not torch.isfinite(t).all():
         bad = int((~torch.isfinite(t)).sum())
         raise DataError(f"{what} contains {bad} NaN or infinite value(s)")
+    if keep_integers and not t.is_floating_point():
+        return t
     finite_before = t.is_floating_point() and t.dtype != torch.float32
     t = t.to(torch.float32)
     if finite_before and not torch.isfinite(t).all():

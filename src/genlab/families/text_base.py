@@ -4,7 +4,7 @@ A text model is made from a ``text`` Dataset (``genlab.create("gpt", ds)``) and 
 (:class:`~genlab.data.kinds.TextEncoder`, ``self.data_encoder``), from which ``build()`` reads the vocabulary size
 (``schema_aware``). Text is a stream of token ids rather than rows, so the public methods read and return text:
 
-- ``fit(x)``: ``x`` a text Dataset (its training stream), a 1-D int64 stream of ids, a string or a list of
+- ``fit(x)``: ``x`` a text Dataset (its training stream), a 1-D integer stream of ids, a string or a list of
   documents (joined with ``<eot>``). The stream goes through the base class as an (N, 1) column of ids, so time
   budgets, checkpoints and seeding are the shared ones; each family reads it back with :meth:`_stream`.
 - ``sample(n, prompt="", max_new_tokens=256, temperature=1.0, top_k=None, top_p=None, seed=None)``: a list of n
@@ -74,6 +74,7 @@ class TextModel(GenerativeModel):
 
     kinds = ("text",)
     schema_aware = True
+    integer_data = True
     infills: ClassVar[bool] = False  # impute() fills [MASK] spans
     window_extra: ClassVar[int] = 0  # training windows hold context + window_extra tokens (1: inputs and targets)
 
@@ -101,19 +102,20 @@ class TextModel(GenerativeModel):
     def _banned(self, *names: str) -> list[int]:
         return [i for i in map(self._special, names) if i is not None]
 
-    def _ids_of(self, x) -> torch.Tensor:
-        """A 1-D int64 stream from a Dataset (its training split), ids, a string or a list of documents."""
+    def _ids_of(self, x, dtype=torch.int64) -> torch.Tensor:
+        """A 1-D ``dtype`` stream from a Dataset (its training split), ids, a string or a list of documents (no copy
+        where the ids already have ``dtype``)."""
         if isinstance(x, Dataset):
             x = x.train
         if isinstance(x, (str, list, tuple)) and (isinstance(x, str) or all(isinstance(d, str) for d in x)):
-            return self._encoder().encode(x if isinstance(x, str) else list(x))
+            return self._encoder().encode(x if isinstance(x, str) else list(x), dtype)
         t = torch.as_tensor(x)
         if t.ndim != 1 or t.is_floating_point() or t.is_complex():
             raise DataError(f"text must be strings or a 1-D integer stream of token ids, got shape {tuple(t.shape)} "
                             f"and dtype {t.dtype}")
         if t.numel() and not (0 <= int(t.min()) and int(t.max()) < self.vocab):
             raise DataError(f"token ids must lie in [0, {self.vocab}), got {int(t.min())}..{int(t.max())}")
-        return t.long()
+        return t.to(dtype)
 
     def _prompt_ids(self, prompt: str) -> torch.Tensor:
         bad = self._encoder().unknown(instance_of("prompt", prompt, str, "a string"))
@@ -131,12 +133,12 @@ class TextModel(GenerativeModel):
 
     # ------------------------------------------------------------------ training on windows of the stream
     def _stream(self, z: torch.Tensor, dtype=torch.int64) -> torch.Tensor:
-        """The fit's (N, 1) column of ids (exact integers in float32: ids < 2^24, unstandardised) back as a 1-D
-        integer stream."""
-        return z[:, 0].to(dtype)
+        """The fit's (N, 1) column of ids (the compact integers :meth:`fit` passed, unstandardised: ``integer_data``)
+        as a 1-D ``dtype`` stream (None: as stored, a view)."""
+        return z[:, 0] if dtype is None else z[:, 0].to(dtype)
 
     def _fit(self, z, y, spec) -> None:
-        self._train_windows(self._stream(z, torch.int32), spec)  # 4 bytes a token; each step's windows become int64
+        self._train_windows(self._stream(z, None), spec)  # 2 or 4 bytes a token; each step's windows become int64
 
     def window_loss(self, windows: torch.Tensor, *, generator) -> torch.Tensor:
         raise NotImplementedError
@@ -180,12 +182,11 @@ class TextModel(GenerativeModel):
     # ------------------------------------------------------------------ the public contract, on text
     def fit(self, x, y=None, **kwargs):
         """Fit to text (see the module docstring); keywords as :meth:`GenerativeModel.fit`."""
-        stream = self._ids_of(x)
+        compact = getattr(self.data_encoder, "compact_dtype", torch.int32)
+        stream = self._ids_of(x, compact)  # a Dataset's stream as it is: no copy
         if stream.numel() < 2:
             raise DataError(f"model '{self.name}' needs at least 2 tokens of text to fit, got {stream.numel()}")
-        column = stream.to(torch.float32).unsqueeze(1)  # ids < 65,536 (the largest vocabulary): exact in float32
-        del stream  # ids encoded here from strings are not kept while the model trains
-        return super().fit(column, y, **kwargs)
+        return super().fit(stream.unsqueeze(1), y, **kwargs)  # integer_data: the base class keeps the ids as they are
 
     def _run(self, device, seed, fn):
         """``fn(generator)`` in eval mode without gradients, seeded, on ``device`` (None = the model's)."""

@@ -49,7 +49,7 @@ class GenerativeModel(UserValues, ModelBase):
         ``checkpoint`` (:class:`genlab.training.Checkpointer`) makes the run durable: periodic checkpoints of the
         full training state, resume from one, a checkpoint on SIGINT (see :mod:`genlab.training.resume`).
         """
-        x = as_tensor(self._encoded(x), self.shape).cpu()
+        x = as_tensor(self._encoded(x), self.shape, keep_integers=self.integer_data).cpu()
         if dequantize:  # x + U[0, 1) is a density of integer levels only
             off = (x != x.round()).flatten().nonzero()
             if len(off):
@@ -103,7 +103,10 @@ class GenerativeModel(UserValues, ModelBase):
             spec.dequantize = 1.0 / self.normalizer.std
         else:
             self.normalizer.fit(flat, enabled=cfg.normalize)
-        z = self.normalizer(flat.to(self.device)).cpu()  # the data stay on the CPU; batches move (training.loop)
+        if self.integer_data and not cfg.normalize and not dequantize:
+            z = flat  # integer ids as they are (no float copy of a large stream); the family reads them, never writes
+        else:
+            z = self.normalizer(flat.to(self.device)).cpu()  # the data stay on the CPU; batches move (training.loop)
         self.to(dev)
         t0 = time.perf_counter()
         with forked(seed):  # parameter initialisation and dropout draw from the global RNG, seeded from `seed`

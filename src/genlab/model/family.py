@@ -43,6 +43,8 @@ class ModelBase(nn.Module):
     # the data kinds (genlab.data.kinds) whose encoded tensors this family models; `genlab list models --json` shows them
     kinds: ClassVar[tuple[str, ...]] = ("vectors", "images", "table")
     schema_aware: ClassVar[bool] = False  # build() reads self.data_encoder (e.g. a table's column layout)
+    # fit() hands the family integer data (token ids) as they are, unstandardised, without a float copy
+    integer_data: ClassVar[bool] = False
     takes_captions: ClassVar[bool] = False  # y may be strings (issue 27): the family's build() reads label_encoder
     # how sample(n, given={column: value}) of a table model draws (genlab.data.kinds.given): "impute" (the family's
     # impute) or "rejection" (unconditional draws that hold the given cells; categorical / boolean given columns only)

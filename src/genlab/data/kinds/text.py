@@ -5,7 +5,8 @@ character seen in training, plus ``<unk>``, ``<eot>`` and ``<mask>``; ``"bpe"``:
 tokens; see :mod:`genlab.data.kinds.tokenizers`).
 
 ``encode(text)`` gives a 1-D int64 tensor of ids for one string; ``encode(list_of_documents)`` the documents' ids
-joined, each followed by ``<eot>`` (a corpus as one compact stream); ``decode`` inverts either (a 2-D tensor gives a
+joined, each followed by ``<eot>`` (a corpus as one stream; ``dtype=enc.compact_dtype``, int32, stores it in 4 bytes a
+token); ``decode`` inverts either (a 2-D tensor gives a
 list of strings, one per row). The fitted tokenizer is JSON (``state()``), saved in a checkpoint.
 """
 
@@ -18,9 +19,11 @@ import torch
 
 from genlab.data.kinds.base import Encoder
 from genlab.data.kinds.tokenizers import SPECIALS, TOKENIZERS
-from genlab.errors import DataError
+from genlab.errors import ConfigError, DataError
 
 __all__ = ["TextEncoder", "TOKENIZERS", "SPECIALS"]
+
+_TYPECODES = {torch.int16: "h", torch.int32: "i", torch.int64: "q"}  # array typecodes (2, 4, 8 bytes)
 
 
 class TextEncoder(Encoder):
@@ -78,17 +81,24 @@ class TextEncoder(Encoder):
         return self
 
     # ------------------------------------------------------------------ encode / decode
-    def encode(self, text) -> torch.Tensor:
-        """int64 ids: of one string, or of documents joined, each followed by <eot>."""
+    # a corpus's stream: 4 bytes a token (int16 would halve it, but torch indexes only with int32 / int64 tensors,
+    # and a Dataset's stream should index a table as int64 ids do)
+    compact_dtype: ClassVar[torch.dtype] = torch.int32
+
+    def encode(self, text, dtype: torch.dtype = torch.int64) -> torch.Tensor:
+        """Ids (``dtype``: int64, or :attr:`compact_dtype` for a corpus's stream): of one string, or of documents
+        joined, each followed by <eot>."""
         self._need_fit()
+        if dtype not in _TYPECODES:
+            raise ConfigError(f"encode: dtype must be one of {', '.join(map(str, _TYPECODES))}, got {dtype}")
         if isinstance(text, str):
-            return torch.tensor(self._tok.ids(text), dtype=torch.int64)
+            return torch.tensor(self._tok.ids(text), dtype=dtype)
         eot = self.special("<eot>")
-        ids = array("q")  # 8 bytes per token, filled one document at a time: no list of the corpus's ids
+        ids = array(_TYPECODES[dtype])  # filled one document at a time: no list of the corpus's ids
         for doc in _documents(text):
             ids.extend(self._tok.ids(doc))
             ids.append(eot)
-        return torch.frombuffer(ids, dtype=torch.int64) if ids else torch.zeros(0, dtype=torch.int64)
+        return torch.frombuffer(ids, dtype=dtype) if ids else torch.zeros(0, dtype=dtype)
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` outside a char vocabulary, sorted (none for byte-level BPE)."""
