@@ -35,6 +35,7 @@ import torch
 from genlab.checks import available, capable, instance_of, no_labels, positive_int, require
 from genlab.config import NeuralConfig
 from genlab.data.dataset import Dataset
+from genlab.data.kinds import TextEncoder
 from genlab.errors import DataError
 from genlab.model import GenerativeModel
 from genlab.nn.decoding import check_options, parse_markers
@@ -138,7 +139,7 @@ class TextModel(GenerativeModel):
         return z[:, 0] if dtype is None else z[:, 0].to(dtype)
 
     def _fit(self, z, y, spec) -> None:
-        self._train_windows(self._stream(z, None), spec)  # 2 or 4 bytes a token; each step's windows become int64
+        self._train_windows(self._stream(z, None), spec)  # int32, 4 bytes a token; each step's windows become int64
 
     def window_loss(self, windows: torch.Tensor, *, generator) -> torch.Tensor:
         raise NotImplementedError
@@ -182,8 +183,7 @@ class TextModel(GenerativeModel):
     # ------------------------------------------------------------------ the public contract, on text
     def fit(self, x, y=None, **kwargs):
         """Fit to text (see the module docstring); keywords as :meth:`GenerativeModel.fit`."""
-        compact = getattr(self.data_encoder, "compact_dtype", torch.int32)
-        stream = self._ids_of(x, compact)  # a Dataset's stream as it is: no copy
+        stream = self._ids_of(x, TextEncoder.compact_dtype)  # a Dataset's stream as it is: no copy
         if stream.numel() < 2:
             raise DataError(f"model '{self.name}' needs at least 2 tokens of text to fit, got {stream.numel()}")
         return super().fit(stream.unsqueeze(1), y, **kwargs)  # integer_data: the base class keeps the ids as they are

@@ -6,8 +6,8 @@ tokens; see :mod:`genlab.data.kinds.tokenizers`).
 
 ``encode(text)`` gives a 1-D int64 tensor of ids for one string; ``encode(list_of_documents)`` the documents' ids
 joined, each followed by ``<eot>`` (a corpus as one stream; ``dtype=enc.compact_dtype``, int32, stores it in 4 bytes a
-token); ``decode`` inverts either (a 2-D tensor gives a
-list of strings, one per row). The fitted tokenizer is JSON (``state()``), saved in a checkpoint.
+token); ``decode`` inverts either (a 2-D tensor gives a list of strings, one per row). The fitted tokenizer is JSON
+(``state()``), saved in a checkpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from genlab.errors import ConfigError, DataError
 
 __all__ = ["TextEncoder", "TOKENIZERS", "SPECIALS"]
 
-_TYPECODES = {torch.int16: "h", torch.int32: "i", torch.int64: "q"}  # array typecodes (2, 4, 8 bytes)
+_TYPECODES = {torch.int32: "i", torch.int64: "q"}  # array typecodes (4 and 8 bytes)
 
 
 class TextEncoder(Encoder):
