@@ -182,3 +182,51 @@ def test_captioned_image_fit_with_early_stopping():
                       backbone_options={"patch": 4, "hidden": 32, "depth": 1, "heads": 2})
     m.fit(x, ["a red dot", "a blue box"] * 32, steps=10, batch_size=16, progress=False)
     assert "val_loss" in m.history[-1]
+
+
+def test_pretraining_learns_the_conditional_mean_and_freezes():
+    """The encoder pre-trained on caption -> row (genlab.training.caption_pretrain) separates captions that mean
+    different rows, gives synonyms nearly the same embedding, and stops taking gradients."""
+    from genlab.data.kinds.text import TextEncoder
+    from genlab.nn.text_encoder import CaptionEncoder, caption_ids
+    from genlab.training.caption_pretrain import pretrain_caption_encoder
+
+    torch.manual_seed(0)
+    caps = [WORDS[i % 2][(i // 2) % 3] for i in range(600)]
+    z = torch.tensor([[-1.0, 2.0] if i % 2 == 0 else [1.0, -2.0] for i in range(600)])
+    tok = TextEncoder("char").fit(caps)
+    enc = CaptionEncoder(tok.vocab_size, **TEXT)
+    ids = caption_ids(tok, caps)
+    pooled = lambda c: enc(caption_ids(tok, c)).pooled.detach()  # noqa: E731
+    phrases = ["left", "on the left", "west side", "right", "on the right", "east side"]
+
+    def separation():  # nearest phrase of the other side / farthest synonym
+        d = torch.cdist(pooled(phrases), pooled(phrases))
+        return float(d[:3, 3:].min() / max(d[:3, :3].max(), d[3:, 3:].max()))
+
+    before = separation()
+    record = pretrain_caption_encoder(enc, z, ids, steps=600, batch_size=64, lr=3e-3, seed=0)
+    assert record["steps"] == 600 and record["loss"] < 0.05  # the target's variance is 2.5
+    assert not any(p.requires_grad for p in enc.parameters())
+    assert separation() > 1.2 > before
+
+
+def test_a_fit_pretrains_once_then_trains_the_denoiser_only(tmp_path):
+    torch.set_num_threads(1)
+    x, caps = _toy(300)
+    m = genlab.create("edm", 2, patience=0, batch_size=64, text_encoder={**TEXT, "pretrain_steps": 20}, hidden=32)
+    m.fit(x, caps, steps=30, seed=0, progress=False)
+    assert m.text_pretrained and m.pretrain_record["steps"] == 20
+    enc = {k: v.clone() for k, v in m.net.text.state_dict().items()}
+    head = [p.clone() for p in m.net.backbone.parameters()]
+    m.fit(x, caps, steps=10, seed=1, progress=False)  # a second fit: no second pre-training, the encoder stays
+    assert m.pretrain_record["steps"] == 20
+    assert all(torch.equal(v, m.net.text.state_dict()[k]) for k, v in enc.items())
+    assert any(not torch.equal(a, b) for a, b in zip(head, m.net.backbone.parameters(), strict=True))
+    m.save(tmp_path / "run")
+    back = genlab.load(tmp_path / "run")
+    assert back.text_pretrained and not any(p.requires_grad for p in back.net.text.parameters())
+    joint = genlab.create("edm", 2, patience=0, batch_size=64, text_encoder={**TEXT, "pretrain_steps": 0}, hidden=32)
+    joint.fit(x, caps, steps=5, seed=0, progress=False)
+    assert not getattr(joint, "text_pretrained", False)
+    assert all(p.requires_grad for p in joint.net.text.parameters())

@@ -8,7 +8,8 @@ id V + 1, whose embedding is learned like any other (:func:`null_captions`); the
 :class:`CaptionEncoder` is a bidirectional pre-norm transformer over the ids (fixed 1-D sine-cosine positions, so no
 length limit; padded keys masked out) that returns a :class:`TextCondition`: the per-token states, their mask and a
 pooled embedding (the masked mean of the states through a LayerNorm; as Imagen's pooled text embedding, Saharia et
-al. 2022). It is trained jointly with the denoiser. :class:`CaptionNet` puts it in front of a backbone, which
+al. 2022). By default it is pre-trained on the captions before the denoiser and then frozen
+(:mod:`genlab.training.caption_pretrain`; ``text_encoder={"pretrain_steps": 0}`` trains it jointly instead). :class:`CaptionNet` puts it in front of a backbone, which
 is called ``backbone(x, t, TextCondition)``: the DiT (adaLN on the pooled embedding plus cross-attention to the
 tokens, :class:`genlab.nn.dit.DiT` with ``text_dim``) or :class:`CaptionMLP` (the pooled embedding only).
 """
@@ -28,7 +29,10 @@ from genlab.nn.cross_attention import MaskedAttention
 __all__ = ["TextCondition", "CaptionEncoder", "CaptionMLP", "CaptionNet", "caption_ids", "null_captions",
            "caption_network", "TEXT_DEFAULTS"]
 
-TEXT_DEFAULTS = {"dim": 64, "depth": 2, "heads": 4}
+#: the ``text_encoder`` options of a diffusion model: the encoder's size, and its pre-training before the denoiser
+#: (:mod:`genlab.training.caption_pretrain`: at most ``pretrain_steps`` steps, then frozen when ``freeze`` is 1)
+TEXT_DEFAULTS = {"dim": 64, "depth": 2, "heads": 4, "pretrain_steps": 3000, "freeze": 1}
+_SIZE = ("dim", "depth", "heads")
 
 
 class TextCondition(NamedTuple):
@@ -149,7 +153,7 @@ def caption_network(config, shape: tuple[int, ...], vocab_size: int, embedding: 
     unknown = sorted(set(opts) - set(TEXT_DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown text_encoder option(s) {', '.join(unknown)}; accepted: {', '.join(TEXT_DEFAULTS)}")
-    text = CaptionEncoder(vocab_size, **{k: int(v) for k, v in opts.items()})
+    text = CaptionEncoder(vocab_size, **{k: int(opts[k]) for k in _SIZE})
     if not uses_backbone(config):
         net = CaptionMLP(math.prod(shape), text.dim, embedding=embedding, emb_dim=config.emb_dim,
                          hidden=config.hidden, depth=config.depth, activation=config.activation)
