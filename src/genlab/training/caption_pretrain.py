@@ -8,10 +8,10 @@ maps its pooled embedding to the (standardised) image, trained by the mean squar
 the regression stage of a regression-then-diffusion pair (CorrDiff, Mardani et al. 2023, Sec. 3). The head is
 dropped afterwards; the encoder keeps what it learned about the words that change the image (synonyms, word order).
 
-Why (2026-12-06, ``docs/captions.md``): trained jointly from the denoising loss alone, a char-level caption encoder
-did not reach the DiT's output in 15 minutes on 2 cores (every attribute at chance), while the same encoder with
-this head alone learned position and size in 15 s; 60 s of pre-training then 240 s of DiT training took the judged
-joint accuracy on seen prompts from 0.01 to 0.48 (``benchmarks/results/prompt_probes_2026-12-06.txt``).
+Why (2026-12-06, ``docs/captions.md``): trained jointly from the denoising loss alone, the char-level caption
+encoder did not reach the DiT's output in 15 minutes on 2 cores (every attribute at chance); with this pre-training
+(50 s of a 300 s budget) a DiT's joint accuracy on seen prompts was 0.59 at guidance 2
+(``benchmarks/results/prompt_probes_2026-12-06.txt``).
 """
 
 from __future__ import annotations
