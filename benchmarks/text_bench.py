@@ -38,6 +38,12 @@ VARIANTS = {
     "gpt 2x128 b32 lr2e-3": ("char", {"n_layer": 2, "batch_size": 32, "lr": 2e-3}),
     "gpt bpe512": ("bpe", {}),
 }
+# mdlm variants: the same choices for the masked-diffusion model (its network and training options are gpt's)
+MDLM_VARIANTS = {
+    "mdlm": ("char", {}),
+    "mdlm 2x128 b32 lr2e-3": ("char", {"n_layer": 2, "batch_size": 32, "lr": 2e-3}),
+    "mdlm bpe512": ("bpe", {}),
+}
 
 
 # ---------------------------------------------------------------------- the baseline: nanoGPT's CPU recipe, bare
@@ -147,8 +153,9 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=180.0, help="training seconds per model")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-mdlm", action="store_true")
+    ap.add_argument("--no-mdlm", action="store_true", help="same as --mdlm-variants ''")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"gpt variants, of: {', '.join(VARIANTS)}")
+    ap.add_argument("--mdlm-variants", default="mdlm", help=f"mdlm variants, of: {', '.join(MDLM_VARIANTS)}")
     ap.add_argument("--tag", default="text_bench")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -164,8 +171,8 @@ def main(argv=None) -> dict:
     models = {v: genlab.create("gpt", ds if VARIANTS[v][0] == "char" else bpe, **VARIANTS[v][1])
               for v in args.variants.split(",") if v}
     models["ngram"] = genlab.create("ngram", ds)
-    if not args.no_mdlm:
-        models["mdlm"] = genlab.create("mdlm", ds)
+    for v in ([] if args.no_mdlm else [v for v in args.mdlm_variants.split(",") if v]):
+        models[v] = genlab.create("mdlm", ds if MDLM_VARIANTS[v][0] == "char" else bpe, **MDLM_VARIANTS[v][1])
     for name, m in models.items():
         test = ds.test if m.data_encoder is ds.encoder else bpe.test
         t0 = time.perf_counter()
@@ -180,10 +187,13 @@ def main(argv=None) -> dict:
     if "gpt" in rows:  # the library's bits/char and this file's rule agree
         rows["gpt"]["bits_per_char_bench_rule"] = strided_bits(gpt.net, test_ids, gpt.config.context, chars)
     extra["kv_cache"] = kv_speed(gpt)
-    if "mdlm" in models:
-        extra["infill_accuracy"] = infill_accuracy(gpt, models["mdlm"], ds.encoder.decode(ds.test))
+    for v in (v for v in models if v.startswith("mdlm") and MDLM_VARIANTS[v][0] == "char"):
+        key = "infill_accuracy" if v == "mdlm" else f"infill_accuracy {v}"
+        extra[key] = infill_accuracy(gpt, models[v], ds.encoder.decode(ds.test))
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "command": f"benchmarks/text_bench.py --budget {args.budget:g} --threads {args.threads}",
+              "command": f"benchmarks/text_bench.py --budget {args.budget:g} --threads {args.threads} --variants "
+                         f"'{args.variants}' --mdlm-variants '{'' if args.no_mdlm else args.mdlm_variants}' "
+                         f"--tag {args.tag}",
               "torch_threads": args.threads, "budget_s": args.budget, "prompt": PROMPT, "seed": SEED,
               "results": rows, **extra}
     out = Path(__file__).resolve().parent / "results"
@@ -195,8 +205,9 @@ def main(argv=None) -> dict:
     lines += [f"| {k} | {v['bits_per_char']:.3f} | {v['likelihood']} | {v['steps']} | {v['fit_s']} |"
               for k, v in rows.items()]
     lines += ["", f"KV cache (256 tokens): {json.dumps(extra['kv_cache'])}"]
-    if "infill_accuracy" in extra:
-        lines += [f"Infilling, char accuracy on 8-char spans: {json.dumps(extra['infill_accuracy'])}"]
+    for key in (k for k in extra if k.startswith("infill_accuracy")):
+        which = key.removeprefix("infill_accuracy").strip() or "mdlm"
+        lines += [f"Infilling, char accuracy on 8-char spans ({which} vs gpt): {json.dumps(extra[key])}"]
     lines += ["", f"Samples (prompt {PROMPT!r}, seed {SEED}):", ""]
     lines += [f"- **{k}**: {json.dumps(v)}" for k, v in extra.get("samples", {}).items()]
     (out / f"{args.tag}.md").write_text("\n".join(lines) + "\n")

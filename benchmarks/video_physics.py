@@ -19,7 +19,7 @@ baselines (copy the last given frame; constant-velocity extrapolation of the par
 probe of Kang et al. at toy scale: on ``ood_velocity`` clips, the mean distance of the generated velocity to the
 true one and to the velocity of the nearest training case (the training clip with the closest initial velocity).
 ``--models edm_frames`` trains only the trained-conditioning model (the whole budget per set to it).
-``--steps-cap`` caps training steps (for a quick check: ``--budget 60 --n 8 --n-train 64``).
+``--options`` adds model options (JSON) to every model. ``--steps-cap`` caps training steps (for a quick check: ``--budget 60 --n 8 --n-train 64``).
 """
 
 from __future__ import annotations
@@ -83,11 +83,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results/video_physics")
+    p.add_argument("--options", type=json.loads, default={}, help="extra model options as JSON, e.g. "
+                   "'{\"P_mean\": 0.0}' (every model)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     share = a.budget / (len(a.data) * len(a.models))
     result = {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-              "budget_s_per_model": share, "backbone": BACKBONE, "size": a.size, "frames": a.frames, "sets": {}}
+              "budget_s_per_model": share, "backbone": BACKBONE, "options": a.options, "size": a.size, "frames": a.frames, "sets": {}}
     for name in a.data:
         ds = load_balls(name, n_train=a.n_train, n_test=a.n, seed=a.seed, size=a.size, frames=a.frames)
         result["sets"][name] = {}
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
             config, methods = MODELS[model_name]
             if model_name == "edm_frames":
                 config = {**config, "given_frames": a.given}
-            m = genlab.create(model_name, ds, batch_size=a.batch, **config)
+            m = genlab.create(model_name, ds, batch_size=a.batch, **{**config, **a.options})
             t0 = time.perf_counter()
             m.fit(ds.train, time_budget=share, steps=a.steps_cap, seed=a.seed, progress=False)
             fit_s = time.perf_counter() - t0
