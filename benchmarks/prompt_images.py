@@ -95,7 +95,8 @@ def run_model(name: str, ds, args, stem: Path) -> dict:
                          title=f"{name}, w = {best['guidance']:g}: 4 seen, 4 held-out prompts")
     report = {"model": name, "options": options(name, args), "batch_size": BATCH[name], "train_seconds": train_s,
               "trained_steps": m.trained_steps, "run": str(run), "best_guidance": best["guidance"], "curve": curve,
-              "figure": figure.name, "figure_prompts": [c for _, c in grid]}
+              "figure": figure.name, "figure_prompts": [c for _, c in grid],
+              "caption_pretraining": getattr(m, "pretrain_record", None)}
     if name == "pixel_transformer":
         report["judge_on_quantised_renders"] = quantised_ceiling(args.levels, args.n_eval, args.seed)
     return report

@@ -6,6 +6,11 @@ per-attribute accuracy on seen prompts).
     python benchmarks/prompt_probe.py dit 240 '{"global": true}'        # one mean and scale for all pixels
     python benchmarks/prompt_probe.py unet 240 '{}'
     python benchmarks/prompt_probe.py dit 240 '{"P_mean": 0.0}'         # more training draws at high noise
+    python benchmarks/prompt_probe.py dit 300 '{"batch": 32, "P_mean": 0.5, "sample_sigma_max": 80,
+        "backbone_options": {"patch": 4, "hidden": 96, "depth": 4, "heads": 4}}'   # + "text_encoder": {...}
+
+The first four ran when the caption encoder was trained jointly with the denoiser (today: add
+``"text_encoder": {"pretrain_steps": 0}``); since then it is pre-trained first and frozen by default.
 
 The third argument: model options as JSON ("family", "batch" and "global" are read here). The 2026-12-06 outputs are
 in benchmarks/results/prompt_probes_2026-12-06.txt.

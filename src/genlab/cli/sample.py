@@ -125,7 +125,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
       genlab sample runs/vp_digits -n 64 --out grid.png
       genlab sample runs/vp -n 2000 --sampler pc --steps 500 --out s.npy --plot s.png
       genlab sample runs/vp_digits -n 64 --label 3 --guidance 1 --out threes.npy --plot threes.png
-      genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 3 --out grid.png
+      genlab sample runs/edm_shapes -n 16 --prompt "a blue triangle at the bottom right" --guidance 2 --out grid.png
       genlab sample runs/patients -n 500 --given diagnosis=diabetes --out synth.csv
       genlab sample runs/balls --given-frames 3 --input clip.gif --out continued.gif
       genlab sample runs/balls --given-frames 3 -n 4 --out clip.gif     # 4 test clips of the run's data, continued
