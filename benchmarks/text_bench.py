@@ -161,10 +161,11 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     ds = genlab.datasets.load("pydoc")
     eot, V = ds.encoder.special("<eot>"), ds.encoder.vocab_size
-    test_ids, chars = torch.cat([torch.tensor([eot]), ds.test]), ds.test.numel()  # char tokenizer: a token a char
+    # char tokenizer: a token a char; the Dataset holds int32 ids, the bare baseline indexes with int64
+    test_ids, chars = torch.cat([torch.tensor([eot]), ds.test.long()]), ds.test.numel()
     rows, extra = {}, {}
 
-    base, its, secs = train_recipe(ds.train, V, args.budget, SEED)
+    base, its, secs = train_recipe(ds.train.long(), V, args.budget, SEED)
     rows["nanogpt_recipe (bare PyTorch)"] = {"bits_per_char": strided_bits(base, test_ids, 64, chars),
                                              "likelihood": "exact", "steps": its, "fit_s": round(secs, 1)}
     bpe = load_pydoc(tokenizer="bpe", vocab_size=512, seed=0)  # the same documents in each split
