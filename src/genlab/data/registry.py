@@ -15,6 +15,8 @@ from genlab.data.balls import SOURCE as BALLS_SOURCE
 from genlab.data.balls import load_balls, load_balls_small
 from genlab.data.color_digits import load_color_digits
 from genlab.data.dataset import Dataset
+from genlab.data.digit_captions import SOURCE as DIGIT_CAPTIONS_SOURCE
+from genlab.data.digit_captions import load_digit_captions
 from genlab.data.images import load_patches
 from genlab.data.shapes import SOURCE as SHAPES_SOURCE
 from genlab.data.shapes import load_shapes
@@ -70,6 +72,7 @@ _add("gbsg2", load_gbsg2, "lifelines package: German Breast Cancer Study Group 2
      "table")
 _add("pydoc", load_pydoc, PYDOC_SOURCE, "text")
 _add("shapes", load_shapes, SHAPES_SOURCE, "images")
+_add("digit_captions", load_digit_captions, DIGIT_CAPTIONS_SOURCE, "images")
 _add("balls", load_balls, BALLS_SOURCE, "video")
 _add("balls_collision", load_balls, "as balls, two balls in a perfectly elastic collision", "video")
 _add("balls_parabola", load_balls, "as balls, one ball thrown under gravity (a parabola)", "video")
