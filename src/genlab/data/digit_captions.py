@@ -26,6 +26,8 @@ ATTRIBUTES = ("digit", "thickness", "slant")
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 THICK = (("thin", "light", "fine"), ("thick", "bold", "heavy"))
 SLANT = (("slanted left", "leaning left"), ("upright", "straight"), ("slanted right", "leaning right"))
+TEMPLATES = ("a {thick} {digit}, {slant}", "{digit}: {thick}, {slant}", "{slant}, a {thick} {digit}",
+             "a {digit} written {thick} and {slant}")
 SOURCE = ("scikit-learn's digits with captions from measured stroke properties (class, thickness, slant): "
           "\"a thick seven, slanted left\"")
 
@@ -46,14 +48,7 @@ def caption(attrs, rng: np.random.Generator) -> str:
     d, t, s = (int(a) for a in attrs)
     digit = WORDS[d] if rng.random() < 0.7 else str(d)
     thick, slant = str(rng.choice(THICK[t])), str(rng.choice(SLANT[s]))
-    template = int(rng.integers(4))
-    if template == 0:
-        return f"a {thick} {digit}, {slant}"
-    if template == 1:
-        return f"{digit}: {thick}, {slant}"
-    if template == 2:
-        return f"{slant}, a {thick} {digit}"
-    return f"a {digit} written {thick} and {slant}"
+    return TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(digit=digit, thick=thick, slant=slant)
 
 
 def _attributes(x, y, thresholds) -> np.ndarray:
