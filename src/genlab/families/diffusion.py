@@ -37,8 +37,9 @@ from genlab.inverse.replacement import replacement_impute
 from genlab.model import GenerativeModel
 from genlab.nn import ConditionalMLP, FourierEmbedding, SinusoidalEmbedding
 from genlab.nn.backbones import FlatAdapter, build_backbone, check_backbone, uses_backbone
-from genlab.nn.text_encoder import TEXT_DEFAULTS, caption_network, null_captions
+from genlab.nn.text_encoder import caption_network, null_captions
 from genlab.rng import rand, randn
+from genlab.training.caption_pretrain import keep_frozen, pretrain_for_fit
 
 __all__ = ["DiffusionConfig", "DiffusionModel"]
 
@@ -213,26 +214,8 @@ class DiffusionModel(GenerativeModel):
         extra = None if spec.dequantize is None else torch.as_tensor(spec.dequantize).reshape(-1) ** 2 / 12
         self.sampling_start.fit(z, None if extra is None else extra.expand(self.dim))
         if self.label_encoder is not None and not getattr(self, "_custom_backbone", False):
-            self._pretrain_captions(z, y, spec)
+            pretrain_for_fit(self, z, y, spec)
         super()._fit(z, y, spec)
-
-    def _pretrain_captions(self, z, y, spec) -> None:
-        """The caption encoder trained first on the captions, then frozen (``text_encoder`` options
-        ``pretrain_steps`` and ``freeze``; :mod:`genlab.training.caption_pretrain`), once per model: at most the
-        fit's own number of steps, or a sixth of its time budget, which the denoiser's training then has less of."""
-        from genlab.training.caption_pretrain import pretrain_caption_encoder
-
-        opts = {**TEXT_DEFAULTS, **dict(self.config.text_encoder or {})}
-        steps = int(opts["pretrain_steps"]) if spec.steps is None else min(int(opts["pretrain_steps"]), spec.steps)
-        if getattr(self, "text_pretrained", False) or steps <= 0:
-            return
-        budget = None if spec.time_budget is None else spec.time_budget / 6
-        self.pretrain_record = pretrain_caption_encoder(
-            self.net.text, z, y, steps=steps, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
-            time_budget=budget, freeze=bool(int(opts["freeze"])), relabel=self._drop_labels)
-        self.text_pretrained = True
-        if spec.time_budget is not None:
-            spec.time_budget = max(spec.time_budget - self.pretrain_record["seconds"], 1e-3)
 
     def _before_fit(self, z, y, spec) -> None:
         # the noise-floor candidate: the held-out bound of early stopping starts there (genlab.families._floor)
@@ -269,8 +252,7 @@ class DiffusionModel(GenerativeModel):
         super().load_extra_state(state)
         self.sigma_floor = float(state.get("sigma_floor", 0.0))  # absent before format 6: the family's own level
         self.text_pretrained = bool(state.get("text_pretrained", False))
-        if self.text_pretrained and int({**TEXT_DEFAULTS, **dict(self.config.text_encoder or {})}["freeze"]):
-            self.net.text.requires_grad_(False)  # a fit that resumes keeps the encoder frozen
+        keep_frozen(self)  # a fit that resumes keeps a pre-trained encoder frozen
 
     def run_sampler(self, n, y=None, *, generator, sampler=None, steps=None, guidance=0.0, callback=None, init=None,
                     guide=None, noise=None, **opts):

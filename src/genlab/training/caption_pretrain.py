@@ -21,9 +21,10 @@ import time
 import torch
 from torch import nn
 
+from genlab.nn.text_encoder import TEXT_DEFAULTS
 from genlab.rng import make_generator, randint
 
-__all__ = ["pretrain_caption_encoder"]
+__all__ = ["keep_frozen", "pretrain_caption_encoder", "pretrain_for_fit"]
 
 
 def pretrain_caption_encoder(encoder: nn.Module, z: torch.Tensor, ids: torch.Tensor, *, steps: int,
@@ -51,3 +52,34 @@ def pretrain_caption_encoder(encoder: nn.Module, z: torch.Tensor, ids: torch.Ten
     if freeze:
         encoder.requires_grad_(False)
     return {"steps": step, "seconds": time.perf_counter() - start, "loss": float(loss.detach())}
+
+
+def _options(model) -> dict:
+    return {**TEXT_DEFAULTS, **dict(model.config.text_encoder or {})}
+
+
+def pretrain_for_fit(model, z: torch.Tensor, ids: torch.Tensor, spec) -> dict | None:
+    """Pre-train ``model.net.text`` by :func:`pretrain_caption_encoder` before the denoiser's fit, once per model
+    (``model.text_pretrained``), by the ``text_encoder`` options ``pretrain_steps`` and ``freeze``: at most the
+    fit's own number of steps (``spec.steps``), or a sixth of its time budget, which the denoiser's training then has
+    less of (``spec.time_budget`` is reduced by the seconds spent). Returns the record (also
+    ``model.pretrain_record``), or None when nothing was done."""
+    opts = _options(model)
+    steps = int(opts["pretrain_steps"]) if spec.steps is None else min(int(opts["pretrain_steps"]), spec.steps)
+    if getattr(model, "text_pretrained", False) or steps <= 0:
+        return None
+    budget = None if spec.time_budget is None else spec.time_budget / 6
+    model.pretrain_record = pretrain_caption_encoder(
+        model.net.text, z, ids, steps=steps, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
+        time_budget=budget, freeze=bool(int(opts["freeze"])), relabel=model._drop_labels)
+    model.text_pretrained = True
+    if spec.time_budget is not None:
+        spec.time_budget = max(spec.time_budget - model.pretrain_record["seconds"], 1e-3)
+    return model.pretrain_record
+
+
+def keep_frozen(model) -> None:
+    """After loading: a model whose encoder was pre-trained with ``freeze`` keeps it frozen, so a fit that resumes
+    does not train it."""
+    if getattr(model, "text_pretrained", False) and int(_options(model)["freeze"]):
+        model.net.text.requires_grad_(False)
