@@ -51,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--f1-tries", type=int, default=1, help="forest: classifier seeds for F1 (the paper: 5)")
     p.add_argument("--no-select", dest="select", action="store_false",
                    help="forest: skip the validation choice among CANDIDATES")
+    p.add_argument("--temperatures", nargs="+", type=float, default=[1.0],
+                   help="forest: sampling temperatures to choose among on the validation rows, for the models "
+                        "whose sample takes one (table_ar, table_diffusion); default 1 only")
     p.add_argument("--datasets", nargs="+", default=None)
     p.add_argument("--models", nargs="+", default=None, help="genlab models (default: every table model)")
     p.add_argument("--peers", nargs="+", default=None, help="patients: peers (default: all)")

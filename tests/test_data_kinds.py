@@ -290,3 +290,27 @@ def test_cli_given_generates_rows_with_the_value_and_names_bad_columns(tmp_path)
                                      str(tmp_path / "bad.csv")])
         assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
         assert not (tmp_path / "bad.csv").exists()
+
+
+def test_cli_temperature_samples_table_ar_runs_and_names_the_runs_it_applies_to(tmp_path):
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    path = tmp_path / "patients.csv"
+    patients(150).to_csv(path, index=False)
+    for model, extra in (("table_ar", []), ("gmm", ["--set", "n_components=2"])):
+        r = CliRunner().invoke(cli, ["train", model, "--data", str(path), "--steps", "2", *extra, "--out",
+                                     str(tmp_path / model), "--quiet"])
+        assert r.exit_code == 0, r.output
+    out = tmp_path / "cold.csv"
+    r = CliRunner().invoke(cli, ["sample", str(tmp_path / "table_ar"), "-n", "20", "--temperature", "0.7", "--out",
+                                 str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert list(pd.read_csv(out).columns) == list(patients().columns)
+    bad = CliRunner().invoke(cli, ["sample", str(tmp_path / "gmm"), "-n", "3", "--temperature", "0.7", "--out",
+                                   str(tmp_path / "bad.csv")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "--temperature applies to runs trained on text (gpt, mdlm, ngram) and to " in bad.output
+    assert "table_ar, table_diffusion runs; model 'gmm' was not" in bad.output
+    assert not (tmp_path / "bad.csv").exists()

@@ -101,6 +101,22 @@ def test_given_sets_the_column_and_moves_the_others_toward_the_real_conditional(
     closer({"age": 80}, "bmi", lambda s: float(s.mean()))  # a number given
 
 
+def test_temperature_one_is_the_default_and_lower_contracts_toward_the_modes(fitted, real):
+    """sample(temperature=tau): 1 is the plain sampler (same rows for one seed); below 1 the numeric columns
+    spread less and the commoner class of a boolean gains, while every row still decodes to the schema."""
+    opts = SAMPLE[fitted.name]
+    plain, one = fitted.sample(800, seed=4, **opts), fitted.sample(800, seed=4, temperature=1.0, **opts)
+    pd.testing.assert_frame_equal(plain, one)
+    cold = fitted.sample(800, seed=4, temperature=0.5, **opts)
+    for c in ("age", "bmi"):
+        assert cold[c].astype(float).std() < 0.8 * plain[c].astype(float).std(), c
+    assert (~cold["diabetic"]).mean() > (~plain["diabetic"]).mean() + 0.05  # about 80 % of the real rows
+    assert list(cold.columns) == list(real.columns) and (cold.dtypes == real.dtypes).all()
+    for bad in (0, -1.0, float("nan"), "warm"):
+        with pytest.raises(ConfigError, match="temperature must be"):
+            fitted.sample(5, seed=0, temperature=bad, **opts)
+
+
 # ------------------------------------------------------------------------------------------- table_ar's likelihood
 def _grid_table(n=200, seed=0):
     rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ import click
 from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.plotting import check_plottable, plot_samples
 from genlab.cli.rundir import load_run, training_source
-from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, write_texts
+from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, takes_option, write_texts
 
 __all__ = ["sample", "OUT_SUFFIXES"]
 
@@ -95,7 +95,8 @@ def _check_prompt(prompt: str, label, model, run_dir) -> None:
 @click.option("--max-new-tokens", type=POSITIVE_INT, default=None, metavar="T", help="Text runs: tokens drawn after "
               "the prompt (default 256); past the model's context the window slides.")
 @click.option("--temperature", type=POSITIVE_FLOAT, default=None, metavar="TAU", help="Text runs: softmax "
-              "temperature (default 1).")
+              "temperature (default 1); table_ar / table_diffusion runs: sampling temperature (below 1: rows "
+              "contracted toward the modes).")
 @click.option("--top-k", type=POSITIVE_INT, default=None, metavar="K", help="Text runs: draw from the K most "
               "probable tokens only.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="P",
@@ -181,6 +182,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         else:
             say(f"wrote {n} samples of {record['max_new_tokens']} new tokens to {out}", quiet)
         return
+    temperature = text_options.pop("temperature") if takes_option(model, "temperature") else None
     reject_text_options(text_options, model)
     if out is None:
         raise click.UsageError("missing option '--out' (where to write the samples)")
@@ -196,7 +198,8 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         label = prompt
     if guidance is not None and label is None:
         raise ConfigError("--guidance needs --label or --prompt")
-    options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)) if v is not None}
+    options = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance),
+                                 ("temperature", temperature)) if v is not None}
     if given:
         if getattr(model.data_encoder, "kind", None) != "table":
             raise ConfigError(f"--given applies to table runs; '{run_dir}' models {'x'.join(map(str, model.shape))} "

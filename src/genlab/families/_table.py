@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch.special import log_ndtr, ndtri
 
-from genlab.checks import require
+from genlab.checks import in_range, require
 from genlab.rng import multinomial, randn
 
-__all__ = ["Discrete", "Continuous", "TableLayout", "table_layout", "mixture_log_prob", "mixture_sample",
+__all__ = ["Discrete", "Continuous", "TableLayout", "table_layout", "mixture_log_prob", "mixture_sample", "sampling_temperature",
            "masked_categorical"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -174,12 +174,20 @@ def mixture_log_prob(params: torch.Tensor, z: torch.Tensor, cell: tuple[torch.Te
     return torch.logsumexp(log_pi + mass, -1)
 
 
-def mixture_sample(params: torch.Tensor, generator) -> torch.Tensor:
-    """(N,) draws from the mixtures ``params`` (N, 3K)."""
+def mixture_sample(params: torch.Tensor, generator, temperature: float = 1.0) -> torch.Tensor:
+    """(N,) draws from the mixtures ``params`` (N, 3K); at ``temperature`` tau the weights are pi^(1/tau)
+    (renormalised) and every component's sigma is tau * sigma (reduced-temperature sampling, as Glow's; Kingma &
+    Dhariwal 2018, Sec. 5)."""
     log_pi, mu, log_sigma = _mixture_params(params)
-    k = multinomial(log_pi.exp(), 1, generator).squeeze(1)
+    k = multinomial(torch.softmax(log_pi / temperature, -1), 1, generator).squeeze(1)
     rows = torch.arange(params.shape[0], device=params.device)
-    return mu[rows, k] + log_sigma[rows, k].exp() * randn((params.shape[0],), generator, device=params.device)
+    noise = randn((params.shape[0],), generator, device=params.device)
+    return mu[rows, k] + temperature * log_sigma[rows, k].exp() * noise
+
+
+def sampling_temperature(value) -> float:
+    """``temperature`` checked (a positive number; ConfigError in one line otherwise) as a float."""
+    return float(in_range("temperature", value, gt=0))
 
 
 def masked_categorical(logits: torch.Tensor, allowed: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,8 @@ models on one encoder are unaffected), and decoding clips to the training range,
 range's ends where no density in x units exists.
 
 Sampling is ancestral, one network pass per variable (``last_nfe`` = the number of variables), every draw from the
-caller's generator. ``impute`` (and ``sample(n, given=...)``, which imputes) runs the same ancestral pass with the
+caller's generator; ``sample(n, temperature=tau)`` draws classes from softmax(logits / tau) and values from the
+mixtures with weights pi^(1/tau) and sigmas tau * sigma (Glow's reduced temperature, Kingma & Dhariwal 2018, Sec. 5). ``impute`` (and ``sample(n, given=...)``, which imputes) runs the same ancestral pass with the
 observed cells fixed (a partly observed discrete variable -- e.g. "not missing, category unknown" -- is drawn from
 its conditional restricted to the classes that agree) and weights each draw by the likelihood of the observed cells
 that follow its first unobserved one: sampling-importance-resampling with ``draws`` particles per row. It is
@@ -43,6 +44,7 @@ from genlab.families._table import (
     masked_categorical,
     mixture_log_prob,
     mixture_sample,
+    sampling_temperature,
     table_layout,
 )
 from genlab.families.made import MaskedLinear
@@ -144,15 +146,18 @@ class TableAR(MaximumLikelihood, GenerativeModel):
 
     # ------------------------------------------------------------------ sampling and imputation
     @torch.no_grad()
-    def _ancestral(self, x: torch.Tensor, mask: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _ancestral(self, x: torch.Tensor, mask: torch.Tensor, generator, temperature: float = 1.0
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw every unobserved variable from p(v_j | v_<j) in order, observed cells (mask True) fixed; returns the
-        rows and log w (N,), the log-likelihood of the observed information (see the module docstring)."""
+        rows and log w (N,), the log-likelihood of the observed information (see the module docstring). At
+        ``temperature`` tau a discrete variable is drawn from softmax(logits / tau) and a value by
+        :func:`mixture_sample` at tau (sampling only: imputation keeps tau = 1)."""
         layout, x = self._need_table(), x.clone()
         log_w = torch.zeros(x.shape[0], device=x.device)
         for v, part in zip(layout.variables, self.heads, strict=True):
             params = self.net(x)[:, part]
             if isinstance(v, Discrete):
-                k, mass = masked_categorical(params, layout.allowed(x, mask, v), generator)
+                k, mass = masked_categorical(params / temperature, layout.allowed(x, mask, v), generator)
                 log_w += mass
                 layout.write(x, v, k)
                 continue
@@ -160,15 +165,15 @@ class TableAR(MaximumLikelihood, GenerativeModel):
             if seen.any():
                 cell = layout.cell(x[:, v.dim], v) if v.integer else None
                 log_w += torch.where(seen & present, mixture_log_prob(params, x[:, v.dim], cell), 0.0)
-            draw = mixture_sample(params, generator)
+            draw = mixture_sample(params, generator, temperature)
             x[:, v.dim] = torch.where(seen, x[:, v.dim], torch.where(present, draw, 0.0))
         self.last_nfe = len(layout.variables)
         return x, log_w
 
-    def _sample(self, n, y, *, generator) -> torch.Tensor:
-        layout = self._need_table()
+    def _sample(self, n, y, temperature: float = 1.0, *, generator) -> torch.Tensor:
+        layout, temperature = self._need_table(), sampling_temperature(temperature)
         x = torch.zeros(n, layout.dim, device=self.device)
-        return self._ancestral(x, torch.zeros_like(x, dtype=torch.bool), generator)[0]
+        return self._ancestral(x, torch.zeros_like(x, dtype=torch.bool), generator, temperature)[0]
 
     def _exact_rows(self, mask: torch.Tensor) -> torch.Tensor:
         """(N,) bool: no observed information follows the row's first not fully observed variable."""

@@ -31,7 +31,9 @@ eta = 1), and each still-masked variable is unmasked with probability (t - s) / 
 (MDLM's reverse step with carry-over unmasking: an unmasked class stays). ``impute`` (and ``sample(n, given=...)``)
 runs the same steps with the observed cells given clean and fixed at every step (observed numbers enter as x_0 with
 their flag, observed classes are never masked) and a partly observed discrete variable drawing only among the classes
-that agree.
+that agree. ``sample(n, temperature=tau)`` scales the start noise and every step's fresh noise by tau (EDM's
+S_noise, Karras et al. 2022, Alg. 2) and draws classes from softmax(logits / tau): below 1, rows contracted toward
+the modes (tau = 1, the default, is the sampler above).
 ``likelihood = "none"``: no bound is computed.
 """
 
@@ -44,7 +46,7 @@ from torch.nn import functional as F
 
 from genlab.checks import positive_int, require
 from genlab.diffusion.samplers.fast import ancestral_step
-from genlab.families._table import masked_categorical, table_layout
+from genlab.families._table import masked_categorical, sampling_temperature, table_layout
 from genlab.model import GenerativeModel, NeuralConfig
 from genlab.nn.mlp import CONDITIONING, ConditionalMLP
 from genlab.registry import bounded, register
@@ -144,8 +146,11 @@ class TableDiffusion(GenerativeModel):
 
     # ------------------------------------------------------------------ sampling and imputation
     @torch.no_grad()
-    def _reverse(self, z: torch.Tensor, mask: torch.Tensor, steps: int | None, generator) -> torch.Tensor:
-        """K ancestral steps from t = 1 to 0 with the observed entries (mask True) of ``z`` given and kept."""
+    def _reverse(self, z: torch.Tensor, mask: torch.Tensor, steps: int | None, generator, temperature: float = 1.0
+                 ) -> torch.Tensor:
+        """K ancestral steps from t = 1 to 0 with the observed entries (mask True) of ``z`` given and kept. At
+        ``temperature`` tau the start noise and every step's fresh noise are scaled by tau (EDM's S_noise; Karras
+        et al. 2022, Alg. 2) and the classes are drawn from softmax(logits / tau)."""
         layout = self._need_table()
         k = self.config.sample_steps if steps is None else steps
         k = positive_int("steps", k)
@@ -156,7 +161,7 @@ class TableDiffusion(GenerativeModel):
         allowed = [layout.allowed(z, mask, v) for v in layout.discrete]
         cls = torch.stack([torch.where(a.sum(1) == 1, a.int().argmax(1), kj) for a, kj in
                            zip(allowed, self.classes, strict=True)], 1) if allowed else self._classes(z)
-        x = randn(x0.shape, generator, device=dev) * (sigmas[0] ** 2 + 1).sqrt()
+        x = randn(x0.shape, generator, device=dev) * (sigmas[0] ** 2 + 1).sqrt() * temperature
         x = torch.where(seen, x0, x)
         for i in range(int(k)):
             t, s, sg, sn = ts[i], ts[i + 1], sigmas[i], sigmas[i + 1]
@@ -164,11 +169,11 @@ class TableDiffusion(GenerativeModel):
             c_skip, c_out = 1 / (sg**2 + 1), sg * (sg**2 + 1).rsqrt()
             denoised = c_skip * x + c_out * f
             down, up = ancestral_step(sg, sn, 1.0)
-            x = denoised + down * (x - denoised) / sg + up * randn(x.shape, generator, device=dev)
+            x = denoised + down * (x - denoised) / sg + temperature * up * randn(x.shape, generator, device=dev)
             x = torch.where(seen, x0, x)
             unmask = (cls == torch.tensor(self.classes, device=dev)) & (rand(cls.shape, generator, device=dev) < (t - s) / t)
             for j, lj in enumerate(logits):
-                draw = masked_categorical(lj, allowed[j], generator)[0]
+                draw = masked_categorical(lj / temperature, allowed[j], generator)[0]
                 cls[:, j] = torch.where(unmask[:, j], draw, cls[:, j])
         out = z.clone()
         out[:, self.numbers] = x
@@ -179,9 +184,10 @@ class TableDiffusion(GenerativeModel):
         self.last_nfe = int(k)
         return out
 
-    def _sample(self, n, y, steps: int | None = None, *, generator) -> torch.Tensor:
+    def _sample(self, n, y, steps: int | None = None, temperature: float = 1.0, *, generator) -> torch.Tensor:
         z = torch.zeros(n, self._need_table().dim, device=self.device)
-        return self._reverse(z, torch.zeros_like(z, dtype=torch.bool), steps, generator)
+        return self._reverse(z, torch.zeros_like(z, dtype=torch.bool), steps, generator,
+                             sampling_temperature(temperature))
 
     def _impute(self, z, mask, steps: int | None = None, *, generator) -> torch.Tensor:
         return self._reverse(z, mask, steps, generator)
