@@ -59,3 +59,13 @@ def test_tuning_sweep_and_step_rate_at_tiny_scale(tmp_path):
     rates = json.loads((tmp_path / "rate.json").read_text())["rows"]
     assert [r["options"] for r in rates] == [["noise_groups=0"], ["noise_groups=32"]]
     assert all(r["steps_per_s"] > 0 for r in rates)
+
+
+def test_forest_contraction_scores_shrunk_real_rows_closer_to_a_small_test_split(tmp_path):
+    """The reading behind docs/tables.md: on wine the real rows shrunk toward their class means are closer (in W1)
+    to the test rows than the real rows are; the record holds the command."""
+    out = tmp_path / "c"
+    _run("forest_contraction.py", "--lambdas", "1", "0.8", "--out", str(out))
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["w_test"]["wine"]["0.8"] < record["w_test"]["wine"]["1"]
+    assert record["command"].startswith("python benchmarks/forest_contraction.py")
