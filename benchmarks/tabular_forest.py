@@ -53,7 +53,11 @@ REFERENCE = {
 CANDIDATES = {
     "table_ar": [{}, {"hidden_features": (128, 128), "dropout": 0.2}],
     "table_diffusion": [{}, {"hidden": 512, "depth": 4}],
+    "consistency": [{"s1": 160}, {"s1": 40}],  # iCT's curriculum shortened for minutes of training (the probe)
 }
+# sampling options per model: iCT fitted for seconds is far better sampled in 4 steps than in one
+# (benchmarks/results/consistency_tables_probe.md)
+SAMPLE_OPTIONS = {"consistency": {"sampler": "multistep", "steps": 4}}
 SELECT_SHARE = 0.5  # a selection fit gets this share of a final fit's seconds
 
 
@@ -102,7 +106,8 @@ def _select(name: str, train, target: str, budget: float, seed: int, temperature
     for cfg in CANDIDATES.get(name, [{}]):
         model = Genlab(name, cfg).fit(fit_rows, budget, seed=seed)
         for tau in temperatures:
-            fake = model.sample(len(fit_rows), seed=seed + 1, **({} if tau == 1.0 else {"temperature": tau}))
+            fake = model.sample(len(fit_rows), seed=seed + 1, **SAMPLE_OPTIONS.get(name, {}),
+                                **({} if tau == 1.0 else {"temperature": tau}))
             scores.append({"config": cfg, "temperature": tau,
                            "validation_w1": wasserstein1(space.embed(val_rows), space.embed(fake))})
     best = min(scores, key=lambda r: r["validation_w1"])
@@ -120,10 +125,11 @@ def _model(name: str, splits: dict, args, log) -> dict:
         t0 = time.perf_counter()
         cfg, tau, val = (_select(name, train, target, SELECT_SHARE * fit_s, n, temps) if choose else ({}, 1.0, []))
         model = Genlab(name, cfg).fit(train, fit_s, seed=n)
-        opts = {} if tau == 1.0 else {"temperature": tau}
+        opts = {**SAMPLE_OPTIONS.get(name, {}), **({} if tau == 1.0 else {"temperature": tau})}
         fakes = [model.sample(len(train), seed=1000 * n + g, **opts) for g in range(args.generations)]
         seconds += time.perf_counter() - t0
-        plain = fakes if tau == 1.0 else [model.sample(len(train), seed=1000 * n + g) for g in range(args.generations)]
+        plain = fakes if tau == 1.0 else [model.sample(len(train), seed=1000 * n + g, **SAMPLE_OPTIONS.get(name, {}))
+                                          for g in range(args.generations)]
         chosen.append({"config": cfg, "temperature": tau, "validation": val, "steps": model.steps})
         space = TableSpace(train)
         e_train, e_test = space.embed(train), space.embed(test)
