@@ -29,7 +29,6 @@ selection), and the measured total is recorded with ``within_budget``.
 
 from __future__ import annotations
 
-import inspect
 import time
 import warnings
 
@@ -41,7 +40,7 @@ from tabular_peers import Genlab
 import genlab
 from genlab.metrics.tables import TableSpace, wasserstein1
 
-__all__ = ["REFERENCE", "CANDIDATES", "DATASETS", "f1_scores", "run", "takes_temperature"]
+__all__ = ["REFERENCE", "CANDIDATES", "DATASETS", "f1_scores", "run"]
 
 DATASETS = ("iris", "wine", "breast_cancer")
 # the paper's Table (generation, no missing data): W_test and F1_fake of Forest-Flow, W_test of TabDDPM
@@ -92,9 +91,9 @@ def f1_scores(train, test, target: str, tries: int = 1) -> dict:
     return out
 
 
-def takes_temperature(name: str) -> bool:
-    """Whether model ``name`` samples at a ``temperature`` (table_ar, table_diffusion)."""
-    return "temperature" in inspect.signature(genlab.registry.get(name)._sample).parameters
+def _sampling(name: str, tau: float = 1.0) -> dict:
+    """The sample options of model ``name`` (``SAMPLE_OPTIONS``) at temperature ``tau`` (1: none given)."""
+    return {**SAMPLE_OPTIONS.get(name, {}), **({} if tau == 1.0 else {"temperature": tau})}
 
 
 def _select(name: str, train, target: str, budget: float, seed: int, temperatures) -> tuple[dict, float, list]:
@@ -106,8 +105,7 @@ def _select(name: str, train, target: str, budget: float, seed: int, temperature
     for cfg in CANDIDATES.get(name, [{}]):
         model = Genlab(name, cfg).fit(fit_rows, budget, seed=seed)
         for tau in temperatures:
-            fake = model.sample(len(fit_rows), seed=seed + 1, **SAMPLE_OPTIONS.get(name, {}),
-                                **({} if tau == 1.0 else {"temperature": tau}))
+            fake = model.sample(len(fit_rows), seed=seed + 1, **_sampling(name, tau))
             scores.append({"config": cfg, "temperature": tau,
                            "validation_w1": wasserstein1(space.embed(val_rows), space.embed(fake))})
     best = min(scores, key=lambda r: r["validation_w1"])
@@ -116,7 +114,7 @@ def _select(name: str, train, target: str, budget: float, seed: int, temperature
 
 def _model(name: str, splits: dict, args, log) -> dict:
     cands = CANDIDATES.get(name, [{}]) if args.select else [{}]
-    temps = tuple(args.temperatures) if args.select and takes_temperature(name) else (1.0,)
+    temps = tuple(args.temperatures) if args.select and genlab.registry.get(name).takes_sample_option("temperature") else (1.0,)
     choose = len(cands) > 1 or len(temps) > 1
     units = 1 + (SELECT_SHARE * len(cands) if choose else 0)
     fit_s = 0.85 * args.budget / (len(splits) * units)
@@ -125,10 +123,9 @@ def _model(name: str, splits: dict, args, log) -> dict:
         t0 = time.perf_counter()
         cfg, tau, val = (_select(name, train, target, SELECT_SHARE * fit_s, n, temps) if choose else ({}, 1.0, []))
         model = Genlab(name, cfg).fit(train, fit_s, seed=n)
-        opts = {**SAMPLE_OPTIONS.get(name, {}), **({} if tau == 1.0 else {"temperature": tau})}
-        fakes = [model.sample(len(train), seed=1000 * n + g, **opts) for g in range(args.generations)]
+        fakes = [model.sample(len(train), seed=1000 * n + g, **_sampling(name, tau)) for g in range(args.generations)]
         seconds += time.perf_counter() - t0
-        plain = fakes if tau == 1.0 else [model.sample(len(train), seed=1000 * n + g, **SAMPLE_OPTIONS.get(name, {}))
+        plain = fakes if tau == 1.0 else [model.sample(len(train), seed=1000 * n + g, **_sampling(name))
                                           for g in range(args.generations)]
         chosen.append({"config": cfg, "temperature": tau, "validation": val, "steps": model.steps})
         space = TableSpace(train)

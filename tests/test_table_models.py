@@ -101,6 +101,13 @@ def test_given_sets_the_column_and_moves_the_others_toward_the_real_conditional(
     closer({"age": 80}, "bmi", lambda s: float(s.mean()))  # a number given
 
 
+def test_every_table_model_with_a_temperature_is_tested_for_it():
+    """The temperature test below runs on TABLE_MODELS' fits: every table model whose sample takes a temperature
+    must be among them (read from the registry)."""
+    takes = {n for n in genlab.models.for_kind("table") if registry.get(n).takes_sample_option("temperature")}
+    assert takes and takes <= set(TABLE_MODELS), takes
+
+
 def test_temperature_one_is_the_default_and_lower_contracts_toward_the_modes(fitted, real):
     """sample(temperature=tau): 1 is the plain sampler (same rows for one seed); below 1 the numeric columns
     spread less and the commoner class of a boolean gains, while every row still decodes to the schema."""

@@ -10,7 +10,7 @@ import click
 from genlab.cli.common import POSITIVE_FLOAT, POSITIVE_INT, SETTINGS, check_suffix, device_option, say
 from genlab.cli.plotting import check_plottable, plot_samples
 from genlab.cli.rundir import load_run, training_source
-from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, takes_option, write_texts
+from genlab.cli.text_io import is_text_run, reject_text_options, sample_text, write_texts
 
 __all__ = ["sample", "OUT_SUFFIXES"]
 
@@ -182,7 +182,7 @@ def sample(run_dir, n, sampler, steps, out, plot, label, prompt, guidance, given
         else:
             say(f"wrote {n} samples of {record['max_new_tokens']} new tokens to {out}", quiet)
         return
-    temperature = text_options.pop("temperature") if takes_option(model, "temperature") else None
+    temperature = text_options.pop("temperature") if model.takes_sample_option("temperature") else None
     reject_text_options(text_options, model)
     if out is None:
         raise click.UsageError("missing option '--out' (where to write the samples)")

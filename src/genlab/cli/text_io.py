@@ -27,7 +27,7 @@ from pathlib import Path
 
 from genlab.errors import ConfigError, DataError
 
-__all__ = ["is_text_run", "reject_text_options", "takes_option", "sample_text", "write_texts", "impute_text", "run_split",
+__all__ = ["is_text_run", "reject_text_options", "sample_text", "write_texts", "impute_text", "run_split",
            "evaluate_text", "scoring_rule", "generation_speed", "TEXT_ROWS", "SPEED_TOKENS"]
 
 SPEED_TOKENS = 128  # new tokens (one sequence, from the start of a document) timed by generation_speed
@@ -45,12 +45,6 @@ def is_text_run(model) -> bool:
     return getattr(getattr(model, "data_encoder", None), "kind", None) == "text"
 
 
-def takes_option(model, name: str) -> bool:
-    """Whether ``model.sample`` (a model or its class) takes the option ``name`` (e.g. table_ar's
-    ``temperature``), so that a text option of that name applies to a run not trained on text too."""
-    return name in inspect.signature(model._sample).parameters
-
-
 def reject_text_options(options: dict, model) -> None:
     """ConfigError when a text-only option (``--max-new-tokens`` ...) is given to a run not trained on text."""
     given = [k for k, v in options.items() if v is not None]
@@ -58,7 +52,7 @@ def reject_text_options(options: dict, model) -> None:
         from genlab import registry
 
         also = [n for n in registry.MODELS.names()
-                if "text" not in registry.get(n).kinds and takes_option(registry.get(n), given[0])]
+                if "text" not in registry.get(n).kinds and registry.get(n).takes_sample_option(given[0])]
         also = f" and to {', '.join(also)} runs" if also else ""
         raise ConfigError(f"--{given[0].replace('_', '-')} applies to runs trained on text (gpt, mdlm, ngram){also}; "
                           f"model '{model.name}' was not")

@@ -122,6 +122,11 @@ class GenerativeModel(UserValues, ModelBase):
         return self
 
     @classmethod
+    def takes_sample_option(cls, name: str) -> bool:
+        """Whether :meth:`sample` takes the family option ``name`` (e.g. table_ar's ``temperature``)."""
+        return name in inspect.signature(cls._sample).parameters
+
+    @classmethod
     def samplers(cls) -> dict[str, set[str]]:
         """Sampler names valid for this model class -> tags ("deterministic" or "stochastic", ...).
 
